@@ -1,0 +1,2 @@
+//! WebAssembly bindings for tokenclock (placeholder: being written).
+#![forbid(unsafe_code)]

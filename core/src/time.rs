@@ -1,0 +1,166 @@
+//! Clock readings: wall time and monotonic time as distinct types.
+//!
+//! The core never reads a clock. Hosts read both of their clocks at once into a [`Reading`]
+//! and hand it in. Wall time ([`UnixMillis`]) can jump (NTP steps, manual changes, VM
+//! resume); monotonic time ([`MonoMillis`]) never jumps backwards but may pause while the
+//! machine sleeps. Keeping them as different types means one cannot be subtracted from the
+//! other by accident.
+
+use core::fmt;
+
+/// How far wall and monotonic elapsed time may disagree before we call it a discontinuity.
+pub const DISCONTINUITY_THRESHOLD_MS: i64 = 1_000;
+
+/// Largest wall time accepted anywhere: 9999-12-31T23:59:59.999Z. Anything beyond is an
+/// input error, which keeps all arithmetic on these values far from `i64` overflow.
+pub const MAX_UNIX_MILLIS: i64 = 253_402_300_799_999;
+
+/// Largest monotonic reading accepted (about 285 000 years of uptime): same reason.
+pub const MAX_MONO_MILLIS: i64 = 1 << 53;
+
+/// Wall-clock time: milliseconds since the Unix epoch, as `Date.now()` or `time.time_ns() / 1e6`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct UnixMillis(pub i64);
+
+/// Monotonic time: milliseconds from an arbitrary origin, as `performance.now()` or
+/// `time.monotonic_ns() / 1e6`. Only differences between two readings of the same host mean
+/// anything.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct MonoMillis(pub i64);
+
+impl UnixMillis {
+    /// Milliseconds since the epoch.
+    pub const fn as_millis(self) -> i64 {
+        self.0
+    }
+    /// This time plus `ms` milliseconds (saturating).
+    #[must_use]
+    pub const fn plus(self, ms: i64) -> Self {
+        UnixMillis(self.0.saturating_add(ms))
+    }
+    /// `self - earlier` in milliseconds (saturating).
+    pub const fn since(self, earlier: UnixMillis) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+impl MonoMillis {
+    /// Milliseconds since the host's arbitrary origin.
+    pub const fn as_millis(self) -> i64 {
+        self.0
+    }
+    /// This time plus `ms` milliseconds (saturating).
+    #[must_use]
+    pub const fn plus(self, ms: i64) -> Self {
+        MonoMillis(self.0.saturating_add(ms))
+    }
+    /// `self - earlier` in milliseconds (saturating).
+    pub const fn since(self, earlier: MonoMillis) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+impl fmt::Debug for UnixMillis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UnixMillis({})", self.0)
+    }
+}
+
+impl fmt::Debug for MonoMillis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MonoMillis({})", self.0)
+    }
+}
+
+/// Both of the host's clocks read at (as nearly as possible) the same instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Reading {
+    /// Wall-clock time.
+    pub wall: UnixMillis,
+    /// Monotonic time.
+    pub mono: MonoMillis,
+}
+
+/// A reading that a host passed in was outside the accepted range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeRangeError {
+    /// Which value was wrong (`"wall"`, `"mono"`, or a field name).
+    pub what: &'static str,
+    /// The value given.
+    pub value: i64,
+}
+
+impl fmt::Display for TimeRangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} time {} ms is out of range", self.what, self.value)
+    }
+}
+
+impl std::error::Error for TimeRangeError {}
+
+impl Reading {
+    /// A reading from its two parts, validated: wall time within `0..=MAX_UNIX_MILLIS`,
+    /// monotonic time within `0..=MAX_MONO_MILLIS`.
+    pub fn new(wall_ms: i64, mono_ms: i64) -> Result<Self, TimeRangeError> {
+        if !(0..=MAX_UNIX_MILLIS).contains(&wall_ms) {
+            return Err(TimeRangeError { what: "wall", value: wall_ms });
+        }
+        if !(0..=MAX_MONO_MILLIS).contains(&mono_ms) {
+            return Err(TimeRangeError { what: "mono", value: mono_ms });
+        }
+        Ok(Reading { wall: UnixMillis(wall_ms), mono: MonoMillis(mono_ms) })
+    }
+
+    /// Both clocks advanced by `ms` (a test and simulation helper; saturating).
+    #[must_use]
+    pub const fn advanced(self, ms: i64) -> Self {
+        Reading { wall: self.wall.plus(ms), mono: self.mono.plus(ms) }
+    }
+
+    /// Compares the elapsed time on the two clocks since `earlier`.
+    ///
+    /// Returns `None` when they agree within [`DISCONTINUITY_THRESHOLD_MS`], otherwise the
+    /// discontinuity: how much further the wall clock moved than the monotonic one.
+    pub fn discontinuity_since(&self, earlier: &Reading) -> Option<Discontinuity> {
+        let wall = self.wall.since(earlier.wall);
+        let mono = self.mono.since(earlier.mono);
+        let excess = wall.saturating_sub(mono);
+        (excess.saturating_abs() > DISCONTINUITY_THRESHOLD_MS)
+            .then_some(Discontinuity { wall_excess_ms: excess })
+    }
+}
+
+/// The two clocks disagreed about how much time passed between two readings.
+///
+/// Two explanations fit and we cannot tell them apart: the wall clock was stepped by
+/// `wall_excess_ms`, or (when positive) the monotonic clock paused while the machine slept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Discontinuity {
+    /// Wall elapsed minus monotonic elapsed, in milliseconds. Positive: the wall clock moved
+    /// further (stepped forward, or the machine was suspended); negative: stepped back.
+    pub wall_excess_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discontinuity_threshold_is_exclusive() {
+        let a = Reading::new(1_000_000, 5_000).unwrap();
+        let b = Reading { wall: UnixMillis(1_011_000), mono: MonoMillis(15_000) };
+        assert_eq!(b.discontinuity_since(&a), None);
+        let c = Reading { wall: UnixMillis(1_011_001), mono: MonoMillis(15_000) };
+        assert_eq!(c.discontinuity_since(&a), Some(Discontinuity { wall_excess_ms: 1_001 }));
+        let d = Reading { wall: UnixMillis(880_000), mono: MonoMillis(15_000) };
+        assert_eq!(d.discontinuity_since(&a), Some(Discontinuity { wall_excess_ms: -130_000 }));
+    }
+
+    #[test]
+    fn readings_are_range_checked() {
+        assert!(Reading::new(-1, 0).is_err());
+        assert!(Reading::new(0, -1).is_err());
+        assert!(Reading::new(MAX_UNIX_MILLIS + 1, 0).is_err());
+        assert!(Reading::new(MAX_UNIX_MILLIS, MAX_MONO_MILLIS).is_ok());
+    }
+}
