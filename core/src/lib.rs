@@ -21,12 +21,19 @@
 
 pub mod httpdate;
 pub mod lifetime;
+pub mod monitor;
+pub mod oauth;
 pub mod peek;
 pub mod rng;
 pub mod rules;
+pub mod session;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod skew;
 pub mod sntp;
 pub mod time;
+#[cfg(feature = "verify")]
+pub mod verify;
 
 pub use rand_core::RngCore;
 

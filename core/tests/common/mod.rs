@@ -16,15 +16,21 @@ pub struct Case {
 
 /// `<repo>/tests/vectors`.
 pub fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("tests").join("vectors")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("tests")
+        .join("vectors")
 }
 
 /// Loads one vector file by its path relative to `tests/vectors` (e.g. `"peek.json"`).
 pub fn load(rel: &str) -> Vec<Case> {
     let path = vectors_dir().join(rel);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let cases = doc["cases"].as_array().unwrap_or_else(|| panic!("{}: no cases", path.display()));
+    let doc: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let cases = doc["cases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: no cases", path.display()));
     assert!(!cases.is_empty(), "{}: empty", path.display());
     cases
         .iter()
@@ -33,7 +39,11 @@ pub fn load(rel: &str) -> Vec<Case> {
             comment: c["comment"].as_str().unwrap_or_default().to_owned(),
             flags: c["flags"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|f| f.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default(),
             input: c["input"].clone(),
             expected: c["expected"].clone(),
@@ -44,15 +54,24 @@ pub fn load(rel: &str) -> Vec<Case> {
 /// Runs `check` on every case of a file, collecting failures so one run reports them all.
 pub fn run(rel: &str, mut check: impl FnMut(&Case) -> Result<(), String>) -> usize {
     let cases = load(rel);
-    let failures: Vec<String> =
-        cases.iter().filter_map(|c| check(c).err().map(|e| format!("{}: {e}", c.id))).collect();
-    assert!(failures.is_empty(), "{rel}: {} failing case(s):\n{}", failures.len(), failures.join("\n"));
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|c| check(c).err().map(|e| format!("{}: {e}", c.id)))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{rel}: {} failing case(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     cases.len()
 }
 
 /// Integer field `name` of a JSON object, as i64.
 pub fn int(v: &Value, name: &str) -> i64 {
-    v[name].as_i64().unwrap_or_else(|| panic!("field {name} must be an integer in {v}"))
+    v[name]
+        .as_i64()
+        .unwrap_or_else(|| panic!("field {name} must be an integer in {v}"))
 }
 
 /// Optional integer field.

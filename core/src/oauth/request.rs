@@ -1,0 +1,896 @@
+//! Client authentication, grants, and the token request built from them (RFC 6749 §3.2, §4).
+//!
+//! # Decisions
+//!
+//! * **Form order** is fixed: `grant_type`, the grant's parameters, its extra parameters, then
+//!   the client-authentication parameters. Vectors pin it.
+//! * **Headers**: `Content-Type: application/x-www-form-urlencoded`, `Accept:
+//!   application/json`, and for `client_secret_basic` `Authorization: Basic …`, in that order.
+//!   The host adds transport headers (`Host`, `Content-Length`, `User-Agent`) itself.
+//! * **`client_secret_basic`** (RFC 6749 §2.3.1): client id and secret are each form-encoded
+//!   ([`form_urlencode`](super::form_urlencode)) *before* they are joined with `:` and
+//!   base64-encoded, so a secret with `:`, `%`, `+`, a space or non-ASCII survives. Servers that
+//!   skip the decoding step only get it wrong for secrets outside `A–Z a–z 0–9 - . _ ~`; use
+//!   `client_secret_post` for those servers.
+//! * **`private_key_jwt`** (RFC 7523 §2.2, §3): `iss = sub = client_id`, `aud` = the token URL
+//!   unless overridden (some issuers now want their issuer identifier), a random `jti`
+//!   (16 bytes from the RNG, base64url), `iat = nbf` and `exp` from
+//!   [`AssertionTimes`](super::AssertionTimes) with a 300 s lifetime. `client_id` is also sent in
+//!   the form (optional in RFC 7521 §4.2, expected by Azure AD and Auth0).
+//! * **Client credentials need client authentication** (RFC 6749 §4.4: confidential clients
+//!   only): with [`ClientAuth::None`] or [`ClientAuth::Anonymous`] → `client_auth_required`.
+//! * **Validation** (before anything is built): URL as in
+//!   [`validate_endpoint`](super::form); `client_id` non-empty; every value at most
+//!   [`MAX_PARAM_LEN`] bytes (credentials [`MAX_CREDENTIAL_LEN`]) and free of control characters
+//!   (CR/LF included); `scope` in RFC 6749 §3.3 syntax (printable ASCII except `"` and `\`,
+//!   space-separated); `code_verifier` as RFC 7636 §4.1 requires (43–128 unreserved
+//!   characters); `redirect_uri` absolute (`scheme:`), without a fragment, spaces or controls;
+//!   extra parameters at most [`MAX_EXTRA_PARAMS`], names printable ASCII and not one this
+//!   module writes (`reserved_parameter`); the whole body at most [`MAX_REQUEST_BODY_LEN`]. An
+//!   empty optional value (`scope: Some("")`) is an error, not silently dropped.
+//! * **Issuer time** is only looked at when an assertion is signed; other grants ignore it.
+
+use core::fmt;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use rand_core::RngCore;
+
+use super::assertion::IssuerNow;
+use super::form::{form_urlencode, validate_endpoint};
+use super::Secret;
+use crate::ErrorCode;
+
+#[cfg(feature = "sign")]
+use super::assertion::{
+    AssertionTimes, SigningKey, CLIENT_ASSERTION_LIFETIME_S, DEFAULT_ASSERTION_LIFETIME_S,
+};
+
+/// `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
+pub const GRANT_TYPE_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// `client_assertion_type` of `private_key_jwt` (RFC 7523 §2.2).
+pub const CLIENT_ASSERTION_TYPE_JWT_BEARER: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Largest endpoint URL accepted, bytes.
+pub const MAX_URL_LEN: usize = 4 * 1024;
+/// Largest plain parameter (client id, scope, redirect URI, extra values, ...), bytes.
+pub const MAX_PARAM_LEN: usize = 8 * 1024;
+/// Largest credential (client secret, refresh token, authorization code), bytes.
+pub const MAX_CREDENTIAL_LEN: usize = 16 * 1024;
+/// Most extra parameters on one grant.
+pub const MAX_EXTRA_PARAMS: usize = 32;
+/// Largest form body built, bytes.
+pub const MAX_REQUEST_BODY_LEN: usize = 64 * 1024;
+
+/// Parameter names this module writes itself; an extra parameter may not use one.
+const RESERVED: [&str; 11] = [
+    "grant_type",
+    "scope",
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+    "refresh_token",
+    "code",
+    "redirect_uri",
+    "code_verifier",
+    "assertion",
+];
+
+/// A form field value: plain, or a credential that `Debug` redacts.
+#[derive(Clone, PartialEq, Eq)]
+pub enum FormValue {
+    /// Not secret (grant type, scope, client id, redirect URI, ...).
+    Plain(String),
+    /// A credential (client secret, refresh token, code, verifier, assertion).
+    Secret(Secret),
+}
+
+impl FormValue {
+    /// The value as sent.
+    pub fn expose(&self) -> &str {
+        match self {
+            FormValue::Plain(s) => s,
+            FormValue::Secret(s) => s.expose(),
+        }
+    }
+
+    /// Whether the value is a credential.
+    pub const fn is_secret(&self) -> bool {
+        matches!(self, FormValue::Secret(_))
+    }
+}
+
+impl fmt::Debug for FormValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FormValue::Plain(s) => fmt::Debug::fmt(s, f),
+            FormValue::Secret(_) => f.write_str("<redacted>"),
+        }
+    }
+}
+
+/// A token request as data: the host POSTs [`TokenRequest::body`] to [`TokenRequest::url`]
+/// with [`TokenRequest::headers`].
+///
+/// `Debug` redacts the `Authorization` header and every credential form field.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// Always `"POST"` (RFC 6749 §3.2).
+    pub method: &'static str,
+    /// The token endpoint.
+    pub url: String,
+    /// Header name/value pairs, in order. Values are printable ASCII (no CR/LF).
+    pub headers: Vec<(String, String)>,
+    /// Form fields, in order.
+    pub form: Vec<(String, FormValue)>,
+}
+
+impl TokenRequest {
+    /// The `application/x-www-form-urlencoded` body (contains credentials: don't log it).
+    pub fn body(&self) -> String {
+        let mut out = String::new();
+        for (i, (name, value)) in self.form.iter().enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            out.push_str(&form_urlencode(name));
+            out.push('=');
+            out.push_str(&form_urlencode(value.expose()));
+        }
+        out
+    }
+
+    /// The first header named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first form field named `name`.
+    pub fn form_value(&self, name: &str) -> Option<&FormValue> {
+        self.form.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+impl fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let shown = if n.eq_ignore_ascii_case("authorization") {
+                    "<redacted>"
+                } else {
+                    v.as_str()
+                };
+                (n.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("TokenRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("form", &self.form)
+            .finish()
+    }
+}
+
+/// How the client authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// `client_secret_basic`: HTTP Basic with the form-encoded id and secret (§2.3.1).
+    SecretBasic {
+        /// The client identifier.
+        client_id: String,
+        /// The client secret.
+        client_secret: Secret,
+    },
+    /// `client_secret_post`: `client_id` and `client_secret` in the form body (§2.3.1).
+    SecretPost {
+        /// The client identifier.
+        client_id: String,
+        /// The client secret.
+        client_secret: Secret,
+    },
+    /// `private_key_jwt`: a signed client assertion (RFC 7523 §2.2). Feature `sign`.
+    #[cfg(feature = "sign")]
+    PrivateKeyJwt {
+        /// The client identifier (`iss` and `sub` of the assertion).
+        client_id: String,
+        /// The client's private key.
+        key: SigningKey,
+        /// The assertion's `aud`; `None` means the token URL.
+        audience: Option<String>,
+    },
+    /// A public client (`none`): sends only `client_id` (§4.1.3).
+    None {
+        /// The client identifier.
+        client_id: String,
+    },
+    /// No client identification at all: for the JWT bearer grant, whose assertion already says
+    /// who is asking (e.g. Google service accounts).
+    Anonymous,
+}
+
+impl ClientAuth {
+    /// The client identifier, if this method sends one.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            ClientAuth::SecretBasic { client_id, .. }
+            | ClientAuth::SecretPost { client_id, .. }
+            | ClientAuth::None { client_id } => Some(client_id),
+            #[cfg(feature = "sign")]
+            ClientAuth::PrivateKeyJwt { client_id, .. } => Some(client_id),
+            ClientAuth::Anonymous => None,
+        }
+    }
+
+    /// The RFC 7591 `token_endpoint_auth_method` name (`"anonymous"` for [`ClientAuth::Anonymous`]).
+    pub const fn method_name(&self) -> &'static str {
+        match self {
+            ClientAuth::SecretBasic { .. } => "client_secret_basic",
+            ClientAuth::SecretPost { .. } => "client_secret_post",
+            #[cfg(feature = "sign")]
+            ClientAuth::PrivateKeyJwt { .. } => "private_key_jwt",
+            ClientAuth::None { .. } => "none",
+            ClientAuth::Anonymous => "anonymous",
+        }
+    }
+}
+
+/// Where the JWT bearer grant puts `scope`. Feature `sign`.
+#[cfg(feature = "sign")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ScopePlacement {
+    /// A `scope` form parameter (RFC 7523 §2.1, RFC 6749 §3.3).
+    #[default]
+    FormParameter,
+    /// A `scope` claim in the assertion (Google service accounts).
+    AssertionClaim,
+}
+
+/// The JWT bearer grant (RFC 7523 §2.1): an assertion signed with a service-account key.
+/// Feature `sign`.
+#[cfg(feature = "sign")]
+#[derive(Clone, Debug)]
+pub struct JwtBearerGrant {
+    /// `iss`: who signs (e.g. a service account's e-mail address).
+    pub issuer: String,
+    /// `sub`: on whose behalf (e.g. a user for domain-wide delegation); omitted when `None`.
+    pub subject: Option<String>,
+    /// `aud`; `None` means the token URL.
+    pub audience: Option<String>,
+    /// Requested scope, space-separated.
+    pub scope: Option<String>,
+    /// Where `scope` goes.
+    pub scope_placement: ScopePlacement,
+    /// The signing key.
+    pub key: SigningKey,
+    /// Assertion lifetime, seconds: `60..=3600`, default 3600. See
+    /// [`AssertionTimes`](super::AssertionTimes).
+    pub lifetime_s: u32,
+}
+
+#[cfg(feature = "sign")]
+impl JwtBearerGrant {
+    /// A grant for `issuer` signed with `key`: no subject, audience = token URL, no scope,
+    /// lifetime 3600 s.
+    pub fn new(issuer: impl Into<String>, key: SigningKey) -> Self {
+        JwtBearerGrant {
+            issuer: issuer.into(),
+            subject: None,
+            audience: None,
+            scope: None,
+            scope_placement: ScopePlacement::FormParameter,
+            key,
+            lifetime_s: DEFAULT_ASSERTION_LIFETIME_S,
+        }
+    }
+}
+
+/// What the client presents to get a token (RFC 6749 §4).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Grant {
+    /// `client_credentials` (§4.4).
+    ClientCredentials {
+        /// Requested scope, space-separated.
+        scope: Option<String>,
+        /// Extra form parameters, e.g. `audience` (Auth0) or `resource` (RFC 8707; may repeat).
+        extra: Vec<(String, String)>,
+    },
+    /// `refresh_token` (§6).
+    RefreshToken {
+        /// The refresh token.
+        refresh_token: Secret,
+        /// Requested scope (must not exceed the original grant's).
+        scope: Option<String>,
+    },
+    /// `authorization_code` with PKCE (§4.1.3, RFC 7636 §4.5).
+    AuthorizationCode {
+        /// The code from the redirect.
+        code: Secret,
+        /// The redirect URI of the authorization request, exactly.
+        redirect_uri: String,
+        /// The PKCE verifier.
+        code_verifier: Secret,
+    },
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523 §2.1). Feature `sign`.
+    #[cfg(feature = "sign")]
+    JwtBearer(JwtBearerGrant),
+}
+
+impl Grant {
+    /// The `grant_type` value.
+    pub const fn grant_type(&self) -> &'static str {
+        match self {
+            Grant::ClientCredentials { .. } => "client_credentials",
+            Grant::RefreshToken { .. } => "refresh_token",
+            Grant::AuthorizationCode { .. } => "authorization_code",
+            #[cfg(feature = "sign")]
+            Grant::JwtBearer(_) => GRANT_TYPE_JWT_BEARER,
+        }
+    }
+}
+
+/// A token request (or authorization URL, or assertion) could not be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GrantError {
+    /// An endpoint URL is not an absolute `http(s)` URL we accept (`invalid_url`).
+    InvalidUrl {
+        /// Which URL.
+        what: &'static str,
+    },
+    /// An endpoint URL is plain `http` to a non-loopback host (`insecure_url`).
+    InsecureUrl {
+        /// Which URL.
+        what: &'static str,
+    },
+    /// A required value is empty (`empty_parameter`).
+    EmptyParameter {
+        /// Which value.
+        what: &'static str,
+    },
+    /// A value has characters or a shape it may not have (`invalid_parameter`).
+    InvalidParameter {
+        /// Which value.
+        what: &'static str,
+    },
+    /// A value or the whole body is too long (`too_large`).
+    TooLarge {
+        /// Which value.
+        what: &'static str,
+        /// The limit, bytes (or a count for extra parameters).
+        limit: usize,
+    },
+    /// An extra parameter uses a name this module writes itself (`reserved_parameter`).
+    ReservedParameter {
+        /// The reserved name.
+        name: &'static str,
+    },
+    /// The grant needs client authentication, the client is public (`client_auth_required`).
+    ClientAuthRequired,
+    /// The issuer-time interval is out of range or inverted (`invalid_issuer_time`).
+    InvalidIssuerTime,
+    /// An assertion lifetime outside `60..=3600` s (`invalid_lifetime`).
+    InvalidLifetime {
+        /// The lifetime given, seconds.
+        lifetime_s: u32,
+    },
+    /// The issuer's time is too uncertain to write an assertion every possible issuer time
+    /// accepts (`issuer_time_too_uncertain`).
+    IssuerTimeTooUncertain {
+        /// `high_ms − low_ms` of the interval.
+        uncertainty_ms: i64,
+    },
+    /// The private key could not be read or does not fit the algorithm (`invalid_key`).
+    InvalidKey,
+    /// Signing failed (`signing_failed`).
+    SigningFailed,
+}
+
+impl ErrorCode for GrantError {
+    fn code(&self) -> &'static str {
+        match self {
+            GrantError::InvalidUrl { .. } => "invalid_url",
+            GrantError::InsecureUrl { .. } => "insecure_url",
+            GrantError::EmptyParameter { .. } => "empty_parameter",
+            GrantError::InvalidParameter { .. } => "invalid_parameter",
+            GrantError::TooLarge { .. } => "too_large",
+            GrantError::ReservedParameter { .. } => "reserved_parameter",
+            GrantError::ClientAuthRequired => "client_auth_required",
+            GrantError::InvalidIssuerTime => "invalid_issuer_time",
+            GrantError::InvalidLifetime { .. } => "invalid_lifetime",
+            GrantError::IssuerTimeTooUncertain { .. } => "issuer_time_too_uncertain",
+            GrantError::InvalidKey => "invalid_key",
+            GrantError::SigningFailed => "signing_failed",
+        }
+    }
+}
+
+impl fmt::Display for GrantError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GrantError::InvalidUrl { what } => {
+                write!(f, "{what} must be an absolute https URL without credentials or fragment")
+            }
+            GrantError::InsecureUrl { what } => {
+                write!(f, "{what} uses plain http to a host that is not loopback; use https")
+            }
+            GrantError::EmptyParameter { what } => write!(f, "{what} must not be empty"),
+            GrantError::InvalidParameter { what } => write!(f, "{what} has characters or a shape it may not have"),
+            GrantError::TooLarge { what, limit } => write!(f, "{what} is larger than {limit}"),
+            GrantError::ReservedParameter { name } => {
+                write!(f, "extra parameter {name} is set by the grant itself")
+            }
+            GrantError::ClientAuthRequired => {
+                f.write_str("the client credentials grant needs client authentication (a secret or a key)")
+            }
+            GrantError::InvalidIssuerTime => f.write_str("issuer time interval is out of range or inverted"),
+            GrantError::InvalidLifetime { lifetime_s } => {
+                write!(f, "assertion lifetime {lifetime_s} s is outside 60..=3600 s")
+            }
+            GrantError::IssuerTimeTooUncertain { uncertainty_ms } => write!(
+                f,
+                "issuer clock uncertainty of {uncertainty_ms} ms is too large to write an assertion every possible issuer time accepts"
+            ),
+            GrantError::InvalidKey => f.write_str("private key cannot be read or does not fit the algorithm"),
+            GrantError::SigningFailed => f.write_str("signing the assertion failed"),
+        }
+    }
+}
+
+impl std::error::Error for GrantError {}
+
+/// Checks a value: at most `max` bytes, non-empty, no control characters.
+pub(crate) fn check_text(value: &str, what: &'static str, max: usize) -> Result<(), GrantError> {
+    if value.len() > max {
+        return Err(GrantError::TooLarge { what, limit: max });
+    }
+    if value.is_empty() {
+        return Err(GrantError::EmptyParameter { what });
+    }
+    if value.chars().any(char::is_control) {
+        return Err(GrantError::InvalidParameter { what });
+    }
+    Ok(())
+}
+
+/// RFC 6749 §3.3: `scope-token *( SP scope-token )`, `scope-token = 1*( %x21 / %x23-5B /
+/// %x5D-7E )`. Repeated spaces are tolerated (servers split on whitespace).
+pub(crate) fn check_scope(scope: &str) -> Result<(), GrantError> {
+    check_text(scope, "scope", MAX_PARAM_LEN)?;
+    let valid = scope.bytes().all(|b| {
+        b == b' ' || (b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+    });
+    if !valid || scope.trim_matches(' ').is_empty() {
+        return Err(GrantError::InvalidParameter { what: "scope" });
+    }
+    Ok(())
+}
+
+/// An absolute URI (`scheme:` per RFC 3986 §3.1), no fragment (RFC 6749 §3.1.2), no spaces
+/// or controls.
+pub(crate) fn check_redirect_uri(uri: &str) -> Result<(), GrantError> {
+    const WHAT: &str = "redirect_uri";
+    check_text(uri, WHAT, MAX_PARAM_LEN)?;
+    let scheme_ok = uri.split_once(':').is_some_and(|(scheme, _)| {
+        let mut bytes = scheme.bytes();
+        bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+            && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    });
+    if !scheme_ok || uri.contains('#') || uri.chars().any(char::is_whitespace) {
+        return Err(GrantError::InvalidParameter { what: WHAT });
+    }
+    Ok(())
+}
+
+/// RFC 7636 §4.1: 43–128 characters of `A–Z a–z 0–9 - . _ ~`.
+pub(crate) fn check_code_verifier(verifier: &str) -> Result<(), GrantError> {
+    let valid = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    if valid {
+        Ok(())
+    } else {
+        Err(GrantError::InvalidParameter {
+            what: "code_verifier",
+        })
+    }
+}
+
+/// Extra parameters: count, names (printable ASCII, no space, not reserved), values.
+pub(crate) fn check_extra(
+    extra: &[(String, String)],
+    reserved: &[&'static str],
+) -> Result<(), GrantError> {
+    if extra.len() > MAX_EXTRA_PARAMS {
+        return Err(GrantError::TooLarge {
+            what: "extra parameters",
+            limit: MAX_EXTRA_PARAMS,
+        });
+    }
+    for (name, value) in extra {
+        check_text(name, "extra parameter name", MAX_PARAM_LEN)?;
+        if !name.bytes().all(|b| (0x21..=0x7E).contains(&b)) {
+            return Err(GrantError::InvalidParameter {
+                what: "extra parameter name",
+            });
+        }
+        if let Some(r) = reserved.iter().find(|r| **r == name.as_str()) {
+            return Err(GrantError::ReservedParameter { name: r });
+        }
+        check_text(value, "extra parameter value", MAX_PARAM_LEN)?;
+    }
+    Ok(())
+}
+
+fn plain(name: &str, value: &str) -> (String, FormValue) {
+    (name.to_owned(), FormValue::Plain(value.to_owned()))
+}
+
+fn secret(name: &str, value: &Secret) -> (String, FormValue) {
+    (name.to_owned(), FormValue::Secret(value.clone()))
+}
+
+/// Builds the token request for `grant`, authenticated with `auth`, to `token_url`.
+///
+/// `issuer_now` (the issuer's clock, from the skew estimate) and `rng` (for `jti`) are used
+/// only when an assertion is signed (`private_key_jwt`, the JWT bearer grant). See the module
+/// docs for every check; errors are [`GrantError`]s.
+pub fn build_token_request(
+    token_url: &str,
+    auth: &ClientAuth,
+    grant: &Grant,
+    issuer_now: IssuerNow,
+    rng: &mut dyn RngCore,
+) -> Result<TokenRequest, GrantError> {
+    validate_endpoint(token_url, "token_url")?;
+    if let Some(client_id) = auth.client_id() {
+        check_text(client_id, "client_id", MAX_PARAM_LEN)?;
+    }
+    #[cfg(not(feature = "sign"))]
+    let _ = (issuer_now, rng);
+
+    let mut form = vec![plain("grant_type", grant.grant_type())];
+    match grant {
+        Grant::ClientCredentials { scope, extra } => {
+            if matches!(auth, ClientAuth::None { .. } | ClientAuth::Anonymous) {
+                return Err(GrantError::ClientAuthRequired);
+            }
+            if let Some(scope) = scope {
+                check_scope(scope)?;
+                form.push(plain("scope", scope));
+            }
+            check_extra(extra, &RESERVED)?;
+            form.extend(extra.iter().map(|(n, v)| plain(n, v)));
+        }
+        Grant::RefreshToken {
+            refresh_token,
+            scope,
+        } => {
+            check_text(refresh_token.expose(), "refresh_token", MAX_CREDENTIAL_LEN)?;
+            form.push(secret("refresh_token", refresh_token));
+            if let Some(scope) = scope {
+                check_scope(scope)?;
+                form.push(plain("scope", scope));
+            }
+        }
+        Grant::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            check_text(code.expose(), "code", MAX_CREDENTIAL_LEN)?;
+            check_redirect_uri(redirect_uri)?;
+            check_code_verifier(code_verifier.expose())?;
+            form.push(secret("code", code));
+            form.push(plain("redirect_uri", redirect_uri));
+            form.push(secret("code_verifier", code_verifier));
+        }
+        #[cfg(feature = "sign")]
+        Grant::JwtBearer(g) => {
+            let assertion = jwt_bearer_assertion(g, token_url, issuer_now, rng)?;
+            form.push(secret("assertion", &assertion));
+            if let (Some(scope), ScopePlacement::FormParameter) = (&g.scope, g.scope_placement) {
+                form.push(plain("scope", scope));
+            }
+        }
+    }
+
+    let mut headers = vec![
+        (
+            "Content-Type".to_owned(),
+            "application/x-www-form-urlencoded".to_owned(),
+        ),
+        ("Accept".to_owned(), "application/json".to_owned()),
+    ];
+    match auth {
+        ClientAuth::SecretBasic {
+            client_id,
+            client_secret,
+        } => {
+            check_text(client_secret.expose(), "client_secret", MAX_CREDENTIAL_LEN)?;
+            let joined = Secret::new(format!(
+                "{}:{}",
+                form_urlencode(client_id),
+                form_urlencode(client_secret.expose())
+            ));
+            headers.push((
+                "Authorization".to_owned(),
+                format!("Basic {}", STANDARD.encode(joined.expose())),
+            ));
+        }
+        ClientAuth::SecretPost {
+            client_id,
+            client_secret,
+        } => {
+            check_text(client_secret.expose(), "client_secret", MAX_CREDENTIAL_LEN)?;
+            form.push(plain("client_id", client_id));
+            form.push(secret("client_secret", client_secret));
+        }
+        #[cfg(feature = "sign")]
+        ClientAuth::PrivateKeyJwt {
+            client_id,
+            key,
+            audience,
+        } => {
+            let assertion = client_assertion(
+                client_id,
+                key,
+                audience.as_deref(),
+                token_url,
+                issuer_now,
+                rng,
+            )?;
+            form.push(plain("client_id", client_id));
+            form.push(plain(
+                "client_assertion_type",
+                CLIENT_ASSERTION_TYPE_JWT_BEARER,
+            ));
+            form.push(secret("client_assertion", &assertion));
+        }
+        ClientAuth::None { client_id } => form.push(plain("client_id", client_id)),
+        ClientAuth::Anonymous => {}
+    }
+
+    // Defence in depth: every header value is printable ASCII, so no CR/LF can split it.
+    if !headers
+        .iter()
+        .all(|(_, v)| v.bytes().all(|b| (0x20..=0x7E).contains(&b)))
+    {
+        return Err(GrantError::InvalidParameter { what: "header" });
+    }
+    let request = TokenRequest {
+        method: "POST",
+        url: token_url.to_owned(),
+        headers,
+        form,
+    };
+    if request.body().len() > MAX_REQUEST_BODY_LEN {
+        return Err(GrantError::TooLarge {
+            what: "request body",
+            limit: MAX_REQUEST_BODY_LEN,
+        });
+    }
+    Ok(request)
+}
+
+/// RFC 7523 §2.2 / §3 client assertion for `private_key_jwt`.
+#[cfg(feature = "sign")]
+fn client_assertion(
+    client_id: &str,
+    key: &SigningKey,
+    audience: Option<&str>,
+    token_url: &str,
+    issuer_now: IssuerNow,
+    rng: &mut dyn RngCore,
+) -> Result<Secret, GrantError> {
+    use serde_json::{Map, Value};
+    let audience = audience.unwrap_or(token_url);
+    check_text(audience, "audience", MAX_PARAM_LEN)?;
+    let times = AssertionTimes::compute(issuer_now, CLIENT_ASSERTION_LIFETIME_S)?;
+    let mut claims = Map::new();
+    claims.insert("iss".into(), Value::from(client_id));
+    claims.insert("sub".into(), Value::from(client_id));
+    claims.insert("aud".into(), Value::from(audience));
+    claims.insert(
+        "jti".into(),
+        Value::from(super::pkce::random_b64url(rng, 16)),
+    );
+    claims.insert("iat".into(), Value::from(times.iat_s));
+    claims.insert("nbf".into(), Value::from(times.nbf_s));
+    claims.insert("exp".into(), Value::from(times.exp_s));
+    super::assertion::sign(key, &claims)
+}
+
+/// RFC 7523 §2.1 / §3 grant assertion.
+#[cfg(feature = "sign")]
+fn jwt_bearer_assertion(
+    g: &JwtBearerGrant,
+    token_url: &str,
+    issuer_now: IssuerNow,
+    rng: &mut dyn RngCore,
+) -> Result<Secret, GrantError> {
+    use serde_json::{Map, Value};
+    check_text(&g.issuer, "issuer", MAX_PARAM_LEN)?;
+    if let Some(subject) = &g.subject {
+        check_text(subject, "subject", MAX_PARAM_LEN)?;
+    }
+    let audience = g.audience.as_deref().unwrap_or(token_url);
+    check_text(audience, "audience", MAX_PARAM_LEN)?;
+    if let Some(scope) = &g.scope {
+        check_scope(scope)?;
+    }
+    let times = AssertionTimes::compute(issuer_now, g.lifetime_s)?;
+    let mut claims = Map::new();
+    claims.insert("iss".into(), Value::from(g.issuer.as_str()));
+    if let Some(subject) = &g.subject {
+        claims.insert("sub".into(), Value::from(subject.as_str()));
+    }
+    claims.insert("aud".into(), Value::from(audience));
+    if let (Some(scope), ScopePlacement::AssertionClaim) = (&g.scope, g.scope_placement) {
+        claims.insert("scope".into(), Value::from(scope.as_str()));
+    }
+    claims.insert(
+        "jti".into(),
+        Value::from(super::pkce::random_b64url(rng, 16)),
+    );
+    claims.insert("iat".into(), Value::from(times.iat_s));
+    claims.insert("nbf".into(), Value::from(times.nbf_s));
+    claims.insert("exp".into(), Value::from(times.exp_s));
+    super::assertion::sign(&g.key, &claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+
+    fn build(auth: &ClientAuth, grant: &Grant) -> Result<TokenRequest, GrantError> {
+        build_token_request(
+            "https://as.example/token",
+            auth,
+            grant,
+            IssuerNow::exact(0),
+            &mut SplitMix64::new(1),
+        )
+    }
+
+    fn cc() -> Grant {
+        Grant::ClientCredentials {
+            scope: None,
+            extra: vec![],
+        }
+    }
+
+    #[test]
+    fn debug_redacts() {
+        let auth = ClientAuth::SecretBasic {
+            client_id: "id".into(),
+            client_secret: Secret::new("s3cr3t"),
+        };
+        let grant = Grant::RefreshToken {
+            refresh_token: Secret::new("rt-value"),
+            scope: Some("a b".into()),
+        };
+        let req = build(&auth, &grant).unwrap();
+        let dbg = format!("{req:?}");
+        assert!(
+            !dbg.contains("s3cr3t") && !dbg.contains("rt-value"),
+            "{dbg}"
+        );
+        assert!(!dbg.contains(&STANDARD.encode("id:s3cr3t")), "{dbg}");
+        assert_eq!(
+            dbg,
+            "TokenRequest { method: \"POST\", url: \"https://as.example/token\", headers: [(\"Content-Type\", \
+             \"application/x-www-form-urlencoded\"), (\"Accept\", \"application/json\"), (\"Authorization\", \
+             \"<redacted>\")], form: [(\"grant_type\", \"refresh_token\"), (\"refresh_token\", <redacted>), \
+             (\"scope\", \"a b\")] }"
+        );
+        assert_eq!(
+            req.body(),
+            "grant_type=refresh_token&refresh_token=rt-value&scope=a+b"
+        );
+        assert_eq!(req.header("authorization"), Some("Basic aWQ6czNjcjN0"));
+        assert!(req
+            .form_value("refresh_token")
+            .is_some_and(FormValue::is_secret));
+        let dbg_auth = format!("{auth:?}");
+        assert!(!dbg_auth.contains("s3cr3t"), "{dbg_auth}");
+    }
+
+    #[test]
+    fn public_clients_cannot_use_client_credentials() {
+        for auth in [
+            ClientAuth::None {
+                client_id: "x".into(),
+            },
+            ClientAuth::Anonymous,
+        ] {
+            assert_eq!(
+                build(&auth, &cc()).unwrap_err(),
+                GrantError::ClientAuthRequired
+            );
+        }
+    }
+
+    #[test]
+    fn limits() {
+        let auth = ClientAuth::SecretPost {
+            client_id: "id".into(),
+            client_secret: Secret::new("s"),
+        };
+        let many: Vec<(String, String)> = (0..=MAX_EXTRA_PARAMS)
+            .map(|i| (format!("p{i}"), "v".into()))
+            .collect();
+        let g = Grant::ClientCredentials {
+            scope: None,
+            extra: many,
+        };
+        assert_eq!(
+            build(&auth, &g).unwrap_err(),
+            GrantError::TooLarge {
+                what: "extra parameters",
+                limit: MAX_EXTRA_PARAMS
+            }
+        );
+        // Thirty-two 8 KiB values pass one by one but not as a body.
+        let big: Vec<(String, String)> = (0..9)
+            .map(|i| (format!("p{i}"), "v".repeat(MAX_PARAM_LEN)))
+            .collect();
+        let g = Grant::ClientCredentials {
+            scope: None,
+            extra: big,
+        };
+        assert_eq!(
+            build(&auth, &g).unwrap_err(),
+            GrantError::TooLarge {
+                what: "request body",
+                limit: MAX_REQUEST_BODY_LEN
+            }
+        );
+        let g = Grant::RefreshToken {
+            refresh_token: Secret::new("r".repeat(MAX_CREDENTIAL_LEN + 1)),
+            scope: None,
+        };
+        assert_eq!(
+            build(&auth, &g).unwrap_err(),
+            GrantError::TooLarge {
+                what: "refresh_token",
+                limit: MAX_CREDENTIAL_LEN
+            }
+        );
+        let auth = ClientAuth::SecretPost {
+            client_id: "i".repeat(MAX_PARAM_LEN + 1),
+            client_secret: Secret::new("s"),
+        };
+        assert_eq!(
+            build(&auth, &cc()).unwrap_err(),
+            GrantError::TooLarge {
+                what: "client_id",
+                limit: MAX_PARAM_LEN
+            }
+        );
+    }
+
+    #[test]
+    fn error_codes_and_messages() {
+        let e = GrantError::InvalidParameter { what: "scope" };
+        assert_eq!(e.code(), "invalid_parameter");
+        assert_eq!(
+            e.to_string(),
+            "scope has characters or a shape it may not have"
+        );
+        assert_eq!(
+            GrantError::ReservedParameter { name: "scope" }.code(),
+            "reserved_parameter"
+        );
+    }
+}

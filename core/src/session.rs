@@ -1,0 +1,1146 @@
+//! The refresh state machine: one [`Session`] per credential and audience.
+//!
+//! Sans-I/O and poll style (after quinn-proto's `Connection`). The host calls four kinds of
+//! methods, always passing the current [`Reading`]:
+//!
+//! * **commands** — [`authorize`](Session::authorize) before every API request: the answer
+//!   ([`Authorization`]) says whether to send the request now and with which header, whether
+//!   this caller must perform the single outstanding refresh (it gets a [`Ticket`] with the
+//!   token request as data), or whether to wait;
+//! * **inputs** — [`complete_refresh`](Session::complete_refresh) /
+//!   [`fail_refresh`](Session::fail_refresh) close a ticket;
+//!   [`on_response`](Session::on_response) takes every API response (its `Date` header feeds the
+//!   resource server's skew estimate; a 401 gets a [`Verdict`]);
+//! * **outputs** — [`next_timeout`](Session::next_timeout) (when the session next wants
+//!   attention) and [`poll_event`](Session::poll_event) (what happened, for logs and timelines);
+//! * **getters** — [`stats`](Session::stats), [`estimates`](Session::estimates).
+//!
+//! Every decision is made in [`Session::authorize`] and the three inputs, in this one file;
+//! the transition rules are listed on each of them. Nothing here ever formats a token or a
+//! secret: they are [`Secret`]s and `Debug` redacts them.
+
+use crate::httpdate::{parse_http_date, parse_retry_after, RetryAfter};
+use crate::lifetime::{Lifetime, LifetimeError, LifetimePolicy, TokenState, TokenTimes};
+use crate::oauth::{
+    build_token_request, parse_token_response, ClientAuth, ErrorClass, Grant, IssuerNow, Secret, TokenEndpointError,
+    TokenRequest,
+};
+use crate::peek::peek;
+use crate::rng::below;
+use crate::skew::{Estimate, Sample, SkewConfig, SkewEstimator};
+use crate::time::{Reading, UnixMillis};
+use crate::ErrorCode;
+use core::fmt;
+use rand_core::RngCore;
+use std::collections::VecDeque;
+
+/// Identifies one access token held by a session (never the token itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenId(pub u64);
+
+/// Identifies one refresh ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TicketId(pub u64);
+
+/// Exponential backoff with full jitter for transient token-endpoint failures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackoffPolicy {
+    /// First delay bound (default 1 s).
+    pub base_ms: i64,
+    /// Largest delay bound (default 60 s).
+    pub cap_ms: i64,
+    /// Longest `Retry-After` honoured (default 10 min); longer ones are cut to this.
+    pub max_retry_after_ms: i64,
+}
+
+impl Default for BackoffPolicy {
+    fn default() -> Self {
+        BackoffPolicy { base_ms: 1_000, cap_ms: 60_000, max_retry_after_ms: 600_000 }
+    }
+}
+
+/// How a session obtains and keeps tokens.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The token endpoint.
+    pub token_url: String,
+    /// Client authentication at the token endpoint.
+    pub auth: ClientAuth,
+    /// The primary grant (client credentials, JWT bearer, an authorization code used once,
+    /// or a refresh token the host already holds).
+    pub grant: Grant,
+    /// The expiry decision's knobs.
+    pub policy: LifetimePolicy,
+    /// Backoff for transient failures.
+    pub backoff: BackoffPolicy,
+    /// Skew estimators' configuration (issuer and resource server).
+    pub skew: SkewConfig,
+    /// A ticket not closed within this time is abandoned and a new one may be issued
+    /// (default 60 s): a caller that died mid-refresh cannot wedge the session.
+    pub ticket_timeout_ms: i64,
+    /// Longest wait before retrying a request whose token the resource server rejected as
+    /// not yet valid on its (slow) clock (default 10 s).
+    pub max_401_wait_ms: i64,
+}
+
+impl SessionConfig {
+    /// A configuration with every default, for the given endpoint, client and grant.
+    pub fn new(token_url: impl Into<String>, auth: ClientAuth, grant: Grant) -> Self {
+        SessionConfig {
+            token_url: token_url.into(),
+            auth,
+            grant,
+            policy: LifetimePolicy::default(),
+            backoff: BackoffPolicy::default(),
+            skew: SkewConfig::default(),
+            ticket_timeout_ms: 60_000,
+            max_401_wait_ms: 10_000,
+        }
+    }
+}
+
+/// The single outstanding refresh: perform `request`, then call
+/// [`Session::complete_refresh`] or [`Session::fail_refresh`] with `id`.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    /// Which ticket this is.
+    pub id: TicketId,
+    /// The token request to send (its `Debug` redacts secrets).
+    pub request: TokenRequest,
+    /// Why the refresh is happening.
+    pub reason: RefreshReason,
+}
+
+/// Why a ticket was issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RefreshReason {
+    /// No token yet.
+    Initial,
+    /// The token reached its refresh time.
+    Stale,
+    /// The token reached hard expiry (or the session has none usable).
+    Expired,
+    /// The resource server rejected the current token.
+    Rejected,
+    /// The refresh token was refused (`invalid_grant`); falling back to the primary grant.
+    Fallback,
+    /// A backoff ended.
+    Retry,
+}
+
+impl RefreshReason {
+    /// Stable lower-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RefreshReason::Initial => "initial",
+            RefreshReason::Stale => "stale",
+            RefreshReason::Expired => "expired",
+            RefreshReason::Rejected => "rejected",
+            RefreshReason::Fallback => "fallback",
+            RefreshReason::Retry => "retry",
+        }
+    }
+}
+
+/// Why a caller must wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WaitReason {
+    /// Another caller holds the ticket; wake when it closes (or at `until`).
+    RefreshInFlight,
+    /// The token's `nbf`/`iat` has not surely passed on the resource server's clock.
+    NotYetValid,
+    /// The token endpoint asked us to back off and no usable token exists.
+    Backoff,
+}
+
+/// The answer to [`Session::authorize`]. Every variant says what the caller does next.
+#[must_use]
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Authorization {
+    /// Send the request with `header` as the `Authorization` value; report the response with
+    /// `token_id`.
+    Ready {
+        /// `Bearer <token>`.
+        header: Secret,
+        /// The token used.
+        token_id: TokenId,
+    },
+    /// Send the request with `header`, and — this caller only — perform the refresh in
+    /// `ticket` (the token is stale but still valid).
+    ReadyAndRefresh {
+        /// `Bearer <token>`.
+        header: Secret,
+        /// The token used.
+        token_id: TokenId,
+        /// The refresh to perform.
+        ticket: Ticket,
+    },
+    /// No usable token: perform the refresh in `ticket`, then call `authorize` again.
+    Refresh {
+        /// The refresh to perform.
+        ticket: Ticket,
+    },
+    /// Call `authorize` again at `until` (or as soon as the in-flight refresh closes).
+    Wait {
+        /// When to come back at the latest.
+        until: Reading,
+        /// Why.
+        reason: WaitReason,
+    },
+    /// No token can be had; give up this request with `error`.
+    Failed {
+        /// What went wrong.
+        error: SessionError,
+    },
+}
+
+/// The answer to [`Session::on_response`].
+#[must_use]
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Hand the response to the caller.
+    Accept,
+    /// Retry the request once (the caller keeps count): wait `wait_ms`, call `authorize`
+    /// again and send with the header it gives.
+    Retry {
+        /// How long to wait before re-authorizing (0: at once).
+        wait_ms: i64,
+    },
+    /// A token fresh from a refresh was rejected again: stop, with the diagnosis.
+    Fail {
+        /// Why the resource server keeps refusing.
+        diagnosis: Diagnosis,
+    },
+}
+
+/// Why a resource server refused a freshly refreshed token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Diagnosis {
+    /// The token's time claims, seen through the resource server's estimated clock, explain
+    /// the rejection.
+    ClockSkew(Box<SkewEvidence>),
+    /// Nothing about time explains it: the credentials or the token are not accepted.
+    Unauthorized,
+}
+
+impl Diagnosis {
+    /// Stable name: `clock_skew` or `unauthorized`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Diagnosis::ClockSkew(_) => "clock_skew",
+            Diagnosis::Unauthorized => "unauthorized",
+        }
+    }
+}
+
+/// Which time check the resource server probably failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SkewFinding {
+    /// Its clock may be before the token's `nbf`.
+    NotYetValid,
+    /// Its clock may be before the token's `iat`.
+    IssuedInFuture,
+    /// Its clock may be at or past the token's `exp`.
+    Expired,
+}
+
+impl SkewFinding {
+    /// Stable name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SkewFinding::NotYetValid => "not_yet_valid",
+            SkewFinding::IssuedInFuture => "issued_in_future",
+            SkewFinding::Expired => "expired",
+        }
+    }
+}
+
+/// The evidence behind a [`Diagnosis::ClockSkew`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkewEvidence {
+    /// The likely failed check.
+    pub finding: SkewFinding,
+    /// Resource server offset estimate at the response.
+    pub resource: Estimate,
+    /// Issuer offset estimate at the response.
+    pub issuer: Estimate,
+    /// The resource server's clock at the response: lowest and highest possible (ms).
+    pub resource_now_ms: (Option<i64>, Option<i64>),
+    /// The token's claims (issuer clock), ms.
+    pub exp_ms: Option<i64>,
+    /// `nbf`.
+    pub nbf_ms: Option<i64>,
+    /// `iat`.
+    pub iat_ms: Option<i64>,
+}
+
+/// Transport-level failure of a token request (for [`Session::fail_refresh`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TransportFailure {
+    /// Connection refused, reset, DNS failure, TLS failure.
+    Connect,
+    /// The request timed out.
+    Timeout,
+    /// The caller aborted the refresh (e.g. an `AbortSignal`): no backoff, the next caller
+    /// may try at once.
+    Aborted,
+}
+
+/// Errors of the session.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The ticket is not the outstanding one (already closed, timed out, or foreign).
+    StaleTicket,
+    /// The token endpoint failed; `class` says whether it is worth retrying.
+    TokenEndpoint {
+        /// The failure.
+        error: TokenEndpointError,
+        /// Local time (wall) before which no new request will be made, for transient ones.
+        retry_at: Option<UnixMillis>,
+    },
+    /// A transport failure reaching the token endpoint; retried after `retry_at`.
+    Transport {
+        /// The failure.
+        failure: TransportFailure,
+        /// Local wall time of the next attempt.
+        retry_at: Option<UnixMillis>,
+    },
+    /// The refresh token was refused and there is no primary grant to fall back to
+    /// (the user must authorize again).
+    ReauthorizationRequired,
+    /// The token endpoint returned a token that is already past its hard expiry (judged by
+    /// the worst-case clock offset). Treated as a transient failure.
+    ExpiredOnArrival,
+    /// The response's time values were unusable.
+    Lifetime(LifetimeError),
+    /// A configuration value is invalid (names it).
+    InvalidConfig(&'static str),
+    /// A reading or argument is invalid (names it).
+    InvalidArgument(&'static str),
+}
+
+impl ErrorCode for SessionError {
+    fn code(&self) -> &'static str {
+        match self {
+            SessionError::StaleTicket => "stale_ticket",
+            SessionError::TokenEndpoint { error, .. } => error.code(),
+            SessionError::Transport { .. } => "transport_error",
+            SessionError::ReauthorizationRequired => "reauthorization_required",
+            SessionError::ExpiredOnArrival => "expired_on_arrival",
+            SessionError::Lifetime(e) => e.code(),
+            SessionError::InvalidConfig(_) => "invalid_config",
+            SessionError::InvalidArgument(_) => "invalid_argument",
+        }
+    }
+}
+
+impl SessionError {
+    /// The class of a token-endpoint failure (`None` for errors that are not about it).
+    pub fn class(&self) -> Option<ErrorClass> {
+        match self {
+            SessionError::TokenEndpoint { error, .. } => Some(error.class()),
+            SessionError::Transport { .. } | SessionError::ExpiredOnArrival => Some(ErrorClass::Transient),
+            SessionError::ReauthorizationRequired => Some(ErrorClass::InvalidGrant),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::StaleTicket => f.write_str("the refresh ticket is not the outstanding one; result ignored"),
+            SessionError::TokenEndpoint { error, .. } => write!(f, "token endpoint: {error}"),
+            SessionError::Transport { failure, .. } => write!(f, "token endpoint unreachable: {failure:?}"),
+            SessionError::ReauthorizationRequired => {
+                f.write_str("the refresh token was refused and no other grant is available: authorize again")
+            }
+            SessionError::ExpiredOnArrival => {
+                f.write_str("the token endpoint returned a token that is already expired by the worst-case clock offset")
+            }
+            SessionError::Lifetime(e) => write!(f, "token lifetime: {e}"),
+            SessionError::InvalidConfig(what) => write!(f, "invalid configuration: {what}"),
+            SessionError::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+/// Something that happened, for logs and timelines. Never contains a token or secret.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// A ticket was issued.
+    TicketIssued {
+        /// When.
+        at: Reading,
+        /// Which.
+        ticket: TicketId,
+        /// Why.
+        reason: RefreshReason,
+    },
+    /// A new token arrived.
+    TokenReceived {
+        /// When.
+        at: Reading,
+        /// Which.
+        token: TokenId,
+        /// Lifetime from `sent` to the deadline, ms.
+        lifetime_ms: i64,
+        /// Milliseconds from receipt to hard expiry.
+        usable_ms: i64,
+    },
+    /// A refresh failed.
+    RefreshFailed {
+        /// When.
+        at: Reading,
+        /// Stable error code.
+        code: &'static str,
+        /// Backoff imposed, ms (0: none).
+        backoff_ms: i64,
+    },
+    /// The issuer answered a refresh with the token already held (it caches tokens); the
+    /// next refresh is moved to shortly before hard expiry.
+    TokenReused {
+        /// When.
+        at: Reading,
+        /// The token.
+        token: TokenId,
+    },
+    /// A ticket timed out and was abandoned.
+    TicketAbandoned {
+        /// When.
+        at: Reading,
+        /// Which.
+        ticket: TicketId,
+    },
+    /// The resource server answered 401.
+    Rejected {
+        /// When.
+        at: Reading,
+        /// The token that was rejected.
+        token: TokenId,
+        /// What the session told the caller.
+        verdict: &'static str,
+    },
+    /// Wall and monotonic clocks disagreed.
+    ClockDiscontinuity {
+        /// When noticed.
+        at: Reading,
+        /// Wall elapsed − monotonic elapsed, ms.
+        wall_excess_ms: i64,
+    },
+}
+
+/// Counters and estimates. Contains no token or secret.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    /// Tickets issued (token requests asked of the host).
+    pub token_requests: u64,
+    /// Tokens received.
+    pub refreshes: u64,
+    /// Failed token requests.
+    pub failures: u64,
+    /// 401 responses seen from the resource server.
+    pub unauthorized: u64,
+    /// Retries advised.
+    pub retries: u64,
+    /// Tickets abandoned after timing out.
+    pub abandoned_tickets: u64,
+    /// Local clock discontinuities noticed.
+    pub discontinuities: u64,
+}
+
+const MAX_EVENTS: usize = 256;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    Issuer,
+    Resource,
+}
+
+#[derive(Debug, Clone)]
+struct HeldToken {
+    id: TokenId,
+    header: Secret,
+    lifetime: Lifetime,
+    iat_ms: Option<i64>,
+    /// Obtained because the resource server rejected the previous token.
+    after_rejection: bool,
+    /// The resource server accepted it at least once.
+    accepted: bool,
+    /// Rejected by the resource server: not to be handed out again.
+    rejected: bool,
+    /// Rejected after a rejection: kept in use (a refresh would not help) until it expires.
+    condemned: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Outstanding {
+    id: TicketId,
+    issued: Reading,
+    uses_refresh_token: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Backoff {
+    until: crate::lifetime::Deadline,
+    error: SessionError,
+}
+
+/// The refresh state machine for one credential and audience. See the module docs.
+pub struct Session {
+    config: SessionConfig,
+    rng: Box<dyn RngCore + Send>,
+    current: Option<HeldToken>,
+    /// The token before `current`, served while `current` is not yet valid on the
+    /// resource server's clock.
+    previous: Option<HeldToken>,
+    refresh_token: Option<Secret>,
+    /// The primary grant can still be used (an authorization code only once).
+    primary_available: bool,
+    ticket: Option<Outstanding>,
+    next_ticket: u64,
+    next_token: u64,
+    /// The next token comes after a rejection.
+    refreshing_after_rejection: bool,
+    /// The refresh token was refused; the next ticket falls back to the primary grant.
+    fallback_pending: bool,
+    /// The issuer answered a refresh with the token we already held: it caches tokens, so
+    /// refreshing early only gets the same one back. From then on refresh late.
+    issuer_reuses_tokens: bool,
+    backoff: Option<Backoff>,
+    failures_in_row: u32,
+    permanent: Option<SessionError>,
+    issuer: SkewEstimator,
+    resource: SkewEstimator,
+    events: VecDeque<SessionEvent>,
+    stats: Stats,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("token_url", &self.config.token_url)
+            .field("current", &self.current.as_ref().map(|t| t.id))
+            .field("ticket", &self.ticket.map(|t| t.id))
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+impl Session {
+    /// A session with no token yet. `rng` supplies refresh jitter, backoff jitter and any
+    /// randomness the grant needs (PKCE, `jti`): pass an OS-backed generator in production,
+    /// a seeded one in tests.
+    pub fn new(config: SessionConfig, rng: Box<dyn RngCore + Send>) -> Result<Session, SessionError> {
+        config.policy.validate().map_err(SessionError::Lifetime)?;
+        if !(0..=3_600_000).contains(&config.ticket_timeout_ms) || config.ticket_timeout_ms == 0 {
+            return Err(SessionError::InvalidConfig("ticket_timeout_ms"));
+        }
+        if !(0..=600_000).contains(&config.max_401_wait_ms) {
+            return Err(SessionError::InvalidConfig("max_401_wait_ms"));
+        }
+        let b = config.backoff;
+        if b.base_ms <= 0 || b.cap_ms < b.base_ms || b.cap_ms > 86_400_000 || !(0..=86_400_000).contains(&b.max_retry_after_ms)
+        {
+            return Err(SessionError::InvalidConfig("backoff"));
+        }
+        let refresh_token = match &config.grant {
+            Grant::RefreshToken { refresh_token, .. } => Some(refresh_token.clone()),
+            _ => None,
+        };
+        let primary_available = !matches!(config.grant, Grant::RefreshToken { .. });
+        Ok(Session {
+            issuer: SkewEstimator::with_config(config.skew),
+            resource: SkewEstimator::with_config(config.skew),
+            config,
+            rng,
+            current: None,
+            previous: None,
+            refresh_token,
+            primary_available,
+            ticket: None,
+            next_ticket: 1,
+            next_token: 1,
+            refreshing_after_rejection: false,
+            fallback_pending: false,
+            issuer_reuses_tokens: false,
+            backoff: None,
+            failures_in_row: 0,
+            permanent: None,
+            events: VecDeque::new(),
+            stats: Stats::default(),
+        })
+    }
+
+    // ----- getters -------------------------------------------------------------------------
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The (issuer, resource server) offset estimates at `now`.
+    pub fn estimates(&self, now: Reading) -> (Estimate, Estimate) {
+        (self.issuer.estimate(now), self.resource.estimate(now))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// The current token's id and lifetime, if any.
+    pub fn current_token(&self) -> Option<(TokenId, &Lifetime)> {
+        self.current.as_ref().map(|t| (t.id, &t.lifetime))
+    }
+
+    /// The current token's state at `now`, judged against the resource server's estimate.
+    pub fn token_state(&self, now: Reading) -> Option<TokenState> {
+        let judge = self.judge_estimate(now);
+        self.current.as_ref().map(|t| t.lifetime.state(now, &judge, &self.config.policy))
+    }
+
+    /// True while a ticket is outstanding.
+    pub fn refresh_in_flight(&self) -> bool {
+        self.ticket.is_some()
+    }
+
+    // ----- outputs -------------------------------------------------------------------------
+
+    /// The next event, oldest first (at most 256 are kept; older ones are dropped).
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    /// When the session next wants attention on its own: the refresh time, hard expiry, the
+    /// end of a backoff or the ticket timeout, whichever is first. `None`: nothing scheduled.
+    pub fn next_timeout(&self, now: Reading) -> Option<Reading> {
+        let judge = self.judge_estimate(now);
+        let mut best: Option<i64> = None;
+        let mut consider = |ms: i64| best = Some(best.map_or(ms, |b: i64| b.min(ms)));
+        if let Some(t) = &self.ticket {
+            consider(self.config.ticket_timeout_ms.saturating_sub(now.mono.since(t.issued.mono)));
+        } else if let Some(tok) = self.current.as_ref().filter(|t| !t.rejected) {
+            if let Some(ms) = tok.lifetime.next_change_ms(now, &judge, &self.config.policy) {
+                consider(ms);
+            }
+        }
+        if let Some(b) = &self.backoff {
+            consider(b.until.remaining_ms(now));
+        }
+        best.map(|ms| now.advanced(ms.max(0)))
+    }
+
+    // ----- commands ------------------------------------------------------------------------
+
+    /// Decides what the caller of an API request does now. Rules, in order:
+    ///
+    /// 1. An outstanding ticket older than `ticket_timeout_ms` is abandoned.
+    /// 2. A usable current token (fresh or stale, not rejected) is handed out; if it is stale
+    ///    and no ticket is outstanding, no backoff runs and no permanent failure is known, this
+    ///    caller also gets the ticket (`ReadyAndRefresh`).
+    /// 3. A current token not yet valid on the resource server's clock: the previous token is
+    ///    served while it is usable; otherwise wait for `nbf` if within `max_wait`.
+    /// 4. No usable token: a permanent failure fails the caller; an outstanding ticket makes it
+    ///    wait; a backoff makes it wait (if it ends within `max_wait`) or fail with the
+    ///    transient error; otherwise this caller gets the ticket (`Refresh`).
+    pub fn authorize(&mut self, now: Reading) -> Authorization {
+        self.observe(now);
+        if let Some(t) = self.ticket {
+            if now.mono.since(t.issued.mono) >= self.config.ticket_timeout_ms {
+                self.ticket = None;
+                self.stats.abandoned_tickets += 1;
+                self.push(SessionEvent::TicketAbandoned { at: now, ticket: t.id });
+            }
+        }
+        if self.backoff.as_ref().is_some_and(|b| b.until.has_passed(now)) {
+            self.backoff = None;
+        }
+        let judge = self.judge_estimate(now);
+        let policy = self.config.policy;
+
+        let current_state = self
+            .current
+            .as_ref()
+            .filter(|t| !t.rejected || t.condemned)
+            .map(|t| (t.lifetime.state(now, &judge, &policy), t.lifetime.until_valid_ms(now, &judge)));
+        // Rule 3: prefer the previous token while the new one is not yet valid.
+        if let Some((state, until_valid)) = current_state {
+            if until_valid > 0 && state != TokenState::Expired {
+                if let Some(prev) = self.previous.as_ref().filter(|p| !p.rejected) {
+                    if prev.lifetime.state(now, &judge, &policy).is_usable() {
+                        return Authorization::Ready { header: prev.header.clone(), token_id: prev.id };
+                    }
+                }
+            }
+        }
+        match current_state {
+            Some((TokenState::Fresh, _)) => {
+                let t = self.current.as_ref().expect("state came from current");
+                return Authorization::Ready { header: t.header.clone(), token_id: t.id };
+            }
+            Some((TokenState::Stale, _)) => {
+                let (header, token_id) = {
+                    let t = self.current.as_ref().expect("state came from current");
+                    (t.header.clone(), t.id)
+                };
+                if self.ticket.is_none() && self.backoff.is_none() && self.permanent.is_none() {
+                    match self.issue_ticket(now, RefreshReason::Stale) {
+                        Ok(ticket) => return Authorization::ReadyAndRefresh { header, token_id, ticket },
+                        Err(_) => return Authorization::Ready { header, token_id },
+                    }
+                }
+                return Authorization::Ready { header, token_id };
+            }
+            Some((TokenState::NotYetValid { until, .. }, _)) => {
+                return Authorization::Wait { until, reason: WaitReason::NotYetValid };
+            }
+            Some((TokenState::Expired, _)) | None => {}
+        }
+        // Rule 4: nothing usable.
+        self.previous = None;
+        if let Some(e) = &self.permanent {
+            return Authorization::Failed { error: e.clone() };
+        }
+        if let Some(t) = &self.ticket {
+            let remaining = self.config.ticket_timeout_ms.saturating_sub(now.mono.since(t.issued.mono));
+            return Authorization::Wait { until: now.advanced(remaining.max(0)), reason: WaitReason::RefreshInFlight };
+        }
+        if let Some(b) = &self.backoff {
+            let remaining = b.until.remaining_ms(now);
+            if remaining <= policy.max_wait_ms {
+                return Authorization::Wait { until: now.advanced(remaining.max(0)), reason: WaitReason::Backoff };
+            }
+            return Authorization::Failed { error: b.error.clone() };
+        }
+        let reason = if self.refreshing_after_rejection {
+            RefreshReason::Rejected
+        } else if self.current.is_some() {
+            RefreshReason::Expired
+        } else if self.failures_in_row > 0 {
+            RefreshReason::Retry
+        } else {
+            RefreshReason::Initial
+        };
+        match self.issue_ticket(now, reason) {
+            Ok(ticket) => Authorization::Refresh { ticket },
+            Err(error) => Authorization::Failed { error },
+        }
+    }
+
+    // ----- inputs --------------------------------------------------------------------------
+
+    /// Closes the ticket with the token endpoint's answer. `sent`/`received` bracket the
+    /// token request. Rules:
+    ///
+    /// * a ticket that is not the outstanding one is rejected (`StaleTicket`), never applied;
+    /// * the response's `Date` feeds the issuer's estimate, the new token's `iat` a lower bound;
+    /// * success: the token becomes current (the old one is kept as `previous` while the new
+    ///   one is not yet valid on the resource server's clock); a rotated refresh token replaces
+    ///   the old one, otherwise the old one is kept; a token already past hard expiry is a
+    ///   transient failure (`ExpiredOnArrival`);
+    /// * `invalid_grant` on a refresh token: the refresh token is dropped; with a reusable
+    ///   primary grant the next caller gets a `Fallback` ticket, else `ReauthorizationRequired`
+    ///   is permanent;
+    /// * other permanent errors (`invalid_client`, …) become permanent: a still-valid token is
+    ///   served until it expires, then callers fail;
+    /// * transient errors start a backoff (full jitter, honouring `Retry-After`).
+    pub fn complete_refresh(
+        &mut self,
+        ticket: TicketId,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+        sent: Reading,
+        received: Reading,
+    ) -> Result<TokenId, SessionError> {
+        let outstanding = self.take_ticket(ticket)?;
+        if received.mono < sent.mono {
+            self.ticket = Some(outstanding);
+            return Err(SessionError::InvalidArgument("received is earlier than sent"));
+        }
+        self.observe(received);
+        if let Some(date) = header(headers, "date").and_then(|d| parse_http_date(d, received.wall).ok()) {
+            if let Ok(s) = Sample::from_date_header(date, sent, received) {
+                self.add_sample(Origin::Issuer, s);
+            }
+        }
+        match parse_token_response(status, headers, body) {
+            Ok(resp) => {
+                let claims = peek(resp.access_token.expose()).ok();
+                let times = TokenTimes {
+                    expires_in_ms: resp.expires_in_ms,
+                    exp_ms: claims.as_ref().and_then(|c| c.times.exp_ms),
+                    nbf_ms: claims.as_ref().and_then(|c| c.times.nbf_ms),
+                    iat_ms: claims.as_ref().and_then(|c| c.times.iat_ms),
+                };
+                if let Some(iat) = times.iat_ms {
+                    if let Ok(s) = Sample::from_iat(iat, received) {
+                        self.add_sample(Origin::Issuer, s);
+                    }
+                }
+                let judge = self.judge_estimate(received);
+                let mut lifetime =
+                    match Lifetime::new(&times, sent, received, &judge, &self.config.policy, self.rng.as_mut()) {
+                        Ok(l) => l,
+                        Err(e) => return Err(self.transient_failure(received, SessionError::Lifetime(e), None)),
+                    };
+                let header = Secret::new(format!("Bearer {}", resp.access_token.expose()));
+                // The same token again: the issuer caches. Keep ours (its id, its history)
+                // and ask again only shortly before hard expiry.
+                if let Some(cur) = self.current.as_mut().filter(|c| c.header == header && !c.rejected) {
+                    self.issuer_reuses_tokens = true;
+                    if cur.lifetime.until_hard_expiry_ms(received, &judge) <= 0 {
+                        // We judge it expired, the issuer does not: asking again at once would
+                        // only get it again. Back off.
+                        return Err(self.transient_failure(received, SessionError::ExpiredOnArrival, None));
+                    }
+                    cur.lifetime.refresh_at = late_refresh_at(&cur.lifetime);
+                    let id = cur.id;
+                    if let Some(rt) = resp.refresh_token {
+                        self.refresh_token = Some(rt);
+                    }
+                    self.failures_in_row = 0;
+                    self.backoff = None;
+                    self.stats.refreshes += 1;
+                    self.push(SessionEvent::TokenReused { at: received, token: id });
+                    return Ok(id);
+                }
+                if lifetime.until_hard_expiry_ms(received, &judge) <= 0 {
+                    return Err(self.transient_failure(received, SessionError::ExpiredOnArrival, None));
+                }
+                if self.issuer_reuses_tokens {
+                    lifetime.refresh_at = late_refresh_at(&lifetime);
+                }
+                if let Some(rt) = resp.refresh_token {
+                    self.refresh_token = Some(rt);
+                }
+                let id = TokenId(self.next_token);
+                self.next_token += 1;
+                let held = HeldToken {
+                    id,
+                    header,
+                    lifetime,
+                    iat_ms: times.iat_ms,
+                    after_rejection: self.refreshing_after_rejection,
+                    accepted: false,
+                    rejected: false,
+                    condemned: false,
+                };
+                self.refreshing_after_rejection = false;
+                let old = self.current.replace(held);
+                self.previous = old.filter(|t| !t.rejected);
+                if matches!(self.config.grant, Grant::AuthorizationCode { .. }) && !outstanding.uses_refresh_token {
+                    self.primary_available = false;
+                }
+                self.failures_in_row = 0;
+                self.backoff = None;
+                self.fallback_pending = false;
+                self.stats.refreshes += 1;
+                self.push(SessionEvent::TokenReceived {
+                    at: received,
+                    token: id,
+                    lifetime_ms: lifetime.lifetime_ms,
+                    usable_ms: lifetime.until_hard_expiry_ms(received, &judge),
+                });
+                Ok(id)
+            }
+            Err(err) => {
+                let retry_after = err.retry_after().map(str::to_owned);
+                match err.class() {
+                    ErrorClass::InvalidGrant if outstanding.uses_refresh_token => {
+                        self.refresh_token = None;
+                        self.stats.failures += 1;
+                        self.failures_in_row = 0;
+                        let code = err.code();
+                        if self.primary_available {
+                            self.fallback_pending = true;
+                            self.push(SessionEvent::RefreshFailed { at: received, code, backoff_ms: 0 });
+                            Err(SessionError::TokenEndpoint { error: err, retry_at: Some(received.wall) })
+                        } else {
+                            self.push(SessionEvent::RefreshFailed { at: received, code, backoff_ms: 0 });
+                            self.permanent = Some(SessionError::ReauthorizationRequired);
+                            Err(SessionError::ReauthorizationRequired)
+                        }
+                    }
+                    ErrorClass::Transient => {
+                        let e = SessionError::TokenEndpoint { error: err, retry_at: None };
+                        Err(self.transient_failure(received, e, retry_after.as_deref()))
+                    }
+                    ErrorClass::InvalidGrant | ErrorClass::Permanent => {
+                        self.stats.failures += 1;
+                        let e = SessionError::TokenEndpoint { error: err, retry_at: None };
+                        self.push(SessionEvent::RefreshFailed { at: received, code: e.code(), backoff_ms: 0 });
+                        self.permanent = Some(e.clone());
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes the ticket after a transport failure (or an abort). Returns the error callers
+    /// will see. A stale ticket is rejected. An abort imposes no backoff.
+    pub fn fail_refresh(
+        &mut self,
+        ticket: TicketId,
+        failure: TransportFailure,
+        now: Reading,
+    ) -> Result<SessionError, SessionError> {
+        let _ = self.take_ticket(ticket)?;
+        self.observe(now);
+        if failure == TransportFailure::Aborted {
+            return Ok(SessionError::Transport { failure, retry_at: None });
+        }
+        Ok(self.transient_failure(now, SessionError::Transport { failure, retry_at: None }, None))
+    }
+
+    /// Takes every API response made with a token from this session. Rules:
+    ///
+    /// * the `Date` header feeds the resource server's estimate;
+    /// * a non-401 marks the token accepted and is accepted;
+    /// * 401 on a token that is no longer current: retry (with the newer token);
+    /// * 401 on the current token that came after a rejection: `Fail` with a diagnosis, and the
+    ///   token is kept (another refresh would not help; no refresh storm);
+    /// * 401 that the resource server's clock explains as "not yet valid" within
+    ///   `max_401_wait_ms`: retry after that wait, token kept;
+    /// * otherwise: the token is invalidated (the next `authorize` refreshes) and retry.
+    pub fn on_response(
+        &mut self,
+        token_id: TokenId,
+        status: u16,
+        headers: &[(String, String)],
+        sent: Reading,
+        received: Reading,
+    ) -> Verdict {
+        self.observe(received);
+        if let Some(date) = header(headers, "date").and_then(|d| parse_http_date(d, received.wall).ok()) {
+            if let Ok(s) = Sample::from_date_header(date, sent, received) {
+                self.add_sample(Origin::Resource, s);
+            }
+        }
+        let is_current = self.current.as_ref().is_some_and(|t| t.id == token_id);
+        if status != 401 {
+            if let Some(t) = self.current.as_mut().filter(|t| t.id == token_id) {
+                t.accepted = true;
+            }
+            return Verdict::Accept;
+        }
+        self.stats.unauthorized += 1;
+        let verdict = if !is_current {
+            Verdict::Retry { wait_ms: 0 }
+        } else {
+            let judge = self.judge_estimate(received);
+            let (issuer_est, resource_est) = self.estimates(received);
+            let max_wait = self.config.max_401_wait_ms;
+            let t = self.current.as_mut().expect("is_current");
+            if t.condemned || (t.after_rejection && !t.accepted) {
+                t.condemned = true;
+                t.rejected = true;
+                Verdict::Fail {
+                    diagnosis: diagnose(&t.lifetime, t.iat_ms, received, &issuer_est, &resource_est),
+                }
+            } else if t.rejected {
+                // Already invalidated by a concurrent 401.
+                Verdict::Retry { wait_ms: 0 }
+            } else {
+                let wait = t.lifetime.until_valid_ms(received, &judge);
+                let best_wait = t
+                    .lifetime
+                    .not_before_ms
+                    .map_or(0, |nb| nb.saturating_sub(received.wall.0.saturating_add(judge.offset_ms)));
+                if best_wait > -1_000 && wait > 0 && wait <= max_wait {
+                    Verdict::Retry { wait_ms: wait }
+                } else {
+                    t.rejected = true;
+                    self.refreshing_after_rejection = true;
+                    Verdict::Retry { wait_ms: 0 }
+                }
+            }
+        };
+        if matches!(verdict, Verdict::Retry { .. }) {
+            self.stats.retries += 1;
+        }
+        let name = match &verdict {
+            Verdict::Accept => "accept",
+            Verdict::Retry { .. } => "retry",
+            Verdict::Fail { diagnosis } => diagnosis.as_str(),
+        };
+        self.push(SessionEvent::Rejected { at: received, token: token_id, verdict: name });
+        verdict
+    }
+
+    // ----- internals -----------------------------------------------------------------------
+
+    /// The estimate that judges the token: the resource server's once it has samples, the
+    /// issuer's until then (the resource server usually shares the issuer's time source).
+    fn judge_estimate(&self, now: Reading) -> Estimate {
+        if self.resource.is_empty() {
+            self.issuer.estimate(now)
+        } else {
+            self.resource.estimate(now)
+        }
+    }
+
+    fn observe(&mut self, now: Reading) {
+        let d1 = self.issuer.observe(now);
+        let d2 = self.resource.observe(now);
+        if let Some(d) = d1.or(d2) {
+            self.stats.discontinuities += 1;
+            self.push(SessionEvent::ClockDiscontinuity { at: now, wall_excess_ms: d.wall_excess_ms });
+        }
+    }
+
+    /// Adds a sample to one origin's estimator; a local clock discontinuity it resolves is
+    /// resolved for the other origin too (the ambiguity was about our clock).
+    fn add_sample(&mut self, origin: Origin, sample: Sample) {
+        let (this, other) = match origin {
+            Origin::Issuer => (&mut self.issuer, &mut self.resource),
+            Origin::Resource => (&mut self.resource, &mut self.issuer),
+        };
+        this.add(sample);
+        for res in this.take_resolutions() {
+            other.apply_resolution(res.at, res.explanation);
+            for t in self.current.iter_mut().chain(self.previous.iter_mut()) {
+                t.lifetime.rebase(&res);
+            }
+        }
+    }
+
+    fn push(&mut self, e: SessionEvent) {
+        if self.events.len() >= MAX_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(e);
+    }
+
+    fn take_ticket(&mut self, ticket: TicketId) -> Result<Outstanding, SessionError> {
+        match self.ticket {
+            Some(t) if t.id == ticket => {
+                self.ticket = None;
+                Ok(t)
+            }
+            _ => Err(SessionError::StaleTicket),
+        }
+    }
+
+    fn issue_ticket(&mut self, now: Reading, reason: RefreshReason) -> Result<Ticket, SessionError> {
+        let (grant, uses_refresh_token, reason) = match &self.refresh_token {
+            Some(rt) => {
+                let scope = match &self.config.grant {
+                    Grant::RefreshToken { scope, .. } => scope.clone(),
+                    _ => None,
+                };
+                (Grant::RefreshToken { refresh_token: rt.clone(), scope }, true, reason)
+            }
+            None if self.primary_available => {
+                let reason = if self.fallback_pending { RefreshReason::Fallback } else { reason };
+                (self.config.grant.clone(), false, reason)
+            }
+            None => {
+                let e = SessionError::ReauthorizationRequired;
+                self.permanent = Some(e.clone());
+                return Err(e);
+            }
+        };
+        let est = self.issuer.estimate(now);
+        // The issuer's clock now lies in [now + low, now + high]; unknown bounds fall back to
+        // the best guess.
+        let issuer_now = IssuerNow {
+            low_ms: now.wall.0.saturating_add(est.low_ms.unwrap_or(est.offset_ms)),
+            high_ms: now.wall.0.saturating_add(est.high_ms.unwrap_or(est.offset_ms)),
+        };
+        let request = build_token_request(&self.config.token_url, &self.config.auth, &grant, issuer_now, self.rng.as_mut())
+            .map_err(|_| SessionError::InvalidConfig("token request"))?;
+        let id = TicketId(self.next_ticket);
+        self.next_ticket += 1;
+        self.ticket = Some(Outstanding { id, issued: now, uses_refresh_token });
+        self.stats.token_requests += 1;
+        self.push(SessionEvent::TicketIssued { at: now, ticket: id, reason });
+        Ok(Ticket { id, request, reason })
+    }
+
+    /// Records a transient failure: backoff with full jitter (or `Retry-After` if longer).
+    fn transient_failure(&mut self, now: Reading, error: SessionError, retry_after: Option<&str>) -> SessionError {
+        self.stats.failures += 1;
+        self.failures_in_row = self.failures_in_row.saturating_add(1);
+        let b = self.config.backoff;
+        let exp = b.base_ms.saturating_mul(1_i64 << (self.failures_in_row - 1).min(30));
+        let mut delay = below(self.rng.as_mut(), exp.min(b.cap_ms).saturating_add(1));
+        if let Some(ra) = retry_after.and_then(|v| parse_retry_after(v, now.wall).ok()) {
+            let ra_ms = match ra {
+                RetryAfter::Delay { ms } => ms,
+                // An HTTP-date on the server's clock: wait until the server's clock surely
+                // reached it (lowest offset).
+                RetryAfter::Date(server) => {
+                    let est = self.issuer.estimate(now);
+                    server.0.saturating_sub(now.wall.0.saturating_add(est.low_ms.unwrap_or(est.offset_ms)))
+                }
+            };
+            delay = delay.max(ra_ms.clamp(0, b.max_retry_after_ms));
+        }
+        let until = crate::lifetime::Deadline { wall: now.wall.plus(delay), mono: now.mono.plus(delay) };
+        let error = match error {
+            SessionError::TokenEndpoint { error, .. } => {
+                SessionError::TokenEndpoint { error, retry_at: Some(until.wall) }
+            }
+            SessionError::Transport { failure, .. } => SessionError::Transport { failure, retry_at: Some(until.wall) },
+            other => other,
+        };
+        self.push(SessionEvent::RefreshFailed { at: now, code: error.code(), backoff_ms: delay });
+        self.backoff = Some(Backoff { until, error: error.clone() });
+        error
+    }
+}
+
+/// The refresh time used once the issuer is known to re-serve cached tokens: shortly before
+/// hard expiry (`min(5 s, a tenth of the usable span)` ahead), when a caching issuer will have
+/// minted a new token.
+fn late_refresh_at(l: &Lifetime) -> crate::lifetime::Deadline {
+    let span = l.hard_expiry.remaining_ms(l.received).max(0);
+    let lead = (span / 10).min(5_000);
+    let late = crate::lifetime::Deadline { wall: l.hard_expiry.wall.plus(-lead), mono: l.hard_expiry.mono.plus(-lead) };
+    crate::lifetime::Deadline { wall: late.wall.max(l.refresh_at.wall), mono: late.mono.max(l.refresh_at.mono) }
+}
+
+/// Explains a repeated 401 through the resource server's estimated clock.
+fn diagnose(lt: &Lifetime, iat_ms: Option<i64>, at: Reading, issuer: &Estimate, resource: &Estimate) -> Diagnosis {
+    let (low, high) = resource.server_time_bounds(at.wall);
+    let (low, high) = (low.map(|t| t.0), high.map(|t| t.0));
+    let nbf = lt.not_before_ms;
+    let finding = if let (Some(exp), Some(h)) = (lt.exp_ms, high) {
+        (h >= exp).then_some(SkewFinding::Expired)
+    } else {
+        None
+    }
+    .or_else(|| match (iat_ms, low) {
+        (Some(iat), Some(l)) if l < iat && nbf.is_none_or(|n| n <= iat) => Some(SkewFinding::IssuedInFuture),
+        _ => None,
+    })
+    .or_else(|| match (nbf, low) {
+        (Some(n), Some(l)) if l < n => Some(SkewFinding::NotYetValid),
+        _ => None,
+    });
+    match finding {
+        Some(finding) => Diagnosis::ClockSkew(Box::new(SkewEvidence {
+            finding,
+            resource: *resource,
+            issuer: *issuer,
+            resource_now_ms: (low, high),
+            exp_ms: lt.exp_ms,
+            nbf_ms: nbf,
+            iat_ms,
+        })),
+        None => Diagnosis::Unauthorized,
+    }
+}

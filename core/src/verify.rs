@@ -1,0 +1,1364 @@
+//! `Verifier`: the resource-server side. Checks a JWT's signature with pinned algorithms and a
+//! key (secret, PEM, JWK or JWKS), then its `iss`/`aud` and time claims with a correctly-signed
+//! leeway on an injected clock.
+//!
+//! # What each part does
+//!
+//! * **Parsing** is [`crate::peek::peek`]'s: the same framing, canonical base64url, JSON,
+//!   duplicate-member and claim-type rules, and the same [`crate::peek::time_claims`]
+//!   conversion of NumericDates to milliseconds, so the client and the verifier read one
+//!   token string one way. The verifier additionally wants the bare compact token (no
+//!   `Bearer ` prefix, no whitespace) because the signature covers the exact bytes.
+//! * **`jsonwebtoken`** does the signature check and key handling only
+//!   ([`jsonwebtoken::crypto::verify`] with a [`jsonwebtoken::DecodingKey`] built once, in
+//!   [`Verifier::new`]). Its `decode`/`Validation` is never called, so none of its claim
+//!   validation runs: it reads the system clock (no injection possible), defaults to 60 s of
+//!   leeway, skips `nbf` by default and treats `exp` as valid for the whole second it falls in.
+//! * **Time checks** are [`crate::rules`]: expired when `now − leeway ≥ exp`, not yet valid
+//!   when `now + leeway < nbf`, issued in the future when `now + leeway < iat`. Leeway only
+//!   ever makes a check more lenient.
+//!
+//! # Order of checks in [`Verifier::verify`]
+//!
+//! size → bare compact form → peek (structure, JSON, claim types) → `alg` pinned → no `crit`
+//! → key selection (`kid`) → signature → required claims (`exp` unless
+//! `require_exp = false`; `iat` when `max_age_ms` is set) → `iss` → `aud` → `exp` → `nbf` →
+//! `iat` in the future → `max_age_ms`. The first failure is returned. Nothing about the claims
+//! is reported before the signature has been checked, except that they parse.
+//!
+//! See `docs/verifier.md` for the rules in prose (leeway sign, `likely_clock_skew`, limits).
+
+use core::fmt;
+use core::str::FromStr;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse,
+};
+use jsonwebtoken::DecodingKey;
+use serde::Deserialize as _;
+use serde_json::{Map, Value};
+
+use crate::peek::{self, PeekError, TimeClaims, MAX_TOKEN_BYTES};
+use crate::rules::{is_expired, is_issued_in_future, is_not_yet_valid};
+use crate::time::UnixMillis;
+use crate::ErrorCode;
+
+/// Default leeway: 5 000 ms.
+pub const DEFAULT_LEEWAY_MS: i64 = 5_000;
+/// Largest leeway accepted unless [`VerifyOptions::allow_large_leeway`] is set: 30 000 ms.
+pub const MAX_LEEWAY_MS: i64 = 30_000;
+/// Largest leeway accepted even with [`VerifyOptions::allow_large_leeway`]: one day.
+pub const MAX_ALLOWED_LARGE_LEEWAY_MS: i64 = 86_400_000;
+/// Largest JWKS, JWK or PEM document accepted: 1 MiB.
+pub const MAX_KEY_DOCUMENT_BYTES: usize = 1 << 20;
+/// Most keys accepted in a JWKS document.
+pub const MAX_JWKS_KEYS: usize = 100;
+/// Shortest HMAC secret accepted, in bytes (RFC 7518 §3.2's minimum for HS256: 256 bits).
+pub const MIN_HMAC_SECRET_BYTES: usize = 32;
+/// Smallest RSA modulus accepted, in bits.
+pub const MIN_RSA_BITS: u64 = 2048;
+/// Largest RSA modulus accepted, in bits (the limit of the `rsa` crate behind `jsonwebtoken`).
+pub const MAX_RSA_BITS: u64 = 4096;
+/// `likely_clock_skew` threshold floor and cap (see [`skew_threshold_ms`]).
+pub const SKEW_THRESHOLD_FLOOR_MS: i64 = 1_000;
+/// `likely_clock_skew` threshold cap (see [`skew_threshold_ms`]).
+pub const SKEW_THRESHOLD_CAP_MS: i64 = 60_000;
+
+/// A JWS signature algorithm (RFC 7518 §3) that the verifier can be pinned to. `none` is not
+/// one of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum Algorithm {
+    /// HMAC with SHA-256.
+    HS256,
+    /// HMAC with SHA-384.
+    HS384,
+    /// HMAC with SHA-512.
+    HS512,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// ECDSA on P-384 with SHA-384.
+    ES384,
+    /// Ed25519 (RFC 8037).
+    EdDSA,
+}
+
+impl Algorithm {
+    /// Every supported algorithm.
+    pub const ALL: [Algorithm; 12] = [
+        Algorithm::HS256,
+        Algorithm::HS384,
+        Algorithm::HS512,
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ];
+
+    /// The JOSE name (`"HS256"`, …, `"EdDSA"`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::HS256 => "HS256",
+            Algorithm::HS384 => "HS384",
+            Algorithm::HS512 => "HS512",
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::EdDSA => "EdDSA",
+        }
+    }
+
+    /// The algorithm with this exact (case-sensitive) JOSE name; `None` for `none` and
+    /// anything unsupported.
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        Algorithm::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
+    const fn key_kind(self) -> KeyKind {
+        match self {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => KeyKind::Hmac,
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => KeyKind::Rsa,
+            Algorithm::ES256 => KeyKind::EcP256,
+            Algorithm::ES384 => KeyKind::EcP384,
+            Algorithm::EdDSA => KeyKind::Ed25519,
+        }
+    }
+
+    const fn to_jwt(self) -> jsonwebtoken::Algorithm {
+        use jsonwebtoken::Algorithm as J;
+        match self {
+            Algorithm::HS256 => J::HS256,
+            Algorithm::HS384 => J::HS384,
+            Algorithm::HS512 => J::HS512,
+            Algorithm::RS256 => J::RS256,
+            Algorithm::RS384 => J::RS384,
+            Algorithm::RS512 => J::RS512,
+            Algorithm::PS256 => J::PS256,
+            Algorithm::PS384 => J::PS384,
+            Algorithm::PS512 => J::PS512,
+            Algorithm::ES256 => J::ES256,
+            Algorithm::ES384 => J::ES384,
+            Algorithm::EdDSA => J::EdDSA,
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = VerifyError;
+    /// Parses a JOSE name; `none` and unknown names are `algorithm_not_allowed`.
+    fn from_str(s: &str) -> Result<Self, VerifyError> {
+        Algorithm::from_name(s).ok_or(VerifyError::AlgorithmNotAllowed { alg: None })
+    }
+}
+
+/// What a key is, as far as choosing an algorithm goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyKind {
+    Hmac,
+    Rsa,
+    EcP256,
+    EcP384,
+    Ed25519,
+}
+
+impl KeyKind {
+    const fn name(self) -> &'static str {
+        match self {
+            KeyKind::Hmac => "hmac",
+            KeyKind::Rsa => "rsa",
+            KeyKind::EcP256 => "ec-p256",
+            KeyKind::EcP384 => "ec-p384",
+            KeyKind::Ed25519 => "ed25519",
+        }
+    }
+}
+
+/// Why a token or a configuration was rejected. Codes (from [`ErrorCode::code`]) are stable
+/// and shared with the bindings. Nothing here carries token, key or claim text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// `expired`: `now − leeway ≥ exp`.
+    Expired {
+        /// How far past `exp` the verifier's clock is: `now − exp` (≥ leeway), in ms.
+        by_ms: i64,
+        /// The miss is small against the token's lifetime ([`skew_threshold_ms`]).
+        likely_clock_skew: bool,
+    },
+    /// `not_yet_valid`: `now + leeway < nbf`.
+    NotYetValid {
+        /// How far before `nbf` the verifier's clock is: `nbf − now` (> leeway), in ms. The
+        /// token becomes acceptable `valid_in_ms − leeway` ms from now.
+        valid_in_ms: i64,
+        /// The miss is small against the token's lifetime ([`skew_threshold_ms`]).
+        likely_clock_skew: bool,
+    },
+    /// `issued_in_future`: `now + leeway < iat`.
+    IssuedInFuture {
+        /// How far before `iat` the verifier's clock is: `iat − now` (> leeway), in ms.
+        by_ms: i64,
+        /// The miss is small against the token's lifetime ([`skew_threshold_ms`]).
+        likely_clock_skew: bool,
+    },
+    /// `too_old`: with `max_age_ms` set, `now − leeway ≥ iat + max_age_ms`.
+    TooOld {
+        /// How far past `iat + max_age_ms` the verifier's clock is, in ms (≥ leeway).
+        by_ms: i64,
+    },
+    /// `invalid_signature`: the signature does not verify under the selected key.
+    InvalidSignature,
+    /// `algorithm_not_allowed`: the token's `alg` is `none`, unknown, or not pinned; or the
+    /// options pinned no algorithm / an unknown one.
+    AlgorithmNotAllowed {
+        /// The token's algorithm when it is a supported one (`None` for `none`/unknown).
+        alg: Option<Algorithm>,
+    },
+    /// `key_algorithm_mismatch`: the selected key cannot be used with the token's `alg` (wrong
+    /// key type or curve — e.g. an RSA key for HS256 — or a JWK whose `alg` differs), or no
+    /// key can serve any pinned algorithm.
+    KeyAlgorithmMismatch {
+        /// The algorithm asked for (`None` at configuration time).
+        alg: Option<Algorithm>,
+    },
+    /// `unknown_kid`: the token's `kid` names no key; or the token has no `kid` and several
+    /// keys could verify it.
+    UnknownKid {
+        /// Whether the token had a `kid` at all.
+        kid_in_token: bool,
+    },
+    /// `malformed_token`: the token could not be parsed.
+    MalformedToken {
+        /// The [`PeekError`] code (`invalid_base64`, `invalid_json`, `duplicate_claim`,
+        /// `invalid_claim_type`, `claim_out_of_range`, `encrypted_token`, `malformed_token`,
+        /// …) or one of the verifier's own: `not_bare_token` (whitespace or a `Bearer`
+        /// prefix: pass the bare token), `unsupported_crit` (a `crit` header).
+        reason: &'static str,
+        /// What was wrong (segment, header parameter or claim name), when known.
+        what: Option<&'static str>,
+    },
+    /// `invalid_issuer`: `iss` differs from the configured issuer.
+    InvalidIssuer,
+    /// `invalid_audience`: `aud` contains none of the configured audiences, or the token has
+    /// an `aud` and no audience is configured (RFC 7519 §4.1.3).
+    InvalidAudience,
+    /// `missing_claim`: a claim the options require is absent.
+    MissingClaim {
+        /// `"exp"`, `"iat"`, `"iss"` or `"aud"`.
+        claim: &'static str,
+    },
+    /// `invalid_key`: a key could not be used (not PEM, a private key, too short a secret,
+    /// RSA modulus outside 2048–4096 bits, an invalid curve point, …).
+    InvalidKey {
+        /// Why, in words that never quote the key.
+        reason: &'static str,
+    },
+    /// `invalid_jwks`: the JWKS document is not usable as a whole.
+    InvalidJwks {
+        /// Why.
+        reason: &'static str,
+    },
+    /// `leeway_too_large`: leeway above [`MAX_LEEWAY_MS`] without `allow_large_leeway`, or
+    /// above [`MAX_ALLOWED_LARGE_LEEWAY_MS`].
+    LeewayTooLarge {
+        /// The leeway asked for.
+        leeway_ms: i64,
+    },
+    /// `token_too_large`: the token is longer than [`MAX_TOKEN_BYTES`].
+    TokenTooLarge {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// `invalid_config`: a negative leeway or `max_age_ms`, or no algorithm pinned.
+    InvalidConfig {
+        /// The option at fault.
+        what: &'static str,
+    },
+}
+
+impl ErrorCode for VerifyError {
+    fn code(&self) -> &'static str {
+        match self {
+            VerifyError::Expired { .. } => "expired",
+            VerifyError::NotYetValid { .. } => "not_yet_valid",
+            VerifyError::IssuedInFuture { .. } => "issued_in_future",
+            VerifyError::TooOld { .. } => "too_old",
+            VerifyError::InvalidSignature => "invalid_signature",
+            VerifyError::AlgorithmNotAllowed { .. } => "algorithm_not_allowed",
+            VerifyError::KeyAlgorithmMismatch { .. } => "key_algorithm_mismatch",
+            VerifyError::UnknownKid { .. } => "unknown_kid",
+            VerifyError::MalformedToken { .. } => "malformed_token",
+            VerifyError::InvalidIssuer => "invalid_issuer",
+            VerifyError::InvalidAudience => "invalid_audience",
+            VerifyError::MissingClaim { .. } => "missing_claim",
+            VerifyError::InvalidKey { .. } => "invalid_key",
+            VerifyError::InvalidJwks { .. } => "invalid_jwks",
+            VerifyError::LeewayTooLarge { .. } => "leeway_too_large",
+            VerifyError::TokenTooLarge { .. } => "token_too_large",
+            VerifyError::InvalidConfig { .. } => "invalid_config",
+        }
+    }
+}
+
+impl VerifyError {
+    /// Whether this is a time-claim rejection that is probably explained by clock skew
+    /// between the issuer and this verifier (see [`skew_threshold_ms`]).
+    pub const fn likely_clock_skew(&self) -> bool {
+        match *self {
+            VerifyError::Expired {
+                likely_clock_skew, ..
+            }
+            | VerifyError::NotYetValid {
+                likely_clock_skew, ..
+            }
+            | VerifyError::IssuedInFuture {
+                likely_clock_skew, ..
+            } => likely_clock_skew,
+            _ => false,
+        }
+    }
+}
+
+fn skew_note(likely: bool) -> &'static str {
+    if likely {
+        " (likely clock skew)"
+    } else {
+        ""
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            VerifyError::Expired { by_ms, likely_clock_skew } => {
+                write!(f, "token expired {by_ms} ms ago{}", skew_note(likely_clock_skew))
+            }
+            VerifyError::NotYetValid { valid_in_ms, likely_clock_skew } => write!(
+                f,
+                "token not valid before nbf, {valid_in_ms} ms from now{}",
+                skew_note(likely_clock_skew)
+            ),
+            VerifyError::IssuedInFuture { by_ms, likely_clock_skew } => write!(
+                f,
+                "token issued {by_ms} ms in the future{}",
+                skew_note(likely_clock_skew)
+            ),
+            VerifyError::TooOld { by_ms } => {
+                write!(f, "token older than max_age by {by_ms} ms")
+            }
+            VerifyError::InvalidSignature => f.write_str("token signature is invalid"),
+            VerifyError::AlgorithmNotAllowed { alg: Some(alg) } => {
+                write!(f, "token algorithm {alg} is not allowed by this verifier")
+            }
+            VerifyError::AlgorithmNotAllowed { alg: None } => {
+                f.write_str("algorithm is none or unsupported; never allowed")
+            }
+            VerifyError::KeyAlgorithmMismatch { alg: Some(alg) } => {
+                write!(f, "the selected key cannot verify {alg} (wrong key type, curve or JWK alg)")
+            }
+            VerifyError::KeyAlgorithmMismatch { alg: None } => {
+                f.write_str("no configured key can be used with any pinned algorithm")
+            }
+            VerifyError::UnknownKid { kid_in_token: true } => {
+                f.write_str("token kid matches no key in the key set")
+            }
+            VerifyError::UnknownKid { kid_in_token: false } => {
+                f.write_str("token has no kid and several keys could verify it")
+            }
+            VerifyError::MalformedToken { reason, what: Some(what) } => {
+                write!(f, "malformed token: {reason} ({what})")
+            }
+            VerifyError::MalformedToken { reason, what: None } => {
+                write!(f, "malformed token: {reason}")
+            }
+            VerifyError::InvalidIssuer => f.write_str("token iss does not match the expected issuer"),
+            VerifyError::InvalidAudience => {
+                f.write_str("token aud does not contain an expected audience")
+            }
+            VerifyError::MissingClaim { claim } => write!(f, "token lacks required claim \"{claim}\""),
+            VerifyError::InvalidKey { reason } => write!(f, "invalid key: {reason}"),
+            VerifyError::InvalidJwks { reason } => write!(f, "invalid JWKS: {reason}"),
+            VerifyError::LeewayTooLarge { leeway_ms } => write!(
+                f,
+                "leeway {leeway_ms} ms is too large (limit {MAX_LEEWAY_MS} ms unless allow_large_leeway, \
+                 {MAX_ALLOWED_LARGE_LEEWAY_MS} ms in any case)"
+            ),
+            VerifyError::TokenTooLarge { len } => {
+                write!(f, "token is {len} bytes, more than the limit of {MAX_TOKEN_BYTES}")
+            }
+            VerifyError::InvalidConfig { what } => write!(f, "invalid verifier option: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+fn from_peek(e: PeekError) -> VerifyError {
+    match e {
+        PeekError::TokenTooLarge { len } => VerifyError::TokenTooLarge { len },
+        other => VerifyError::MalformedToken {
+            reason: other.code(),
+            what: other.what(),
+        },
+    }
+}
+
+/// The `likely_clock_skew` threshold for a token: `clamp(lifetime / 10, 1 s, 60 s)` where
+/// `lifetime = exp − (nbf, else iat)`; 1 s when the lifetime is unknown (no `exp`, or neither
+/// `nbf` nor `iat`, or not positive). A time-claim miss (`by_ms` / `valid_in_ms`) at or below
+/// the threshold is flagged `likely_clock_skew`.
+pub fn skew_threshold_ms(times: &TimeClaims) -> i64 {
+    let lifetime = match (times.exp_ms, times.nbf_ms.or(times.iat_ms)) {
+        (Some(exp), Some(start)) if exp > start => Some(exp.saturating_sub(start)),
+        _ => None,
+    };
+    match lifetime {
+        Some(l) => (l / 10).clamp(SKEW_THRESHOLD_FLOOR_MS, SKEW_THRESHOLD_CAP_MS),
+        None => SKEW_THRESHOLD_FLOOR_MS,
+    }
+}
+
+/// Where the verification key(s) come from. `Debug` never prints key material.
+#[derive(Clone, Copy)]
+pub enum KeySource<'a> {
+    /// An HMAC secret (raw bytes, at least [`MIN_HMAC_SECRET_BYTES`]). A secret that looks like
+    /// a PEM or SSH public key is refused (the classic RS256 → HS256 confusion).
+    Secret(&'a [u8]),
+    /// One PEM public key: `PUBLIC KEY` (SubjectPublicKeyInfo: RSA, P-256, P-384 or Ed25519),
+    /// `RSA PUBLIC KEY` (PKCS#1) or `CERTIFICATE` (only its public key is used; the
+    /// certificate's validity and chain are not checked). Private keys are refused.
+    Pem(&'a [u8]),
+    /// One JWK (JSON text): `kty` `oct`, `RSA`, `EC` (P-256/P-384) or `OKP` (Ed25519).
+    Jwk(&'a str),
+    /// A JWKS document (JSON text, `{"keys": [...]}`), at most [`MAX_KEY_DOCUMENT_BYTES`] and
+    /// [`MAX_JWKS_KEYS`] keys. Keys that cannot verify signatures (`use` ≠ `sig`, `key_ops`
+    /// without `verify`, an encryption or unknown `alg`, unsupported `kty`/curve, invalid
+    /// material) are skipped; at least one must remain.
+    Jwks(&'a str),
+}
+
+impl fmt::Debug for KeySource<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, len) = match self {
+            KeySource::Secret(s) => ("Secret", s.len()),
+            KeySource::Pem(p) => ("Pem", p.len()),
+            KeySource::Jwk(j) => ("Jwk", j.len()),
+            KeySource::Jwks(j) => ("Jwks", j.len()),
+        };
+        write!(f, "KeySource::{kind}(<{len} bytes>)")
+    }
+}
+
+/// Verifier options. Build with [`VerifyOptions::new`] and set fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifyOptions {
+    /// The algorithms a token may use (pinned). Must not be empty.
+    pub algorithms: Vec<Algorithm>,
+    /// Leeway in ms for `exp`, `nbf`, `iat` and `max_age_ms` (default [`DEFAULT_LEEWAY_MS`]).
+    /// Must be ≥ 0 and ≤ [`MAX_LEEWAY_MS`] unless `allow_large_leeway`.
+    pub leeway_ms: i64,
+    /// Allow a leeway above [`MAX_LEEWAY_MS`] (up to [`MAX_ALLOWED_LARGE_LEEWAY_MS`]).
+    pub allow_large_leeway: bool,
+    /// Expected `iss` (exact, case-sensitive match). `None`: not checked.
+    pub issuer: Option<String>,
+    /// Accepted audiences: the token's `aud` (string or array) must contain one of them.
+    /// Empty: the token must not carry a non-empty `aud` (RFC 7519 §4.1.3).
+    pub audience: Vec<String>,
+    /// Maximum token age from `iat` in ms: too old when `now − leeway ≥ iat + max_age_ms`.
+    /// Requires `iat`. `None`: not checked.
+    pub max_age_ms: Option<i64>,
+    /// Require `exp` (default `true`; a token without `exp` is `missing_claim`).
+    pub require_exp: bool,
+}
+
+impl VerifyOptions {
+    /// Options pinning `algorithms`, with the defaults: 5 s leeway, no issuer or audience
+    /// check, no max age, `exp` required.
+    pub fn new(algorithms: &[Algorithm]) -> Self {
+        VerifyOptions {
+            algorithms: algorithms.to_vec(),
+            leeway_ms: DEFAULT_LEEWAY_MS,
+            allow_large_leeway: false,
+            issuer: None,
+            audience: Vec::new(),
+            max_age_ms: None,
+            require_exp: true,
+        }
+    }
+
+    fn validate(&self) -> Result<(), VerifyError> {
+        if self.algorithms.is_empty() {
+            return Err(VerifyError::InvalidConfig {
+                what: "algorithms (none pinned)",
+            });
+        }
+        if self.leeway_ms < 0 {
+            return Err(VerifyError::InvalidConfig {
+                what: "leeway_ms (negative)",
+            });
+        }
+        let limit = if self.allow_large_leeway {
+            MAX_ALLOWED_LARGE_LEEWAY_MS
+        } else {
+            MAX_LEEWAY_MS
+        };
+        if self.leeway_ms > limit {
+            return Err(VerifyError::LeewayTooLarge {
+                leeway_ms: self.leeway_ms,
+            });
+        }
+        if self.max_age_ms.is_some_and(|m| m < 0) {
+            return Err(VerifyError::InvalidConfig {
+                what: "max_age_ms (negative)",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A successfully verified token.
+#[derive(Clone, PartialEq)]
+pub struct Verified {
+    /// The header's `alg`.
+    pub alg: Algorithm,
+    /// The header's `kid`.
+    pub kid: Option<String>,
+    /// All claims, as parsed.
+    pub claims: Map<String, Value>,
+    /// `iat`/`nbf`/`exp` in ms (see [`crate::peek::time_claims`] for the rounding).
+    pub times: TimeClaims,
+}
+
+impl fmt::Debug for Verified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verified")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .field("claims", &format_args!("<{} members>", self.claims.len()))
+            .field("times", &self.times)
+            .finish()
+    }
+}
+
+/// One usable key.
+#[derive(Clone)]
+struct KeyEntry {
+    kid: Option<String>,
+    kind: KeyKind,
+    /// A JWK's `alg`: the only algorithm this key may be used with.
+    alg: Option<Algorithm>,
+    key: DecodingKey,
+}
+
+impl KeyEntry {
+    fn supports(&self, alg: Algorithm) -> bool {
+        self.kind == alg.key_kind() && self.alg.is_none_or(|a| a == alg)
+    }
+}
+
+/// A JWKS entry that was skipped, kept so that a token naming it gets a precise error.
+#[derive(Clone, Debug)]
+struct SkippedKey {
+    kid: String,
+    error: VerifyError,
+}
+
+/// Verifies JWTs. Built once (keys are parsed and checked in [`Verifier::new`]), then
+/// [`verify`](Verifier::verify) any number of tokens; `Send + Sync`, no interior mutability.
+#[derive(Clone)]
+pub struct Verifier {
+    options: VerifyOptions,
+    keys: Vec<KeyEntry>,
+    skipped: Vec<SkippedKey>,
+    /// Secret, PEM or a single JWK: the token's `kid` is only compared when both have one.
+    single: bool,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<String> = self
+            .keys
+            .iter()
+            .map(|k| match &k.kid {
+                Some(kid) => format!("{kid}:{}", k.kind.name()),
+                None => k.kind.name().to_owned(),
+            })
+            .collect();
+        f.debug_struct("Verifier")
+            .field("algorithms", &self.options.algorithms)
+            .field("keys", &keys)
+            .field("skipped_keys", &self.skipped.len())
+            .field("leeway_ms", &self.options.leeway_ms)
+            .field("issuer", &self.options.issuer)
+            .field("audience", &self.options.audience)
+            .field("max_age_ms", &self.options.max_age_ms)
+            .field("require_exp", &self.options.require_exp)
+            .finish()
+    }
+}
+
+impl Verifier {
+    /// Builds a verifier: validates the options, parses and checks every key once.
+    ///
+    /// Errors: `invalid_config`, `leeway_too_large`, `invalid_key`, `invalid_jwks`, and
+    /// `key_algorithm_mismatch` when no key can serve any pinned algorithm.
+    pub fn new(key: KeySource<'_>, options: VerifyOptions) -> Result<Verifier, VerifyError> {
+        options.validate()?;
+        let mut options = options;
+        let mut seen = Vec::with_capacity(options.algorithms.len());
+        options.algorithms.retain(|a| {
+            let fresh = !seen.contains(a);
+            seen.push(*a);
+            fresh
+        });
+        let (keys, skipped, single) = match key {
+            KeySource::Secret(secret) => (vec![secret_entry(secret)?], Vec::new(), true),
+            KeySource::Pem(pem) => (vec![pem_entry(pem)?], Vec::new(), true),
+            KeySource::Jwk(text) => {
+                let value = parse_key_document(text, |reason| VerifyError::InvalidKey { reason })?;
+                (vec![jwk_entry(&value)?], Vec::new(), true)
+            }
+            KeySource::Jwks(text) => {
+                let (keys, skipped) = jwks_entries(text)?;
+                (keys, skipped, false)
+            }
+        };
+        if !keys
+            .iter()
+            .any(|k| options.algorithms.iter().any(|a| k.supports(*a)))
+        {
+            return Err(VerifyError::KeyAlgorithmMismatch { alg: None });
+        }
+        Ok(Verifier {
+            options,
+            keys,
+            skipped,
+            single,
+        })
+    }
+
+    /// The options in force (algorithms deduplicated).
+    pub fn options(&self) -> &VerifyOptions {
+        &self.options
+    }
+
+    /// The pinned algorithms.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.options.algorithms
+    }
+
+    /// The `kid`s of the usable keys, in document order (keys without a `kid` are left out).
+    pub fn kids(&self) -> Vec<&str> {
+        self.keys.iter().filter_map(|k| k.kid.as_deref()).collect()
+    }
+
+    /// Number of usable keys.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Verifies `token` (the bare compact JWS) at the verifier's wall-clock time `now`.
+    /// See the module docs for the order of checks.
+    pub fn verify(&self, token: &str, now: UnixMillis) -> Result<Verified, VerifyError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(VerifyError::TokenTooLarge { len: token.len() });
+        }
+        let bare = token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        let peeked = peek::peek(token).map_err(from_peek)?;
+        if !bare {
+            return Err(VerifyError::MalformedToken {
+                reason: "not_bare_token",
+                what: None,
+            });
+        }
+        let peek::Peeked {
+            alg,
+            kid,
+            times,
+            iss,
+            aud,
+            header,
+            claims,
+            ..
+        } = peeked;
+
+        let alg = alg.as_deref().and_then(Algorithm::from_name);
+        let alg = match alg {
+            Some(a) if self.options.algorithms.contains(&a) => a,
+            other => return Err(VerifyError::AlgorithmNotAllowed { alg: other }),
+        };
+        if header.contains_key("crit") {
+            return Err(VerifyError::MalformedToken {
+                reason: "unsupported_crit",
+                what: Some("crit"),
+            });
+        }
+
+        // Signature over the first two segments, with the key chosen by `kid`.
+        let (message, signature) = token.rsplit_once('.').ok_or(VerifyError::MalformedToken {
+            reason: "malformed_token",
+            what: None,
+        })?;
+        self.check_signature(kid.as_deref(), alg, message.as_bytes(), signature)?;
+
+        // Claims.
+        let opts = &self.options;
+        if opts.require_exp && times.exp_ms.is_none() {
+            return Err(VerifyError::MissingClaim { claim: "exp" });
+        }
+        if opts.max_age_ms.is_some() && times.iat_ms.is_none() {
+            return Err(VerifyError::MissingClaim { claim: "iat" });
+        }
+        if let Some(expected) = &opts.issuer {
+            match &iss {
+                None => return Err(VerifyError::MissingClaim { claim: "iss" }),
+                Some(iss) if iss != expected => return Err(VerifyError::InvalidIssuer),
+                Some(_) => {}
+            }
+        }
+        if opts.audience.is_empty() {
+            if !aud.is_empty() {
+                return Err(VerifyError::InvalidAudience);
+            }
+        } else if !claims.contains_key("aud") {
+            return Err(VerifyError::MissingClaim { claim: "aud" });
+        } else if !aud
+            .iter()
+            .any(|a| opts.audience.iter().any(|want| want == a))
+        {
+            return Err(VerifyError::InvalidAudience);
+        }
+        check_times(&times, now.as_millis(), opts.leeway_ms, opts.max_age_ms)?;
+
+        Ok(Verified {
+            alg,
+            kid,
+            claims,
+            times,
+        })
+    }
+
+    /// Finds the key(s) for `kid`/`alg` and checks the signature.
+    fn check_signature(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+        message: &[u8],
+        signature: &str,
+    ) -> Result<(), VerifyError> {
+        let mismatch = VerifyError::KeyAlgorithmMismatch { alg: Some(alg) };
+        if self.single {
+            let entry = self.keys.first().ok_or(mismatch.clone())?;
+            if let (Some(want), Some(have)) = (kid, entry.kid.as_deref()) {
+                if want != have {
+                    return Err(VerifyError::UnknownKid { kid_in_token: true });
+                }
+            }
+            if !entry.supports(alg) {
+                return Err(mismatch);
+            }
+            return verify_with(entry, alg, message, signature);
+        }
+        match kid {
+            Some(kid) => {
+                let mut named = false;
+                let mut last = None;
+                for entry in self.keys.iter().filter(|k| k.kid.as_deref() == Some(kid)) {
+                    named = true;
+                    if entry.supports(alg) {
+                        match verify_with(entry, alg, message, signature) {
+                            Ok(()) => return Ok(()),
+                            Err(e) => last = Some(e),
+                        }
+                    }
+                }
+                if let Some(e) = last {
+                    return Err(e);
+                }
+                if named {
+                    return Err(mismatch);
+                }
+                match self.skipped.iter().find(|s| s.kid == kid) {
+                    Some(s) => Err(s.error.clone()),
+                    None => Err(VerifyError::UnknownKid { kid_in_token: true }),
+                }
+            }
+            None => {
+                let mut candidates = self.keys.iter().filter(|k| k.supports(alg));
+                match (candidates.next(), candidates.next()) {
+                    (Some(entry), None) => verify_with(entry, alg, message, signature),
+                    (None, _) => Err(mismatch),
+                    (Some(_), Some(_)) => Err(VerifyError::UnknownKid {
+                        kid_in_token: false,
+                    }),
+                }
+            }
+        }
+    }
+}
+
+fn verify_with(
+    entry: &KeyEntry,
+    alg: Algorithm,
+    message: &[u8],
+    signature: &str,
+) -> Result<(), VerifyError> {
+    match jsonwebtoken::crypto::verify(signature, message, &entry.key, alg.to_jwt()) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(VerifyError::InvalidSignature),
+        // The signature segment was already checked as base64url by peek, and keys were
+        // probed in `Verifier::new`: only a key the backend still refuses lands here.
+        Err(_) => Err(VerifyError::InvalidKey {
+            reason: "the signature backend refused the key",
+        }),
+    }
+}
+
+/// The time checks, in the order exp, nbf, iat-in-future, max age.
+fn check_times(
+    times: &TimeClaims,
+    now: i64,
+    leeway: i64,
+    max_age: Option<i64>,
+) -> Result<(), VerifyError> {
+    let threshold = skew_threshold_ms(times);
+    if let Some(exp) = times.exp_ms {
+        if is_expired(now, exp, leeway) {
+            let by_ms = now.saturating_sub(exp);
+            return Err(VerifyError::Expired {
+                by_ms,
+                likely_clock_skew: by_ms <= threshold,
+            });
+        }
+    }
+    if let Some(nbf) = times.nbf_ms {
+        if is_not_yet_valid(now, nbf, leeway) {
+            let valid_in_ms = nbf.saturating_sub(now);
+            return Err(VerifyError::NotYetValid {
+                valid_in_ms,
+                likely_clock_skew: valid_in_ms <= threshold,
+            });
+        }
+    }
+    if let Some(iat) = times.iat_ms {
+        if is_issued_in_future(now, iat, leeway) {
+            let by_ms = iat.saturating_sub(now);
+            return Err(VerifyError::IssuedInFuture {
+                by_ms,
+                likely_clock_skew: by_ms <= threshold,
+            });
+        }
+        if let Some(max_age) = max_age {
+            let limit = iat.saturating_add(max_age);
+            if is_expired(now, limit, leeway) {
+                return Err(VerifyError::TooOld {
+                    by_ms: now.saturating_sub(limit),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+/// Checks that `key` loads in the signature backend for `alg` (EC points on the curve, Ed25519
+/// points valid): a probe verification of a dummy signature must return `Ok(false)`, not an
+/// error.
+fn probe(key: &DecodingKey, alg: Algorithm) -> bool {
+    jsonwebtoken::crypto::verify("AAAA", b"probe", key, alg.to_jwt()).is_ok()
+}
+
+fn secret_entry(secret: &[u8]) -> Result<KeyEntry, VerifyError> {
+    check_secret(secret)?;
+    Ok(KeyEntry {
+        kid: None,
+        kind: KeyKind::Hmac,
+        alg: None,
+        key: DecodingKey::from_secret(secret),
+    })
+}
+
+fn check_secret(secret: &[u8]) -> Result<(), VerifyError> {
+    if secret.len() < MIN_HMAC_SECRET_BYTES {
+        return Err(VerifyError::InvalidKey {
+            reason: "HMAC secret shorter than 32 bytes (RFC 7518 section 3.2)",
+        });
+    }
+    if secret.len() > MAX_KEY_DOCUMENT_BYTES {
+        return Err(VerifyError::InvalidKey {
+            reason: "HMAC secret larger than 1 MiB",
+        });
+    }
+    // PyJWT's rule: an asymmetric public key must never be used as an HMAC secret, which is
+    // how the RS256 → HS256 confusion attack works.
+    let start = secret.trim_ascii_start();
+    let looks_public = start.starts_with(b"-----BEGIN ")
+        || [&b"ssh-rsa "[..], b"ssh-ed25519 ", b"ecdsa-sha2-"]
+            .iter()
+            .any(|p| start.starts_with(p));
+    if looks_public {
+        return Err(VerifyError::InvalidKey {
+            reason: "HMAC secret looks like a PEM or SSH key; pass public keys as PEM",
+        });
+    }
+    Ok(())
+}
+
+/// The label of the first `-----BEGIN <label>-----` line.
+fn pem_label(pem: &[u8]) -> Option<&[u8]> {
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    let start = pem
+        .windows(BEGIN.len())
+        .position(|w| w == BEGIN)?
+        .checked_add(BEGIN.len())?;
+    let rest = pem.get(start..)?;
+    let end = rest.windows(5).position(|w| w == b"-----")?;
+    rest.get(..end)
+}
+
+fn pem_entry(pem: &[u8]) -> Result<KeyEntry, VerifyError> {
+    const NOT_PEM: VerifyError = VerifyError::InvalidKey {
+        reason: "not a PEM public key or certificate",
+    };
+    if pem.len() > MAX_KEY_DOCUMENT_BYTES {
+        return Err(VerifyError::InvalidKey {
+            reason: "PEM larger than 1 MiB",
+        });
+    }
+    let label = pem_label(pem).ok_or(NOT_PEM)?;
+    match label {
+        b"PUBLIC KEY" | b"RSA PUBLIC KEY" | b"CERTIFICATE" => {}
+        l if l.ends_with(b"PRIVATE KEY") => {
+            return Err(VerifyError::InvalidKey {
+                reason: "a private key was given; pass the public key (PUBLIC KEY or CERTIFICATE)",
+            })
+        }
+        _ => return Err(NOT_PEM),
+    }
+    if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+        let (n, e) = match Jwk::from_decoding_key(&key, None) {
+            Ok(Jwk {
+                algorithm: AlgorithmParameters::RSA(p),
+                ..
+            }) => (b64(&p.n)?, b64(&p.e)?),
+            _ => {
+                return Err(VerifyError::InvalidKey {
+                    reason: "RSA public key does not parse",
+                })
+            }
+        };
+        check_rsa(&n, &e)?;
+        return Ok(KeyEntry {
+            kid: None,
+            kind: KeyKind::Rsa,
+            alg: None,
+            key,
+        });
+    }
+    if let Ok(key) = DecodingKey::from_ec_pem(pem) {
+        let kind = match key.try_get_as_bytes().map(<[u8]>::len) {
+            Ok(33 | 65) => KeyKind::EcP256,
+            Ok(49 | 97) => KeyKind::EcP384,
+            _ => {
+                return Err(VerifyError::InvalidKey {
+                    reason: "EC key is not on P-256 or P-384",
+                })
+            }
+        };
+        return ec_or_ed_entry(None, kind, None, key);
+    }
+    if let Ok(key) = DecodingKey::from_ed_pem(pem) {
+        return ec_or_ed_entry(None, KeyKind::Ed25519, None, key);
+    }
+    Err(VerifyError::InvalidKey {
+        reason: "PEM holds no RSA, P-256, P-384 or Ed25519 public key",
+    })
+}
+
+/// Checks an EC/Ed key loads for its algorithm. An Ed25519 key must be exactly 32 bytes:
+/// `jsonwebtoken` slices `[..32]` without a length check.
+fn ec_or_ed_entry(
+    kid: Option<String>,
+    kind: KeyKind,
+    alg: Option<Algorithm>,
+    key: DecodingKey,
+) -> Result<KeyEntry, VerifyError> {
+    let probe_alg = match kind {
+        KeyKind::EcP256 => Algorithm::ES256,
+        KeyKind::EcP384 => Algorithm::ES384,
+        KeyKind::Ed25519 => {
+            if key.try_get_as_bytes().map(<[u8]>::len) != Ok(32) {
+                return Err(VerifyError::InvalidKey {
+                    reason: "Ed25519 public key must be 32 bytes",
+                });
+            }
+            Algorithm::EdDSA
+        }
+        KeyKind::Hmac | KeyKind::Rsa => {
+            return Err(VerifyError::InvalidKey {
+                reason: "not an EC or Ed25519 key",
+            })
+        }
+    };
+    if !probe(&key, probe_alg) {
+        return Err(VerifyError::InvalidKey {
+            reason: "public key is not a valid curve point",
+        });
+    }
+    Ok(KeyEntry {
+        kid,
+        kind,
+        alg,
+        key,
+    })
+}
+
+fn b64(s: &str) -> Result<Vec<u8>, VerifyError> {
+    URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| VerifyError::InvalidKey {
+            reason: "key parameter is not unpadded base64url",
+        })
+}
+
+/// Big-endian unsigned integer bit length.
+fn bit_len(be: &[u8]) -> u64 {
+    let Some(first) = be.iter().position(|&b| b != 0) else {
+        return 0;
+    };
+    let bytes = u64::try_from(be.len() - first).unwrap_or(u64::MAX);
+    let top = be.get(first).copied().unwrap_or(0);
+    bytes
+        .saturating_mul(8)
+        .saturating_sub(u64::from(top.leading_zeros()))
+}
+
+fn check_rsa(n: &[u8], e: &[u8]) -> Result<(), VerifyError> {
+    let bits = bit_len(n);
+    if bits < MIN_RSA_BITS {
+        return Err(VerifyError::InvalidKey {
+            reason: "RSA modulus shorter than 2048 bits",
+        });
+    }
+    if bits > MAX_RSA_BITS {
+        return Err(VerifyError::InvalidKey {
+            reason: "RSA modulus longer than 4096 bits",
+        });
+    }
+    if bit_len(e) > 33 {
+        return Err(VerifyError::InvalidKey {
+            reason: "RSA public exponent too large",
+        });
+    }
+    let e_val = e.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    if e_val < 3 || e_val % 2 == 0 || e_val > (1 << 33) - 1 {
+        return Err(VerifyError::InvalidKey {
+            reason: "RSA public exponent must be odd and at least 3",
+        });
+    }
+    Ok(())
+}
+
+/// Size-checks and parses a key document (JWK or JWKS) as a JSON object.
+fn parse_key_document(
+    text: &str,
+    err: impl Fn(&'static str) -> VerifyError,
+) -> Result<Value, VerifyError> {
+    if text.len() > MAX_KEY_DOCUMENT_BYTES {
+        return Err(err("document larger than 1 MiB"));
+    }
+    let value: Value = serde_json::from_str(text).map_err(|_| err("not valid JSON"))?;
+    if !value.is_object() {
+        return Err(err("not a JSON object"));
+    }
+    Ok(value)
+}
+
+/// One JWK (a JSON object) → a usable key, or why it is not usable.
+fn jwk_entry(value: &Value) -> Result<KeyEntry, VerifyError> {
+    const BAD: VerifyError = VerifyError::InvalidKey {
+        reason: "JWK does not parse",
+    };
+    let obj = value.as_object().ok_or(VerifyError::InvalidKey {
+        reason: "JWK is not a JSON object",
+    })?;
+    let jwk = Jwk::deserialize(value).map_err(|_| BAD)?;
+    let kid = jwk.common.key_id.clone();
+
+    match &jwk.common.public_key_use {
+        None | Some(PublicKeyUse::Signature) => {}
+        Some(_) => {
+            return Err(VerifyError::InvalidKey {
+                reason: "JWK use is not \"sig\"",
+            })
+        }
+    }
+    if let Some(ops) = &jwk.common.key_operations {
+        if !ops.contains(&KeyOperations::Verify) {
+            return Err(VerifyError::InvalidKey {
+                reason: "JWK key_ops does not include \"verify\"",
+            });
+        }
+    }
+    let alg = match obj.get("alg") {
+        None => None,
+        Some(Value::String(name)) => {
+            Some(Algorithm::from_name(name).ok_or(VerifyError::InvalidKey {
+                reason: "JWK alg is not a supported JWS signature algorithm",
+            })?)
+        }
+        Some(_) => return Err(BAD),
+    };
+    // Guard against `alg` parsed differently by jsonwebtoken (it must agree with ours).
+    if alg.is_some()
+        && jwk
+            .common
+            .key_algorithm
+            .is_none_or(|k| k == KeyAlgorithm::UNKNOWN_ALGORITHM)
+    {
+        return Err(BAD);
+    }
+
+    let entry = match &jwk.algorithm {
+        AlgorithmParameters::OctetKey(p) => {
+            let secret = b64(&p.value)?;
+            check_secret(&secret)?;
+            KeyEntry {
+                kid,
+                kind: KeyKind::Hmac,
+                alg,
+                key: DecodingKey::from_secret(&secret),
+            }
+        }
+        AlgorithmParameters::RSA(p) => {
+            if obj.contains_key("d") {
+                return Err(VerifyError::InvalidKey {
+                    reason: "JWK holds a private key; give the public key",
+                });
+            }
+            let (n, e) = (b64(&p.n)?, b64(&p.e)?);
+            check_rsa(&n, &e)?;
+            KeyEntry {
+                kid,
+                kind: KeyKind::Rsa,
+                alg,
+                key: DecodingKey::from_rsa_raw_components(&n, &e),
+            }
+        }
+        AlgorithmParameters::EllipticCurve(p) => {
+            if obj.contains_key("d") {
+                return Err(VerifyError::InvalidKey {
+                    reason: "JWK holds a private key; give the public key",
+                });
+            }
+            let (kind, size) = match p.curve {
+                EllipticCurve::P256 => (KeyKind::EcP256, 32),
+                EllipticCurve::P384 => (KeyKind::EcP384, 48),
+                _ => {
+                    return Err(VerifyError::InvalidKey {
+                        reason: "EC curve is not P-256 or P-384",
+                    })
+                }
+            };
+            let (x, y) = (b64(&p.x)?, b64(&p.y)?);
+            if x.len() != size || y.len() != size {
+                return Err(VerifyError::InvalidKey {
+                    reason: "EC coordinates have the wrong length for the curve",
+                });
+            }
+            let mut point = Vec::with_capacity(1 + 2 * size);
+            point.push(0x04);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            ec_or_ed_entry(kid, kind, alg, DecodingKey::from_ec_der(&point))?
+        }
+        AlgorithmParameters::OctetKeyPair(p) => {
+            if obj.contains_key("d") {
+                return Err(VerifyError::InvalidKey {
+                    reason: "JWK holds a private key; give the public key",
+                });
+            }
+            if p.curve != EllipticCurve::Ed25519 {
+                return Err(VerifyError::InvalidKey {
+                    reason: "OKP curve is not Ed25519",
+                });
+            }
+            let x = b64(&p.x)?;
+            ec_or_ed_entry(kid, KeyKind::Ed25519, alg, DecodingKey::from_ed_der(&x))?
+        }
+        _ => {
+            return Err(VerifyError::InvalidKey {
+                reason: "JWK kty is not oct, RSA, EC or OKP",
+            })
+        }
+    };
+    if let Some(a) = entry.alg {
+        if a.key_kind() != entry.kind {
+            return Err(VerifyError::InvalidKey {
+                reason: "JWK alg does not fit its key type",
+            });
+        }
+    }
+    Ok(entry)
+}
+
+fn jwks_entries(text: &str) -> Result<(Vec<KeyEntry>, Vec<SkippedKey>), VerifyError> {
+    let doc = parse_key_document(text, |reason| VerifyError::InvalidJwks { reason })?;
+    let keys = doc
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or(VerifyError::InvalidJwks {
+            reason: "no \"keys\" array",
+        })?;
+    if keys.len() > MAX_JWKS_KEYS {
+        return Err(VerifyError::InvalidJwks {
+            reason: "more than 100 keys",
+        });
+    }
+    let mut usable = Vec::with_capacity(keys.len());
+    let mut skipped = Vec::new();
+    for value in keys {
+        if !value.is_object() {
+            return Err(VerifyError::InvalidJwks {
+                reason: "a key is not a JSON object",
+            });
+        }
+        match jwk_entry(value) {
+            Ok(entry) => usable.push(entry),
+            Err(error) => {
+                if let Some(kid) = value.get("kid").and_then(Value::as_str) {
+                    skipped.push(SkippedKey {
+                        kid: kid.to_owned(),
+                        error,
+                    });
+                }
+            }
+        }
+    }
+    if usable.is_empty() {
+        return Err(VerifyError::InvalidJwks {
+            reason: "no usable signature verification key",
+        });
+    }
+    Ok((usable, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skew_threshold_rule() {
+        let t = |iat: Option<i64>, nbf: Option<i64>, exp: Option<i64>| {
+            skew_threshold_ms(&TimeClaims {
+                iat_ms: iat,
+                nbf_ms: nbf,
+                exp_ms: exp,
+            })
+        };
+        assert_eq!(t(Some(0), None, Some(3_600_000)), 60_000);
+        assert_eq!(t(Some(0), None, Some(300_000)), 30_000);
+        assert_eq!(t(Some(0), None, Some(5_000)), 1_000);
+        assert_eq!(t(Some(0), Some(100_000), Some(300_000)), 20_000); // nbf wins over iat
+        assert_eq!(t(None, None, Some(300_000)), 1_000);
+        assert_eq!(t(Some(0), None, None), 1_000);
+        assert_eq!(t(Some(10), None, Some(10)), 1_000);
+    }
+
+    #[test]
+    fn bit_lengths() {
+        assert_eq!(bit_len(&[]), 0);
+        assert_eq!(bit_len(&[0, 0]), 0);
+        assert_eq!(bit_len(&[1]), 1);
+        assert_eq!(bit_len(&[0, 0x80, 0]), 16);
+        assert_eq!(bit_len(&[1, 0, 1]), 17);
+    }
+
+    #[test]
+    fn pem_labels() {
+        assert_eq!(
+            pem_label(b"x\n-----BEGIN PUBLIC KEY-----\nAA\n"),
+            Some(&b"PUBLIC KEY"[..])
+        );
+        assert_eq!(pem_label(b"-----BEGIN "), None);
+        assert_eq!(pem_label(b"nothing"), None);
+    }
+
+    #[test]
+    fn secret_rules() {
+        assert_eq!(check_secret(&[7u8; 31]).unwrap_err().code(), "invalid_key");
+        assert!(check_secret(&[7u8; 32]).is_ok());
+        let pem = b"-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----\n";
+        assert_eq!(check_secret(pem).unwrap_err().code(), "invalid_key");
+    }
+
+    #[test]
+    fn options_are_validated() {
+        let mut o = VerifyOptions::new(&[Algorithm::HS256]);
+        o.leeway_ms = 30_001;
+        assert_eq!(
+            o.validate(),
+            Err(VerifyError::LeewayTooLarge { leeway_ms: 30_001 })
+        );
+        o.allow_large_leeway = true;
+        assert_eq!(o.validate(), Ok(()));
+        o.leeway_ms = MAX_ALLOWED_LARGE_LEEWAY_MS + 1;
+        assert_eq!(o.validate().unwrap_err().code(), "leeway_too_large");
+        o.leeway_ms = -1;
+        assert_eq!(o.validate().unwrap_err().code(), "invalid_config");
+        let o = VerifyOptions::new(&[]);
+        assert_eq!(o.validate().unwrap_err().code(), "invalid_config");
+    }
+
+    #[test]
+    fn ed25519_short_key_is_an_error_not_a_panic() {
+        let jwk = r#"{"kty":"OKP","crv":"Ed25519","x":"AAAA"}"#;
+        let err = Verifier::new(KeySource::Jwk(jwk), VerifyOptions::new(&[Algorithm::EdDSA]))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            VerifyError::InvalidKey {
+                reason: "Ed25519 public key must be 32 bytes"
+            }
+        );
+    }
+}
