@@ -1118,19 +1118,20 @@ fn diagnose(lt: &Lifetime, iat_ms: Option<i64>, at: Reading, issuer: &Estimate, 
     let (low, high) = resource.server_time_bounds(at.wall);
     let (low, high) = (low.map(|t| t.0), high.map(|t| t.0));
     let nbf = lt.not_before_ms;
-    let finding = if let (Some(exp), Some(h)) = (lt.exp_ms, high) {
-        (h >= exp).then_some(SkewFinding::Expired)
+    // In order: past exp on its latest possible clock; before iat (when iat is the later
+    // "not before"); before nbf on its earliest possible clock.
+    let expired = matches!((lt.exp_ms, high), (Some(exp), Some(h)) if h >= exp);
+    let before_iat = matches!((iat_ms, low), (Some(iat), Some(l)) if l < iat && nbf.is_none_or(|n| n <= iat));
+    let before_nbf = matches!((nbf, low), (Some(n), Some(l)) if l < n);
+    let finding = if expired {
+        Some(SkewFinding::Expired)
+    } else if before_iat {
+        Some(SkewFinding::IssuedInFuture)
+    } else if before_nbf {
+        Some(SkewFinding::NotYetValid)
     } else {
         None
-    }
-    .or_else(|| match (iat_ms, low) {
-        (Some(iat), Some(l)) if l < iat && nbf.is_none_or(|n| n <= iat) => Some(SkewFinding::IssuedInFuture),
-        _ => None,
-    })
-    .or_else(|| match (nbf, low) {
-        (Some(n), Some(l)) if l < n => Some(SkewFinding::NotYetValid),
-        _ => None,
-    });
+    };
     match finding {
         Some(finding) => Diagnosis::ClockSkew(Box::new(SkewEvidence {
             finding,
