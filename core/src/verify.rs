@@ -462,12 +462,16 @@ pub enum KeySource<'a> {
     /// `RSA PUBLIC KEY` (PKCS#1) or `CERTIFICATE` (only its public key is used; the
     /// certificate's validity and chain are not checked). Private keys are refused.
     Pem(&'a [u8]),
-    /// One JWK (JSON text): `kty` `oct`, `RSA`, `EC` (P-256/P-384) or `OKP` (Ed25519).
+    /// One JWK (JSON text): `kty` `oct`, `RSA`, `EC` (P-256/P-384) or `OKP` (Ed25519). A token
+    /// `kid` is only compared when the JWK has one too (a mismatch is `unknown_kid`); a JWK
+    /// `alg` restricts the key to that algorithm.
     Jwk(&'a str),
     /// A JWKS document (JSON text, `{"keys": [...]}`), at most [`MAX_KEY_DOCUMENT_BYTES`] and
     /// [`MAX_JWKS_KEYS`] keys. Keys that cannot verify signatures (`use` ≠ `sig`, `key_ops`
     /// without `verify`, an encryption or unknown `alg`, unsupported `kty`/curve, invalid
-    /// material) are skipped; at least one must remain.
+    /// material) are skipped; at least one must remain. A token with a `kid` uses the keys
+    /// with that `kid` (`unknown_kid` if none); a token without one uses the only key that fits
+    /// its algorithm (`unknown_kid` if several do).
     Jwks(&'a str),
 }
 
