@@ -1,7 +1,7 @@
 # One command builds and tests everything: `make test`. CI runs exactly that (.ci/run).
 #
 #   make bootstrap   install toolchains and tools (idempotent; seconds when done)
-#   make rust-test   fmt, clippy (default and all features, host and wasm), cargo test
+#   make rust-test   rust-fmt + rust-clippy (default and all features, host and wasm) + rust-unit
 #   make wasm        build the wasm module and its JS glue into npm/pkg/
 #   make js-test     npm package tests: Node (node:test), Chromium, TypeScript types
 #   make python      build the wheel with maturin and install it into .venv
@@ -43,7 +43,7 @@ WASM_FILE := $(TARGET_DIR)/$(WASM_TARGET)/wasm-release/tokenclock_wasm.wasm
 WHEEL_DIR := $(TARGET_DIR)/wheels/tokenclock
 
 .PHONY: test bootstrap bootstrap-rust bootstrap-wasm-bindgen bootstrap-venv bootstrap-npm \
-	bootstrap-apt rust-test wasm js-test python py-test pip-check demo clean
+	bootstrap-apt rust-test rust-fmt rust-clippy rust-unit wasm js-test python py-test pip-check demo clean
 
 test: bootstrap rust-test js-test py-test pip-check
 	@echo "==> make test: all suites passed"
@@ -63,16 +63,26 @@ bootstrap-apt:
 	@$(BOOTSTRAP) apt
 
 # --- Rust ----------------------------------------------------------------------------
-rust-test: bootstrap-rust
-	@echo "==> rust-test"
+# Three targets, so that under `make -k` (CI) a formatting slip does not hide test results.
+rust-test: rust-fmt rust-clippy rust-unit
+
+rust-fmt: bootstrap-rust
+	@echo "==> rust-fmt"
 	cargo fmt --all -- --check
+
+rust-clippy: bootstrap-rust
+	@echo "==> rust-clippy"
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p tokenclock --all-features --all-targets -- -D warnings
-	# wasm-only code paths (cfg(target_arch = "wasm32")) are linted too.
+	@# wasm-only code paths (cfg(target_arch = "wasm32")) are linted too.
 	cargo clippy -p tokenclock-wasm --target $(WASM_TARGET) -- -D warnings
-	cargo test --workspace
-	# core's feature-gated modules (verify, sign) only have their tests run with the features on.
-	cargo test -p tokenclock --all-features
+
+rust-unit: bootstrap-rust
+	@echo "==> rust-unit"
+	@# --no-fail-fast: report every failing test binary, not just the first.
+	cargo test --workspace --no-fail-fast
+	@# core's feature-gated modules (verify, sign) only have their tests run with the features on.
+	cargo test -p tokenclock --all-features --no-fail-fast
 
 # --- WebAssembly + npm -----------------------------------------------------------------
 # `--target web` emits plain ESM whose init() fetches the .wasm beside it: that works in
@@ -104,7 +114,7 @@ python: bootstrap-venv
 
 py-test: python
 	@echo "==> py-test"
-	# Run from the repo root so `tokenclock` is the installed wheel, not python/tokenclock/.
+	@# Run from the repo root so `tokenclock` is the installed wheel, not python/tokenclock/.
 	$(PY) -m mypy.stubtest tokenclock._native
 	$(PY) -m pytest -c python/pyproject.toml --rootdir $(ROOT) python/tests $(wildcard tests/servers)
 

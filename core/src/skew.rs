@@ -31,6 +31,12 @@ pub const DEFAULT_DRIFT_PPM: u32 = 200;
 /// Default number of samples an estimator keeps (the newest win).
 pub const DEFAULT_MAX_SAMPLES: usize = 16;
 
+/// Largest drift bound accepted (10 %); larger values are clamped.
+pub const MAX_DRIFT_PPM: u32 = 100_000;
+
+/// Largest number of samples an estimator can be configured to keep.
+pub const MAX_SAMPLES_LIMIT: usize = 1_024;
+
 /// Resolution of an HTTP `Date` header.
 pub const DATE_RESOLUTION_MS: i64 = 1_000;
 
@@ -294,23 +300,53 @@ impl Jump {
         }
     }
 
-    /// Maps bounds measured before the jump to bounds valid after it.
-    fn carry(&self, (low, high): (i64, Option<i64>), explanation: Option<Explanation>) -> (i64, Option<i64>) {
+    /// Maps bounds measured before the jump to bounds valid after it. While the monotonic
+    /// clock may have paused, the paused time (the wall excess) also drifts.
+    fn carry(
+        &self,
+        (low, high): (i64, Option<i64>),
+        explanation: Option<Explanation>,
+        drift_ppm: u32,
+    ) -> (i64, Option<i64>) {
         let x = self.d.wall_excess_ms;
+        let paused_drift = if x > 0 { drift_ms(x, drift_ppm) } else { 0 };
         match explanation {
-            Some(Explanation::MonotonicPaused) => (low, high),
+            Some(Explanation::MonotonicPaused) => {
+                (low.saturating_sub(paused_drift), high.map(|h| h.saturating_add(paused_drift)))
+            }
             Some(Explanation::WallStepped) => (low.saturating_sub(x), high.map(|h| h.saturating_sub(x))),
             // Unknown: cover both explanations.
-            None => (low.min(low.saturating_sub(x)), high.map(|h| h.max(h.saturating_sub(x)))),
+            None => (
+                low.min(low.saturating_sub(x)).saturating_sub(paused_drift),
+                high.map(|h| h.max(h.saturating_sub(x)).saturating_add(paused_drift)),
+            ),
         }
     }
 }
 
-/// Drift widening of `bounds` for a sample taken at `at`, evaluated at `now`.
-fn drifted((low, high): (i64, Option<i64>), at: Reading, now: Reading, drift_ppm: u32) -> (i64, Option<i64>) {
-    let age = now.mono.since(at.mono).saturating_abs();
-    // ceil(age * ppm / 1e6) in i128 so no age can overflow.
-    let w = ((i128::from(age) * i128::from(drift_ppm) + 999_999) / 1_000_000).min(i128::from(i64::MAX)) as i64;
+/// `ceil(ms · ppm / 10⁶)`, computed without overflow.
+fn drift_ms(ms: i64, drift_ppm: u32) -> i64 {
+    let ms = i128::from(ms.saturating_abs());
+    ((ms * i128::from(drift_ppm) + 999_999) / 1_000_000).min(i128::from(i64::MAX)) as i64
+}
+
+/// The middle of `low..=high` without overflow.
+fn midpoint(low: i64, high: i64) -> i64 {
+    ((i128::from(low) + i128::from(high)).div_euclid(2)) as i64
+}
+
+/// Drift widening of `bounds` for a sample completed at `at` after an exchange of `rtt`,
+/// evaluated at `now`. The server may have read its clock up to one round trip before `at`,
+/// so the age counts from there.
+fn drifted(
+    (low, high): (i64, Option<i64>),
+    at: Reading,
+    rtt: Option<i64>,
+    now: Reading,
+    drift_ppm: u32,
+) -> (i64, Option<i64>) {
+    let age = now.mono.since(at.mono).saturating_abs().saturating_add(rtt.unwrap_or(0).max(0));
+    let w = drift_ms(age, drift_ppm);
     (low.saturating_sub(w), high.map(|h| h.saturating_add(w)))
 }
 
@@ -381,7 +417,13 @@ impl SkewEstimator {
 
     /// An empty estimator with the given configuration.
     pub fn with_config(config: SkewConfig) -> Self {
-        SkewEstimator { config: SkewConfig { max_samples: config.max_samples.max(1), ..config }, ..Self::default() }
+        SkewEstimator {
+            config: SkewConfig {
+                max_samples: config.max_samples.clamp(1, MAX_SAMPLES_LIMIT),
+                drift_ppm: config.drift_ppm.min(MAX_DRIFT_PPM),
+            },
+            ..Self::default()
+        }
     }
 
     /// The configuration.
@@ -425,14 +467,17 @@ impl SkewEstimator {
         self.last = Some(now);
         let d = now.discontinuity_since(&last)?;
         self.discontinuities = self.discontinuities.saturating_add(1);
-        if !self.samples.is_empty() {
-            if self.jumps.len() >= MAX_JUMPS {
-                // Forget the oldest jump and every sample from before it.
-                let oldest = self.jumps.remove(0);
-                self.samples.retain(|s| oldest.is_after(s.at));
+        // Recorded even with no samples held: a sample taken before the jump may still be
+        // added after it (hosts report responses late).
+        if self.jumps.len() >= MAX_JUMPS {
+            // Forget the oldest jump, baking its effect into the samples taken before it.
+            let oldest = self.jumps.remove(0);
+            let drift = self.config.drift_ppm;
+            for s in self.samples.iter_mut().filter(|s| !oldest.is_after(s.at)) {
+                (s.low, s.high) = oldest.carry((s.low, s.high), oldest.resolved, drift);
             }
-            self.jumps.push(Jump { from: last, to: now, d, resolved: None });
         }
+        self.jumps.push(Jump { from: last, to: now, d, resolved: None });
         Some(d)
     }
 
@@ -478,12 +523,12 @@ impl SkewEstimator {
                     Some((ki, e)) if ki == i => Some(e),
                     _ => j.resolved,
                 };
-                b = j.carry(b, how);
+                b = j.carry(b, how, self.config.drift_ppm);
             }
         }
         if let Some(j) = pending {
             if !j.is_after(s.at) {
-                b = j.carry(b, None);
+                b = j.carry(b, None, self.config.drift_ppm);
             }
         }
         b
@@ -495,16 +540,20 @@ impl SkewEstimator {
         let Some(k) = self.jumps.iter().rposition(|j| j.resolved.is_none()) else { return };
         let jump = self.jumps[k];
         let (after, before): (Vec<&Stored>, Vec<&Stored>) = self.samples.iter().partition(|s| jump.is_after(s.at));
-        if after.is_empty() || before.is_empty() {
+        // One sample could be false: it takes two agreeing ones to explain a jump.
+        if after.len() < 2 || before.is_empty() {
             return;
         }
         let now = self.last.unwrap_or(jump.to);
         let drift = self.config.drift_ppm;
-        let after_iv: Vec<_> = after.iter().map(|s| drifted(self.carried(s, None, None), s.at, now, drift)).collect();
+        let after_iv: Vec<_> = after.iter().map(|s| drifted(self.carried(s, None, None), s.at, s.rtt, now, drift)).collect();
         let a = intersect(&after_iv);
+        if a.agreeing as usize != after.len() {
+            return;
+        }
         let fits = |e: Explanation| {
             let iv: Vec<_> =
-                before.iter().map(|s| drifted(self.carried(s, None, Some((k, e))), s.at, now, drift)).collect();
+                before.iter().map(|s| drifted(self.carried(s, None, Some((k, e))), s.at, s.rtt, now, drift)).collect();
             overlaps(&a, &intersect(&iv))
         };
         let stepped = fits(Explanation::WallStepped);
@@ -529,7 +578,7 @@ impl SkewEstimator {
         let intervals: Vec<(i64, Option<i64>)> = self
             .samples
             .iter()
-            .map(|s| drifted(self.carried(s, pending.as_ref(), None), s.at, now, self.config.drift_ppm))
+            .map(|s| drifted(self.carried(s, pending.as_ref(), None), s.at, s.rtt, now, self.config.drift_ppm))
             .collect();
         intersect(&intervals)
     }
@@ -553,7 +602,7 @@ impl SkewEstimator {
         }
         let rtt = rtt_ms.clamp(0, 60_000);
         let mid = match (est.low_ms, est.high_ms) {
-            (Some(l), Some(h)) => l + (h - l) / 2,
+            (Some(l), Some(h)) => midpoint(l, h),
             _ => est.offset_ms,
         };
         // Want (send + rtt/2 + mid) ≡ 0 (mod 1000): the server reads its clock at a second
@@ -620,7 +669,7 @@ fn intersect(intervals: &[(i64, Option<i64>)]) -> Estimate {
         (low, high)
     };
     let offset = match (low, high) {
-        (Some(l), Some(h)) => l + (h - l) / 2,
+        (Some(l), Some(h)) => midpoint(l, h),
         (Some(l), None) => l.max(0),
         (None, Some(h)) => h.min(0),
         (None, None) => 0,
@@ -691,12 +740,15 @@ mod tests {
         assert_eq!(d.wall_excess_ms, 120_000);
         let est = e.estimate(r(1_121_000, 1_000));
         assert_eq!((est.low_ms, est.high_ms), (Some(-120_010), Some(10)));
-        // A fresh sample agrees only with "the wall clock stepped": resolved, and narrowed.
+        // One fresh sample could be false: not enough.
         e.add(Sample::manual(-120_005, Some(-119_995), r(1_122_000, 2_000)).unwrap());
+        assert!(e.take_resolutions().is_empty());
+        // A second agreeing one: only "the wall clock stepped" fits. Resolved, and narrowed.
+        e.add(Sample::manual(-120_004, Some(-119_990), r(1_122_500, 2_500)).unwrap());
         let res = e.take_resolutions();
         assert_eq!((res.len(), res[0].at, res[0].explanation), (1, r(1_121_000, 1_000), Explanation::WallStepped));
         let est = e.estimate(r(1_122_000, 2_000));
-        assert_eq!((est.low_ms, est.high_ms), (Some(-120_005), Some(-119_995)));
+        assert_eq!((est.low_ms, est.high_ms), (Some(-120_004), Some(-119_995)));
     }
 
     #[test]
@@ -709,8 +761,11 @@ mod tests {
         other.add(Sample::manual(500, Some(600), r(1_000_000, 0)).unwrap());
         other.observe(r(4_600_000, 1_000));
         e.add(Sample::manual(-5, Some(5), r(4_601_000, 2_000)).unwrap());
+        e.add(Sample::manual(-8, Some(8), r(4_601_100, 2_100)).unwrap());
         let res = e.take_resolutions();
         assert_eq!((res.len(), res[0].at, res[0].explanation), (1, r(4_600_000, 1_000), Explanation::MonotonicPaused));
+        // An hour of pause also drifts: 200 ppm of 3 599 s is 720 ms.
+        assert_eq!(e.estimate(r(4_601_100, 2_100)).low_ms, Some(-5));
         // Another origin's estimator learns it too.
         assert_eq!(other.estimate(r(4_601_000, 2_000)).low_ms, Some(500 - 3_599_000));
         other.apply_resolution(res[0].at, res[0].explanation);

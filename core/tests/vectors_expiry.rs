@@ -114,10 +114,18 @@ fn check_random_refresh(lt: &Lifetime, low: f64, high: f64) -> Result<(), String
         .min(lt.hard_expiry.mono.since(lt.received.mono))
         .max(0);
     let lead = lt.refresh_at.mono.since(lt.received.mono);
-    let (lo, hi) = ((span as f64 * low).floor() as i64, (span as f64 * high).floor() as i64);
+    let (lo, hi) = (
+        (span as f64 * low).floor() as i64,
+        (span as f64 * high).floor() as i64,
+    );
     let due = lt.received.advanced(lead);
-    if (lt.refresh_at.wall, lt.refresh_at.mono) != (due.wall, due.mono) || !(lo..=hi).contains(&lead) {
-        return Err(format!("refresh_at {:?} outside the window {lo}..={hi} after receipt", lt.refresh_at));
+    if (lt.refresh_at.wall, lt.refresh_at.mono) != (due.wall, due.mono)
+        || !(lo..=hi).contains(&lead)
+    {
+        return Err(format!(
+            "refresh_at {:?} outside the window {lo}..={hi} after receipt",
+            lt.refresh_at
+        ));
     }
     Ok(())
 }
@@ -136,7 +144,10 @@ fn run_checks(lt: &Lifetime, checks: &Value, pol: &LifetimePolicy) -> Result<(),
             other => want == other.as_str() && wait.is_none(),
         };
         if !ok {
-            return Err(format!("check {i} at {}: expected {want} {wait:?}, got {st:?}", c["at"]));
+            return Err(format!(
+                "check {i} at {}: expected {want} {wait:?}, got {st:?}",
+                c["at"]
+            ));
         }
     }
     Ok(())

@@ -92,7 +92,9 @@ fn skew_vectors() {
     let n = common::run("skew.json", |case| {
         let input = &case.input;
         let mut est = SkewEstimator::with_config(config(input)?);
-        let events = input["events"].as_array().ok_or("events must be an array")?;
+        let events = input["events"]
+            .as_array()
+            .ok_or("events must be an array")?;
         let at = reading(&input["at"])?;
         let mut failed = None;
         for ev in events {
@@ -138,5 +140,8 @@ fn skew_vectors() {
         }
     });
     assert!(n >= 20, "skew.json has only {n} cases");
-    assert!(estimates >= 20 && probes >= 5, "estimates {estimates}, probes {probes}");
+    assert!(
+        estimates >= 20 && probes >= 5,
+        "estimates {estimates}, probes {probes}"
+    );
 }
