@@ -313,7 +313,18 @@ pub enum SessionError {
     ReauthorizationRequired,
     /// The token endpoint returned a token that is already past its hard expiry (judged by
     /// the worst-case clock offset). Treated as a transient failure.
-    ExpiredOnArrival,
+    ExpiredOnArrival {
+        /// Local wall time of the next attempt.
+        retry_at: Option<UnixMillis>,
+    },
+    /// The token response's time values were unusable (e.g. an absurd `exp`). Treated as a
+    /// transient failure.
+    InvalidTokenTimes {
+        /// What was wrong.
+        error: LifetimeError,
+        /// Local wall time of the next attempt.
+        retry_at: Option<UnixMillis>,
+    },
     /// The response's time values were unusable.
     Lifetime(LifetimeError),
     /// A configuration value is invalid (names it).
@@ -329,7 +340,8 @@ impl ErrorCode for SessionError {
             SessionError::TokenEndpoint { error, .. } => error.code(),
             SessionError::Transport { .. } => "transport_error",
             SessionError::ReauthorizationRequired => "reauthorization_required",
-            SessionError::ExpiredOnArrival => "expired_on_arrival",
+            SessionError::ExpiredOnArrival { .. } => "expired_on_arrival",
+            SessionError::InvalidTokenTimes { error, .. } => error.code(),
             SessionError::Lifetime(e) => e.code(),
             SessionError::InvalidConfig(_) => "invalid_config",
             SessionError::InvalidArgument(_) => "invalid_argument",
@@ -338,11 +350,25 @@ impl ErrorCode for SessionError {
 }
 
 impl SessionError {
+    /// Local wall time before which the session will not ask the token endpoint again, for
+    /// transient failures.
+    pub fn retry_at(&self) -> Option<UnixMillis> {
+        match self {
+            SessionError::TokenEndpoint { retry_at, .. }
+            | SessionError::Transport { retry_at, .. }
+            | SessionError::ExpiredOnArrival { retry_at }
+            | SessionError::InvalidTokenTimes { retry_at, .. } => *retry_at,
+            _ => None,
+        }
+    }
+
     /// The class of a token-endpoint failure (`None` for errors that are not about it).
     pub fn class(&self) -> Option<ErrorClass> {
         match self {
             SessionError::TokenEndpoint { error, .. } => Some(error.class()),
-            SessionError::Transport { .. } | SessionError::ExpiredOnArrival => Some(ErrorClass::Transient),
+            SessionError::Transport { .. }
+            | SessionError::ExpiredOnArrival { .. }
+            | SessionError::InvalidTokenTimes { .. } => Some(ErrorClass::Transient),
             SessionError::ReauthorizationRequired => Some(ErrorClass::InvalidGrant),
             _ => None,
         }
@@ -358,9 +384,10 @@ impl fmt::Display for SessionError {
             SessionError::ReauthorizationRequired => {
                 f.write_str("the refresh token was refused and no other grant is available: authorize again")
             }
-            SessionError::ExpiredOnArrival => {
+            SessionError::ExpiredOnArrival { .. } => {
                 f.write_str("the token endpoint returned a token that is already expired by the worst-case clock offset")
             }
+            SessionError::InvalidTokenTimes { error, .. } => write!(f, "token response: {error}"),
             SessionError::Lifetime(e) => write!(f, "token lifetime: {e}"),
             SessionError::InvalidConfig(what) => write!(f, "invalid configuration: {what}"),
             SessionError::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
@@ -469,6 +496,7 @@ struct HeldToken {
     header: Secret,
     lifetime: Lifetime,
     iat_ms: Option<i64>,
+    nbf_ms: Option<i64>,
     /// Obtained because the resource server rejected the previous token.
     after_rejection: bool,
     /// The resource server accepted it at least once.
@@ -630,7 +658,7 @@ impl Session {
         let mut consider = |ms: i64| best = Some(best.map_or(ms, |b: i64| b.min(ms)));
         if let Some(t) = &self.ticket {
             consider(self.config.ticket_timeout_ms.saturating_sub(now.mono.since(t.issued.mono)));
-        } else if let Some(tok) = self.current.as_ref().filter(|t| !t.rejected) {
+        } else if let Some(tok) = self.current.as_ref().filter(|t| !t.rejected || t.condemned) {
             if let Some(ms) = tok.lifetime.next_change_ms(now, &judge, &self.config.policy) {
                 consider(ms);
             }
@@ -793,7 +821,10 @@ impl Session {
                 let mut lifetime =
                     match Lifetime::new(&times, sent, received, &judge, &self.config.policy, self.rng.as_mut()) {
                         Ok(l) => l,
-                        Err(e) => return Err(self.transient_failure(received, SessionError::Lifetime(e), None)),
+                        Err(error) => {
+                            let e = SessionError::InvalidTokenTimes { error, retry_at: None };
+                            return Err(self.transient_failure(received, e, None));
+                        }
                     };
                 let header = Secret::new(format!("Bearer {}", resp.access_token.expose()));
                 // The same token again: the issuer caches. Keep ours (its id, its history)
@@ -803,7 +834,7 @@ impl Session {
                     if cur.lifetime.until_hard_expiry_ms(received, &judge) <= 0 {
                         // We judge it expired, the issuer does not: asking again at once would
                         // only get it again. Back off.
-                        return Err(self.transient_failure(received, SessionError::ExpiredOnArrival, None));
+                        return Err(self.transient_failure(received, SessionError::ExpiredOnArrival { retry_at: None }, None));
                     }
                     cur.lifetime.refresh_at = late_refresh_at(&cur.lifetime);
                     let id = cur.id;
@@ -817,7 +848,7 @@ impl Session {
                     return Ok(id);
                 }
                 if lifetime.until_hard_expiry_ms(received, &judge) <= 0 {
-                    return Err(self.transient_failure(received, SessionError::ExpiredOnArrival, None));
+                    return Err(self.transient_failure(received, SessionError::ExpiredOnArrival { retry_at: None }, None));
                 }
                 if self.issuer_reuses_tokens {
                     lifetime.refresh_at = late_refresh_at(&lifetime);
@@ -832,6 +863,7 @@ impl Session {
                     header,
                     lifetime,
                     iat_ms: times.iat_ms,
+                    nbf_ms: times.nbf_ms,
                     after_rejection: self.refreshing_after_rejection,
                     accepted: false,
                     rejected: false,
@@ -933,11 +965,21 @@ impl Session {
         if status != 401 {
             if let Some(t) = self.current.as_mut().filter(|t| t.id == token_id) {
                 t.accepted = true;
+                // The resource server's clock caught up: the token is good again, and a later
+                // 401 means something new (a refresh may help).
+                if t.condemned {
+                    t.condemned = false;
+                    t.rejected = false;
+                }
             }
             return Verdict::Accept;
         }
         self.stats.unauthorized += 1;
         let verdict = if !is_current {
+            // An older token: never serve it again; the retry gets the newer one.
+            if let Some(p) = self.previous.as_mut().filter(|p| p.id == token_id) {
+                p.rejected = true;
+            }
             Verdict::Retry { wait_ms: 0 }
         } else {
             let judge = self.judge_estimate(received);
@@ -948,7 +990,7 @@ impl Session {
                 t.condemned = true;
                 t.rejected = true;
                 Verdict::Fail {
-                    diagnosis: diagnose(&t.lifetime, t.iat_ms, received, &issuer_est, &resource_est),
+                    diagnosis: diagnose(&t.lifetime, t.nbf_ms, t.iat_ms, received, &issuer_est, &resource_est),
                 }
             } else if t.rejected {
                 // Already invalidated by a concurrent 401.
@@ -1095,6 +1137,10 @@ impl Session {
                 SessionError::TokenEndpoint { error, retry_at: Some(until.wall) }
             }
             SessionError::Transport { failure, .. } => SessionError::Transport { failure, retry_at: Some(until.wall) },
+            SessionError::ExpiredOnArrival { .. } => SessionError::ExpiredOnArrival { retry_at: Some(until.wall) },
+            SessionError::InvalidTokenTimes { error, .. } => {
+                SessionError::InvalidTokenTimes { error, retry_at: Some(until.wall) }
+            }
             other => other,
         };
         self.push(SessionEvent::RefreshFailed { at: now, code: error.code(), backoff_ms: delay });
@@ -1114,7 +1160,14 @@ fn late_refresh_at(l: &Lifetime) -> crate::lifetime::Deadline {
 }
 
 /// Explains a repeated 401 through the resource server's estimated clock.
-fn diagnose(lt: &Lifetime, iat_ms: Option<i64>, at: Reading, issuer: &Estimate, resource: &Estimate) -> Diagnosis {
+fn diagnose(
+    lt: &Lifetime,
+    nbf_claim: Option<i64>,
+    iat_ms: Option<i64>,
+    at: Reading,
+    issuer: &Estimate,
+    resource: &Estimate,
+) -> Diagnosis {
     let (low, high) = resource.server_time_bounds(at.wall);
     let (low, high) = (low.map(|t| t.0), high.map(|t| t.0));
     let nbf = lt.not_before_ms;
@@ -1139,7 +1192,7 @@ fn diagnose(lt: &Lifetime, iat_ms: Option<i64>, at: Reading, issuer: &Estimate, 
             issuer: *issuer,
             resource_now_ms: (low, high),
             exp_ms: lt.exp_ms,
-            nbf_ms: nbf,
+            nbf_ms: nbf_claim,
             iat_ms,
         })),
         None => Diagnosis::Unauthorized,

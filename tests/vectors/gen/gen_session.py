@@ -16,8 +16,10 @@ built here too.
 Model (SPEC rules, restated):
 * A Date header D (1 s resolution) on an exchange sent..received gives the offset interval
   `[D - recv.wall, D + 1000 - (recv.wall - rtt)]`, rtt on the monotonic clock; a token's iat
-  gives `[iat - recv.wall, +inf)`. Samples widen by ceil(age_ms * 200 / 1e6) on both sides;
-  the estimate is Marzullo's intersection (documented in core/src/skew.rs).
+  gives `[iat - recv.wall, +inf)`. Samples widen by ceil((age_ms + rtt_ms) * 200 / 1e6) on both
+  sides (the server may have read its clock up to one round trip before receipt; iat samples
+  have no round trip); the estimate is Marzullo's intersection (documented in
+  core/src/skew.rs).
 * A token's deadline is the per-clock earliest of `sent + expires_in` (both clocks) and
   `exp - high` (high = the upper offset bound of the judging estimate; only when bounded, or
   the best offset when there is no expires_in). margin = min(10 s, lifetime/10), hard expiry =
@@ -138,8 +140,8 @@ def config(grant=CC, auth=BASIC, policy=POLICY, seed=1, **kw):
 # Model: skew estimate and token lifetime (SPEC rules; see the module docstring)
 # ---------------------------------------------------------------------------------------------
 
-def ceil_drift(age):
-    return (abs(age) * DRIFT_PPM + 999_999) // 1_000_000
+def ceil_drift(age, ppm=DRIFT_PPM):
+    return (abs(age) * ppm + 999_999) // 1_000_000
 
 
 def marzullo(ivs):
@@ -170,26 +172,27 @@ class Est:
     """One origin's samples; no local clock discontinuities (cases with a wall step build the
     carried samples by hand)."""
 
-    def __init__(self):
+    def __init__(self, drift_ppm=DRIFT_PPM):
         self.samples = []
+        self.drift_ppm = drift_ppm
 
     def date(self, d, sent, recv):
         rtt = recv["mono_ms"] - sent["mono_ms"]
-        self.samples.append((d - recv["wall_ms"], d + 1000 - (recv["wall_ms"] - rtt), recv))
+        self.samples.append((d - recv["wall_ms"], d + 1000 - (recv["wall_ms"] - rtt), recv, rtt))
 
     def iat(self, iat, recv):
-        self.samples.append((iat - recv["wall_ms"], None, recv))
+        self.samples.append((iat - recv["wall_ms"], None, recv, 0))
 
-    def raw(self, low, high, at):
-        self.samples.append((low, high, at))
+    def raw(self, low, high, at, rtt):
+        self.samples.append((low, high, at, rtt))
 
     def empty(self):
         return not self.samples
 
     def at(self, now):
         ivs = []
-        for low, high, at in self.samples:
-            w = ceil_drift(now["mono_ms"] - at["mono_ms"])
+        for low, high, at, rtt in self.samples:
+            w = ceil_drift(abs(now["mono_ms"] - at["mono_ms"]) + rtt, self.drift_ppm)
             ivs.append((low - w, None if high is None else high + w))
         return marzullo(ivs)
 
@@ -304,6 +307,10 @@ class T:
 
     def next_timeout(self, at, when):
         self._step(at, "next_timeout", {"at": when})
+
+    def next_timeout_range(self, at, lo, hi):
+        """next_timeout's wall time within [lo, hi] (a jittered backoff end)."""
+        self._step(at, "next_timeout", {"at_wall_ms_range": [lo, hi]})
 
     def stats(self, at, **e):
         self._step(at, "stats", e)
@@ -783,13 +790,24 @@ def errors_cases():
           config())
     t.authorize(L(T0), "refresh", ticket="t1", reason="initial")
     t.complete(L(T0 + 1_500), "t1", L(T0), body(jwt("k0", iat=T0, exp=T0 + 1_000), 1),
-               {"error": "expired_on_arrival",
-                "retry_at_wall_ms_range": [T0 + 1_500, T0 + 2_500]})
+               {"error": "expired_on_arrival"})
+    # The backoff (first failure: [0, 1 s]) shows in next_timeout.
+    t.next_timeout_range(L(T0 + 1_500), T0 + 1_500, T0 + 2_500)
     t.authorize(L(T0 + 2_500), "refresh", ticket="t2", reason="retry")
     tok = jwt("k1", iat=T0 + 2_000, nbf=T0 + 2_000, exp=T0 + 102_000)
     t.complete(L(T0 + 2_700), "t2", L(T0 + 2_500), body(tok), {"token": "k1"})
     t.authorize(L(T0 + 2_701), "ready", token="k1")
     add("errors", t.done(stats={"token_requests": 2, "refreshes": 1, "failures": 1}))
+
+    t = T("session-errors-expired-on-arrival-retry-at",
+          "expired_on_arrival is transient and imposes a backoff like every other transient "
+          "failure, so the error carries the time of the next attempt (retry_at) as they do.",
+          config())
+    t.authorize(L(T0), "refresh", ticket="t1", reason="initial")
+    t.complete(L(T0 + 1_500), "t1", L(T0), body(jwt("k0", iat=T0, exp=T0 + 1_000), 1),
+               {"error": "expired_on_arrival",
+                "retry_at_wall_ms_range": [T0 + 1_500, T0 + 2_500]})
+    add("errors", t.done())
 
     t = T("session-errors-html-on-200-transient",
           "A 200 whose body is a proxy's HTML page (invalid_json) is transient: backoff, then a "
@@ -994,7 +1012,7 @@ def skew_cases():
         "session-skew-evidence-nbf-is-the-claim",
         "Evidence of a clock_skew diagnosis reports the token's own claims: a token without "
         "nbf has nbf_ms null (not its iat).",
-        -60_000, nbf=False, iat=True, finding="issued_in_future", flags=["known-bug"])
+        -60_000, nbf=False, iat=True, finding="issued_in_future")
     add("skew", t.done())
 
     # --- repeated 401: clock skew (resource server ahead: expired) ---------------------------
@@ -1025,10 +1043,10 @@ def skew_cases():
     t.authorize(L(T0 + 10_600), "refresh", ticket="t3", reason="expired")
     i3 = floor_s(T0 + 10_700)
     tok3 = jwt("k3", iat=i3, nbf=i3, exp=i3 + 100_000)
-    t.complete(L(T0 + 10_800), "t3", L(T0 + 10_600), body(tok3),
-               {"error": "expired_on_arrival",
-                "retry_at_wall_ms_range": [T0 + 10_800, T0 + 11_800]})
-    add("skew", t.done(stats={"token_requests": 3, "refreshes": 2, "failures": 1,
+    t.complete(L(T0 + 10_800), "t3", L(T0 + 10_600), body(tok3), {"error": "expired_on_arrival"})
+    t.next_timeout_range(L(T0 + 10_800), T0 + 10_800, T0 + 11_800)
+    t.authorize(L(T0 + 11_800), "refresh", ticket="t4", reason="expired")
+    add("skew", t.done(stats={"token_requests": 4, "refreshes": 2, "failures": 1,
                               "unauthorized": 2, "retries": 1}))
 
     # --- 401 explained by nbf on a slow resource server ---------------------------------------
@@ -1037,16 +1055,18 @@ def skew_cases():
         if drift_ppm is not None:
             cfg["skew"] = {"drift_ppm": drift_ppm}
         t = T(cid, comment, cfg)
-        iss, res = Est(), Est()
+        ppm = DRIFT_PPM if drift_ppm is None else drift_ppm
+        iss, res = Est(ppm), Est(ppm)
         standard_first_token(t, issuer=iss, resource=res, date=True)
         s, r = L(T0 + 300), L(T0 + 400)
         d = rs_date(T0 + 300, T0 + 400, -5_000)
         assert d == T0 - 5_000
         res.date(d, s, r)
         e = res.at(r)
-        # The resource server's clock is at least D at receipt: nbf (T0) passes in nbf - D.
+        # The resource server's clock is at least D at receipt (less the drift over one round
+        # trip): nbf (T0) passes in about nbf - D.
         wait = T0 - (r["wall_ms"] + e["low"])
-        assert wait == 5_000
+        assert wait == (5_000 if ppm == 0 else 5_001)
         t.respond(r, "k1", 401, s, {"verdict": "retry", "wait_ms": wait},
                   headers=[["Date", http_date(d)]])
         return t, res, r, wait
@@ -1065,15 +1085,22 @@ def skew_cases():
 
     t, res, r, wait = nbf_wait_case(
         "session-skew-401-nbf-wait-default-drift",
-        "As nbf-wait with the default 200 ppm drift: the resource server's lowest possible "
-        "time keeps widening, so right after the 5 s wait nbf may still be a millisecond or "
-        "two ahead (wait not_yet_valid); it is surely passed 2 ms later. Still no refresh.",
+        "As nbf-wait with the default 200 ppm drift: the wait includes the drift over the "
+        "round trip (5001 ms); the resource server's lowest possible time keeps widening during "
+        "the wait, so right after it nbf may still be a millisecond ahead (wait not_yet_valid, "
+        "until the time the model computes); then ready. Still no refresh.",
         None)
-    t.authorize(adv(r, wait), "wait", wait_reason="not_yet_valid")
-    # Model check of the 2 ms: drift ceil(5002 * 200 / 1e6) = 2.
-    now = adv(r, wait + 2)
-    assert res.at(now)["low"] == -5_402 and T0 - (now["wall_ms"] - 5_402) == 0
-    t.authorize(now, "ready", token="k1")
+    lt1 = lifetime(L(T0), L(T0 + 200), 100_000, {"offset": 0, "low": None, "high": None},
+                   nbf=T0, iat=T0)
+    now = adv(r, wait)
+    st = state(lt1, now, res.at(now))
+    assert st[0] == "not_yet_valid", st
+    t.authorize(now, "wait", wait_reason="not_yet_valid", until=adv(now, st[1]))
+    later = adv(now, st[1])
+    while state(lt1, later, res.at(later)) != "fresh":
+        later = adv(later, 1)
+    assert later["wall_ms"] - now["wall_ms"] <= 3
+    t.authorize(later, "ready", token="k1")
     add("skew", t.done(stats={"token_requests": 1, "unauthorized": 1, "retries": 1}))
 
     t = T("session-skew-401-nbf-wait-too-long",
@@ -1169,14 +1196,14 @@ def skew_cases():
                 until=L(T0 + 70_000, step))
     tok1 = jwt("k1", iat=T0, nbf=T0, exp=T0 + 100_000)
     t.complete(L(T0 + 10_200, step), "t2", L(T0 + 10_000, step), body(tok1, 90),
-               {"error": "expired_on_arrival",
-                "retry_at_wall_ms_range": [T0 + 10_200 + step, T0 + 11_200 + step]})
+               {"error": "expired_on_arrival"})
+    t.next_timeout_range(L(T0 + 10_200, step), T0 + 10_200 + step, T0 + 11_200 + step)
     t.authorize(L(T0 + 11_200, step), "refresh", ticket="t3", reason="expired")
     t.authorize(L(T0 + 11_201, step), "wait", wait_reason="refresh_in_flight",
                 until=L(T0 + 71_200, step))
     t.complete(L(T0 + 11_400, step), "t3", L(T0 + 11_200, step), body(tok1, 89),
-               {"error": "expired_on_arrival",
-                "retry_at_wall_ms_range": [T0 + 11_400 + step, T0 + 13_400 + step]})
+               {"error": "expired_on_arrival"})
+    t.next_timeout_range(L(T0 + 11_400, step), T0 + 11_400 + step, T0 + 13_400 + step)
     t.authorize(L(T0 + 13_400, step), "refresh", ticket="t4", reason="expired")
     add("skew", t.done(stats={"token_requests": 4, "refreshes": 1, "failures": 2}))
 
@@ -1196,8 +1223,8 @@ def skew_cases():
                headers=with_date(JSON_HEADERS, T0 + 10_100))
     # After resolution (wall stepped by +1 h) the old samples shift by -1 h.
     carried = Est()
-    for low, high, at in iss.samples:
-        carried.raw(low - step, None if high is None else high - step, at)
+    for low, high, at, rtt in iss.samples:
+        carried.raw(low - step, None if high is None else high - step, at, rtt)
     carried.date(floor_s(T0 + 10_100), s2, r2)
     carried.iat(T0, r2)
     rebased = dict(lt1, hard=R(lt1["hard"]["wall_ms"] + step, lt1["hard"]["mono_ms"]),
@@ -1258,7 +1285,7 @@ def skew_cases():
           "A token that failed with clock_skew and was later accepted (the resource server's "
           "clock caught up) is an ordinary token again: when it is revoked afterwards, a 401 "
           "must invalidate it and refresh (retry), not fail for the rest of its life.",
-          config(), flags=["known-bug"])
+          config())
     iss, res = Est(), Est()
     standard_first_token(t, issuer=iss, resource=res, date=True, nbf=False)
     s, r = L(T0 + 10_000), L(T0 + 10_100)
@@ -1287,7 +1314,7 @@ def skew_cases():
           "server rejects that previous token, the retry must not get it again (SPEC: a 401 on "
           "an already-replaced token retries with the new one): the caller waits for the new "
           "token's nbf instead.",
-          config(), flags=["known-bug"])
+          config())
     iss, res = Est(), Est()
     standard_first_token(t, issuer=iss, resource=res)
     s, r = L(T0 + 1_000), L(T0 + 1_100)
@@ -1314,7 +1341,7 @@ def skew_cases():
     t = T("session-skew-next-timeout-after-fail",
           "After a repeated 401 failed with a diagnosis, the token is still handed out and will "
           "be refreshed at its refresh time: next_timeout must still announce that time.",
-          config(), flags=["known-bug"])
+          config())
     iss, res = Est(), Est()
     standard_first_token(t, issuer=iss, resource=res)
     t.respond(L(T0 + 10_100), "k1", 401, L(T0 + 10_000), {"verdict": "retry", "wait_ms": 0})
