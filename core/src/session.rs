@@ -22,7 +22,8 @@
 use crate::httpdate::{parse_http_date, parse_retry_after, RetryAfter};
 use crate::lifetime::{Lifetime, LifetimeError, LifetimePolicy, TokenState, TokenTimes};
 use crate::oauth::{
-    build_token_request, parse_token_response, ClientAuth, ErrorClass, Grant, IssuerNow, Secret, TokenEndpointError,
+    build_token_request, parse_token_response, ClientAuth, ErrorClass, Grant, GrantError, IssuerNow, Secret,
+    TokenEndpointError,
     TokenRequest,
 };
 use crate::peek::peek;
@@ -327,6 +328,9 @@ pub enum SessionError {
     },
     /// The response's time values were unusable.
     Lifetime(LifetimeError),
+    /// The token request could not be built from the configuration (bad URL, missing client
+    /// authentication, an assertion that cannot be signed, ...).
+    Grant(GrantError),
     /// A configuration value is invalid (names it).
     InvalidConfig(&'static str),
     /// A reading or argument is invalid (names it).
@@ -343,6 +347,7 @@ impl ErrorCode for SessionError {
             SessionError::ExpiredOnArrival { .. } => "expired_on_arrival",
             SessionError::InvalidTokenTimes { error, .. } => error.code(),
             SessionError::Lifetime(e) => e.code(),
+            SessionError::Grant(e) => e.code(),
             SessionError::InvalidConfig(_) => "invalid_config",
             SessionError::InvalidArgument(_) => "invalid_argument",
         }
@@ -389,6 +394,7 @@ impl fmt::Display for SessionError {
             }
             SessionError::InvalidTokenTimes { error, .. } => write!(f, "token response: {error}"),
             SessionError::Lifetime(e) => write!(f, "token lifetime: {e}"),
+            SessionError::Grant(e) => write!(f, "token request: {e}"),
             SessionError::InvalidConfig(what) => write!(f, "invalid configuration: {what}"),
             SessionError::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
         }
@@ -582,6 +588,11 @@ impl Session {
         {
             return Err(SessionError::InvalidConfig("backoff"));
         }
+        // Build one request now so a bad URL or missing client authentication fails here, not
+        // at the first `authorize` (a throwaway RNG: nothing of it is kept).
+        let probe_time = IssuerNow { low_ms: 1_700_000_000_000, high_ms: 1_700_000_000_000 };
+        build_token_request(&config.token_url, &config.auth, &config.grant, probe_time, &mut crate::rng::SplitMix64::new(0))
+            .map_err(SessionError::Grant)?;
         let refresh_token = match &config.grant {
             Grant::RefreshToken { refresh_token, .. } => Some(refresh_token.clone()),
             _ => None,
@@ -1103,7 +1114,7 @@ impl Session {
             high_ms: now.wall.0.saturating_add(est.high_ms.unwrap_or(est.offset_ms)),
         };
         let request = build_token_request(&self.config.token_url, &self.config.auth, &grant, issuer_now, self.rng.as_mut())
-            .map_err(|_| SessionError::InvalidConfig("token request"))?;
+            .map_err(SessionError::Grant)?;
         let id = TicketId(self.next_ticket);
         self.next_ticket += 1;
         self.ticket = Some(Outstanding { id, issued: now, uses_refresh_token });

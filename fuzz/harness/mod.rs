@@ -1,0 +1,136 @@
+//! The per-target "drive one input" functions of the fuzzing campaign (issue 9).
+//!
+//! Compiled twice, from the same files, through `#[path]`:
+//! * by the cargo-fuzz targets in `fuzz/fuzz_targets/` (nightly, libFuzzer), each of which
+//!   is one line: `fuzz_target!(|data: &[u8]| harness::<target>::run(data));`
+//! * by the stable replay test `core/tests/fuzz_replay.rs`, which feeds every file of
+//!   `fuzz/seeds/<target>/` and every case of `tests/vectors/regressions/*.json` to the same
+//!   function.
+//!
+//! Every `run` function takes raw bytes, never panics on its own account, and **asserts** the
+//! target's invariants: a panic (from core or from an assertion) is a finding. Byte layouts
+//! are documented on each module and in `fuzz/README.md`, so the Python and wasm bindings can
+//! replay the same files through their own calls.
+//!
+//! `verify` and `jwks` need tokenclock's `verify` feature (and jsonwebtoken, for re-signing);
+//! the JWT-bearer grant in `session` needs `sign`. The including crate provides those cfgs.
+#![allow(dead_code)]
+
+pub mod http_date;
+#[cfg(feature = "verify")]
+pub mod jwks;
+#[cfg(feature = "verify")]
+pub mod keys;
+pub mod lifetime;
+pub mod monitor;
+pub mod peek;
+pub mod retry_after;
+pub mod session;
+pub mod skew;
+pub mod sntp;
+pub mod token_response;
+#[cfg(feature = "verify")]
+pub mod verify;
+
+/// Every target, by name, with its driver (the replay test walks this list).
+pub fn targets() -> Vec<(&'static str, fn(&[u8]))> {
+    let mut t: Vec<(&'static str, fn(&[u8]))> = vec![
+        ("peek", peek::run),
+        ("http_date", http_date::run),
+        ("retry_after", retry_after::run),
+        ("sntp", sntp::run),
+        ("token_response", token_response::run),
+        ("skew", skew::run),
+        ("session", session::run),
+        ("lifetime", lifetime::run),
+        ("monitor", monitor::run),
+    ];
+    #[cfg(feature = "verify")]
+    t.extend([("jwks", jwks::run as fn(&[u8])), ("verify", verify::run)]);
+    t
+}
+
+/// Reads fixed-width little-endian fields off the front of a byte string; missing bytes read
+/// as zero (like `arbitrary`), so every input decodes.
+pub struct Bytes<'a>(pub &'a [u8]);
+
+impl<'a> Bytes<'a> {
+    /// The next `N` bytes, zero-padded.
+    pub fn array<const N: usize>(&mut self) -> [u8; N] {
+        let mut out = [0u8; N];
+        let n = N.min(self.0.len());
+        out[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        out
+    }
+    pub fn u8(&mut self) -> u8 {
+        self.array::<1>()[0]
+    }
+    pub fn u16(&mut self) -> u16 {
+        u16::from_le_bytes(self.array())
+    }
+    pub fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(self.array())
+    }
+    pub fn i64(&mut self) -> i64 {
+        i64::from_le_bytes(self.array())
+    }
+    /// The next `n` bytes (fewer if the input ends).
+    pub fn take(&mut self, n: usize) -> &'a [u8] {
+        let n = n.min(self.0.len());
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        head
+    }
+    /// Everything left.
+    pub fn rest(self) -> &'a [u8] {
+        self.0
+    }
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Bytes of an even-length lower- or upper-case hex string.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect()
+}
+
+/// An error code must be a stable `snake_case` identifier (`ErrorCode`'s contract).
+pub fn assert_code(code: &str) {
+    assert!(
+        !code.is_empty()
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && !code.starts_with('_')
+            && !code.ends_with('_'),
+        "error code {code:?} is not snake_case"
+    );
+}
+
+/// Error messages never echo the input: a message must not contain an input of at least
+/// 24 bytes (shorter ones could coincide with the message's own words).
+pub fn assert_no_echo(message: &str, input: &str) {
+    let input = input.trim();
+    if input.len() >= 24 {
+        assert!(
+            !message.contains(input),
+            "error message echoes the input: {message:?}"
+        );
+    }
+}
+
+/// Checks an error's code and message.
+pub fn check_error<E: tokenclock::ErrorCode + std::fmt::Display>(e: &E, input: &str) {
+    assert_code(e.code());
+    assert_no_echo(&e.to_string(), input);
+}
