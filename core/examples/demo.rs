@@ -23,13 +23,26 @@ fn main() {
     let started = Instant::now();
     let cells = gauntlet_cells(seed, hours);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let chunks: Vec<Vec<_>> = cells.chunks(cells.len().div_ceil(threads)).map(<[_]>::to_vec).collect();
+    let chunks: Vec<Vec<_>> = cells
+        .chunks(cells.len().div_ceil(threads))
+        .map(<[_]>::to_vec)
+        .collect();
     let mut all: Vec<Row> = std::thread::scope(|s| {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|chunk| s.spawn(move || chunk.iter().flat_map(|c| rows(c, &run_cell(*c, false))).collect::<Vec<Row>>()))
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .flat_map(|c| rows(c, &run_cell(*c, false)))
+                        .collect::<Vec<Row>>()
+                })
+            })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("worker")).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker"))
+            .collect()
     });
     all.sort_by(|a, b| a.strategy.cmp(b.strategy));
     let elapsed = started.elapsed();
@@ -44,6 +57,7 @@ fn main() {
     print!("{}", render_breakdown(&all));
     std::fs::create_dir_all(&out_dir).expect("create target/demo");
     let path = out_dir.join("gauntlet.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&all).expect("json")).expect("write gauntlet.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&all).expect("json"))
+        .expect("write gauntlet.json");
     println!("\nrows: {}", path.display());
 }

@@ -98,8 +98,13 @@ pub struct LifetimePolicy {
 impl Default for LifetimePolicy {
     fn default() -> Self {
         LifetimePolicy {
-            margin: Margin::TenthOfLifetime { cap_ms: DEFAULT_MARGIN_CAP_MS },
-            refresh_at: RefreshAt::Fraction { low: 0.75, high: 0.85 },
+            margin: Margin::TenthOfLifetime {
+                cap_ms: DEFAULT_MARGIN_CAP_MS,
+            },
+            refresh_at: RefreshAt::Fraction {
+                low: 0.75,
+                high: 0.85,
+            },
             assumed_lifetime_ms: DEFAULT_ASSUMED_LIFETIME_MS,
             max_wait_ms: DEFAULT_MAX_WAIT_MS,
             not_before: NotBefore::NbfAndIat,
@@ -111,7 +116,9 @@ impl LifetimePolicy {
     /// Checks every knob's range.
     pub fn validate(&self) -> Result<(), LifetimeError> {
         match self.margin {
-            Margin::TenthOfLifetime { cap_ms: v } | Margin::Fixed { ms: v } if !(0..=MAX_LIFETIME_MS).contains(&v) => {
+            Margin::TenthOfLifetime { cap_ms: v } | Margin::Fixed { ms: v }
+                if !(0..=MAX_LIFETIME_MS).contains(&v) =>
+            {
                 return Err(LifetimeError::InvalidPolicy("margin"))
             }
             _ => {}
@@ -181,7 +188,9 @@ impl fmt::Display for LifetimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LifetimeError::OutOfRange(what) => write!(f, "{what} is out of range"),
-            LifetimeError::ReadingOrder => f.write_str("the received reading is earlier than the sent reading"),
+            LifetimeError::ReadingOrder => {
+                f.write_str("the received reading is earlier than the sent reading")
+            }
             LifetimeError::InvalidPolicy(what) => write!(f, "invalid policy: {what}"),
         }
     }
@@ -210,11 +219,17 @@ impl Deadline {
     }
 
     fn minus(self, ms: i64) -> Deadline {
-        Deadline { wall: self.wall.plus(-ms), mono: self.mono.plus(-ms) }
+        Deadline {
+            wall: self.wall.plus(-ms),
+            mono: self.mono.plus(-ms),
+        }
     }
 
     fn earliest(self, other: Deadline) -> Deadline {
-        Deadline { wall: self.wall.min(other.wall), mono: self.mono.min(other.mono) }
+        Deadline {
+            wall: self.wall.min(other.wall),
+            mono: self.mono.min(other.mono),
+        }
     }
 }
 
@@ -316,14 +331,19 @@ impl Lifetime {
             return Err(LifetimeError::ReadingOrder);
         }
         let expires_in = match times.expires_in_ms {
-            Some(x) if !(0..=MAX_LIFETIME_MS).contains(&x) => return Err(LifetimeError::OutOfRange("expires_in")),
+            Some(x) if !(0..=MAX_LIFETIME_MS).contains(&x) => {
+                return Err(LifetimeError::OutOfRange("expires_in"))
+            }
             v => v,
         };
         let exp = check_claim(times.exp_ms, "exp")?;
         let nbf = check_claim(times.nbf_ms, "nbf")?;
         let iat = check_claim(times.iat_ms, "iat")?;
 
-        let from_sent = |ms: i64| Deadline { wall: sent.wall.plus(ms), mono: sent.mono.plus(ms) };
+        let from_sent = |ms: i64| Deadline {
+            wall: sent.wall.plus(ms),
+            mono: sent.mono.plus(ms),
+        };
         let by_expires_in = expires_in.map(from_sent);
         // Worst case: the server's clock is as far ahead as the estimate allows. Without an
         // upper bound, `exp` can only be placed by the best guess, and only matters when there
@@ -338,15 +358,29 @@ impl Lifetime {
             mono: received.mono.plus(w.saturating_sub(received.wall.0)),
         });
         let (deadline, basis) = match (by_expires_in, by_exp) {
-            (Some(a), Some(b)) if b.wall < a.wall || b.mono < a.mono => (a.earliest(b), DeadlineBasis::Exp),
+            (Some(a), Some(b)) if b.wall < a.wall || b.mono < a.mono => {
+                (a.earliest(b), DeadlineBasis::Exp)
+            }
             (Some(a), _) => (a, DeadlineBasis::ExpiresIn),
             (None, Some(b)) => (b, DeadlineBasis::Exp),
-            (None, None) => (from_sent(policy.assumed_lifetime_ms), DeadlineBasis::Assumed),
+            (None, None) => (
+                from_sent(policy.assumed_lifetime_ms),
+                DeadlineBasis::Assumed,
+            ),
         };
-        let lifetime_ms = deadline.wall.since(sent.wall).min(deadline.mono.since(sent.mono)).max(0);
+        let lifetime_ms = deadline
+            .wall
+            .since(sent.wall)
+            .min(deadline.mono.since(sent.mono))
+            .max(0);
         let margin_ms = policy.margin_for(lifetime_ms);
         let hard_expiry = deadline.minus(margin_ms);
-        let span = |d: Deadline| d.wall.since(received.wall).min(d.mono.since(received.mono)).max(0);
+        let span = |d: Deadline| {
+            d.wall
+                .since(received.wall)
+                .min(d.mono.since(received.mono))
+                .max(0)
+        };
         let until_hard = span(hard_expiry);
         let lead = match policy.refresh_at {
             RefreshAt::Fraction { low, high } => {
@@ -356,7 +390,10 @@ impl Lifetime {
             }
             RefreshAt::Before { ms } => until_hard.saturating_sub(ms).max(0),
         };
-        let refresh_at = Deadline { wall: received.wall.plus(lead), mono: received.mono.plus(lead) };
+        let refresh_at = Deadline {
+            wall: received.wall.plus(lead),
+            mono: received.mono.plus(lead),
+        };
         let not_before_ms = match policy.not_before {
             NotBefore::Nbf => nbf,
             NotBefore::NbfAndIat => nbf.max(iat),
@@ -384,7 +421,11 @@ impl Lifetime {
             return;
         }
         let x = res.discontinuity.wall_excess_ms;
-        for d in [&mut self.deadline, &mut self.hard_expiry, &mut self.refresh_at] {
+        for d in [
+            &mut self.deadline,
+            &mut self.hard_expiry,
+            &mut self.refresh_at,
+        ] {
             match res.explanation {
                 crate::skew::Explanation::WallStepped => d.wall = d.wall.plus(x),
                 crate::skew::Explanation::MonotonicPaused => d.mono = d.mono.plus(-x),
@@ -399,7 +440,10 @@ impl Lifetime {
         match (self.exp_ms, server.high_ms) {
             (Some(exp), Some(high)) => {
                 let server_latest = now.wall.0.saturating_add(high);
-                local.min(exp.saturating_sub(self.margin_ms).saturating_sub(server_latest))
+                local.min(
+                    exp.saturating_sub(self.margin_ms)
+                        .saturating_sub(server_latest),
+                )
             }
             _ => local,
         }
@@ -408,8 +452,13 @@ impl Lifetime {
     /// Milliseconds until `not_before` has surely passed on the server's clock (≤ 0: passed).
     /// With no lower bound on the offset, the best guess stands in for the worst case.
     pub fn until_valid_ms(&self, now: Reading, server: &Estimate) -> i64 {
-        let Some(nb) = self.not_before_ms else { return 0 };
-        let server_earliest = now.wall.0.saturating_add(server.low_ms.unwrap_or(server.offset_ms));
+        let Some(nb) = self.not_before_ms else {
+            return 0;
+        };
+        let server_earliest = now
+            .wall
+            .0
+            .saturating_add(server.low_ms.unwrap_or(server.offset_ms));
         nb.saturating_sub(server_earliest)
     }
 
@@ -421,7 +470,10 @@ impl Lifetime {
         }
         let wait_ms = self.until_valid_ms(now, server);
         if wait_ms > 0 && wait_ms <= policy.max_wait_ms {
-            return TokenState::NotYetValid { wait_ms, until: now.advanced(wait_ms) };
+            return TokenState::NotYetValid {
+                wait_ms,
+                until: now.advanced(wait_ms),
+            };
         }
         if self.refresh_at.has_passed(now) {
             TokenState::Stale
@@ -432,7 +484,12 @@ impl Lifetime {
 
     /// Milliseconds from `now` until the state next changes on its own (refresh due, then
     /// hard expiry, or the end of a `nbf` wait); `None` once expired.
-    pub fn next_change_ms(&self, now: Reading, server: &Estimate, policy: &LifetimePolicy) -> Option<i64> {
+    pub fn next_change_ms(
+        &self,
+        now: Reading,
+        server: &Estimate,
+        policy: &LifetimePolicy,
+    ) -> Option<i64> {
         let hard = self.until_hard_expiry_ms(now, server);
         if hard <= 0 {
             return None;
@@ -452,22 +509,53 @@ mod tests {
     use crate::rng::SplitMix64;
 
     fn r(wall: i64, mono: i64) -> Reading {
-        Reading { wall: UnixMillis(wall), mono: MonoMillis(mono) }
+        Reading {
+            wall: UnixMillis(wall),
+            mono: MonoMillis(mono),
+        }
     }
 
     const T0: i64 = 1_700_000_000_000;
 
     fn exact(offset: i64) -> Estimate {
-        Estimate { offset_ms: offset, low_ms: Some(offset), high_ms: Some(offset), agreeing: 1, samples: 1 }
+        Estimate {
+            offset_ms: offset,
+            low_ms: Some(offset),
+            high_ms: Some(offset),
+            agreeing: 1,
+            samples: 1,
+        }
     }
 
     #[test]
     fn expires_in_anchored_at_sent_on_both_clocks() {
-        let pol = LifetimePolicy { refresh_at: RefreshAt::Fraction { low: 0.8, high: 0.8 }, ..Default::default() };
-        let times = TokenTimes { expires_in_ms: Some(3_600_000), ..Default::default() };
-        let lt = Lifetime::new(&times, r(T0, 0), r(T0 + 200, 200), &Estimate::UNKNOWN, &pol, &mut SplitMix64::new(1))
-            .unwrap();
-        assert_eq!(lt.deadline, Deadline { wall: UnixMillis(T0 + 3_600_000), mono: MonoMillis(3_600_000) });
+        let pol = LifetimePolicy {
+            refresh_at: RefreshAt::Fraction {
+                low: 0.8,
+                high: 0.8,
+            },
+            ..Default::default()
+        };
+        let times = TokenTimes {
+            expires_in_ms: Some(3_600_000),
+            ..Default::default()
+        };
+        let lt = Lifetime::new(
+            &times,
+            r(T0, 0),
+            r(T0 + 200, 200),
+            &Estimate::UNKNOWN,
+            &pol,
+            &mut SplitMix64::new(1),
+        )
+        .unwrap();
+        assert_eq!(
+            lt.deadline,
+            Deadline {
+                wall: UnixMillis(T0 + 3_600_000),
+                mono: MonoMillis(3_600_000)
+            }
+        );
         assert_eq!(lt.margin_ms, 10_000);
         assert_eq!(lt.hard_expiry.mono, MonoMillis(3_590_000));
         // 0.8 of (3_590_000 − 200)
@@ -479,21 +567,37 @@ mod tests {
     fn skew_shortens_but_never_extends() {
         let pol = LifetimePolicy::default();
         let mut rng = SplitMix64::new(1);
-        let times = TokenTimes { expires_in_ms: Some(60_000), exp_ms: Some(T0 + 60_000), ..Default::default() };
+        let times = TokenTimes {
+            expires_in_ms: Some(60_000),
+            exp_ms: Some(T0 + 60_000),
+            ..Default::default()
+        };
         // Server 30 s ahead: exp arrives 30 s early locally.
         let lt = Lifetime::new(&times, r(T0, 0), r(T0, 0), &exact(30_000), &pol, &mut rng).unwrap();
         assert_eq!(lt.deadline.wall, UnixMillis(T0 + 30_000));
         assert_eq!(lt.basis, DeadlineBasis::Exp);
         // Server 30 s behind: expires_in still caps it.
-        let lt = Lifetime::new(&times, r(T0, 0), r(T0, 0), &exact(-30_000), &pol, &mut rng).unwrap();
+        let lt =
+            Lifetime::new(&times, r(T0, 0), r(T0, 0), &exact(-30_000), &pol, &mut rng).unwrap();
         assert_eq!(lt.deadline.wall, UnixMillis(T0 + 60_000));
     }
 
     #[test]
     fn wall_step_back_cannot_extend() {
         let pol = LifetimePolicy::default();
-        let times = TokenTimes { expires_in_ms: Some(300_000), ..Default::default() };
-        let lt = Lifetime::new(&times, r(T0, 0), r(T0, 0), &Estimate::UNKNOWN, &pol, &mut SplitMix64::new(3)).unwrap();
+        let times = TokenTimes {
+            expires_in_ms: Some(300_000),
+            ..Default::default()
+        };
+        let lt = Lifetime::new(
+            &times,
+            r(T0, 0),
+            r(T0, 0),
+            &Estimate::UNKNOWN,
+            &pol,
+            &mut SplitMix64::new(3),
+        )
+        .unwrap();
         // 299 s later by the monotonic clock, but the wall clock was stepped back 120 s.
         let now = r(T0 + 179_000, 299_000);
         assert_eq!(lt.state(now, &Estimate::UNKNOWN, &pol), TokenState::Expired);
@@ -502,14 +606,32 @@ mod tests {
     #[test]
     fn nbf_wait_rule() {
         let pol = LifetimePolicy::default();
-        let times =
-            TokenTimes { expires_in_ms: Some(300_000), nbf_ms: Some(T0 + 1_500), iat_ms: Some(T0), ..Default::default() };
-        let lt = Lifetime::new(&times, r(T0, 0), r(T0, 0), &exact(0), &pol, &mut SplitMix64::new(3)).unwrap();
+        let times = TokenTimes {
+            expires_in_ms: Some(300_000),
+            nbf_ms: Some(T0 + 1_500),
+            iat_ms: Some(T0),
+            ..Default::default()
+        };
+        let lt = Lifetime::new(
+            &times,
+            r(T0, 0),
+            r(T0, 0),
+            &exact(0),
+            &pol,
+            &mut SplitMix64::new(3),
+        )
+        .unwrap();
         assert_eq!(
             lt.state(r(T0, 0), &exact(0), &pol),
-            TokenState::NotYetValid { wait_ms: 1_500, until: r(T0 + 1_500, 1_500) }
+            TokenState::NotYetValid {
+                wait_ms: 1_500,
+                until: r(T0 + 1_500, 1_500)
+            }
         );
-        assert_eq!(lt.state(r(T0 + 1_500, 1_500), &exact(0), &pol), TokenState::Fresh);
+        assert_eq!(
+            lt.state(r(T0 + 1_500, 1_500), &exact(0), &pol),
+            TokenState::Fresh
+        );
         // Server 5 s behind: more than max_wait away, used as is.
         assert_eq!(lt.state(r(T0, 0), &exact(-5_000), &pol), TokenState::Fresh);
     }

@@ -22,9 +22,8 @@
 use crate::httpdate::{parse_http_date, parse_retry_after, RetryAfter};
 use crate::lifetime::{Lifetime, LifetimeError, LifetimePolicy, TokenState, TokenTimes};
 use crate::oauth::{
-    build_token_request, parse_token_response, ClientAuth, ErrorClass, Grant, GrantError, IssuerNow, Secret,
-    TokenEndpointError,
-    TokenRequest,
+    build_token_request, parse_token_response, ClientAuth, ErrorClass, Grant, GrantError,
+    IssuerNow, Secret, TokenEndpointError, TokenRequest,
 };
 use crate::peek::peek;
 use crate::rng::below;
@@ -56,7 +55,11 @@ pub struct BackoffPolicy {
 
 impl Default for BackoffPolicy {
     fn default() -> Self {
-        BackoffPolicy { base_ms: 1_000, cap_ms: 60_000, max_retry_after_ms: 600_000 }
+        BackoffPolicy {
+            base_ms: 1_000,
+            cap_ms: 60_000,
+            max_retry_after_ms: 600_000,
+        }
     }
 }
 
@@ -568,14 +571,20 @@ impl fmt::Debug for Session {
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 impl Session {
     /// A session with no token yet. `rng` supplies refresh jitter, backoff jitter and any
     /// randomness the grant needs (PKCE, `jti`): pass an OS-backed generator in production,
     /// a seeded one in tests.
-    pub fn new(config: SessionConfig, rng: Box<dyn RngCore + Send>) -> Result<Session, SessionError> {
+    pub fn new(
+        config: SessionConfig,
+        rng: Box<dyn RngCore + Send>,
+    ) -> Result<Session, SessionError> {
         config.policy.validate().map_err(SessionError::Lifetime)?;
         if !(0..=3_600_000).contains(&config.ticket_timeout_ms) || config.ticket_timeout_ms == 0 {
             return Err(SessionError::InvalidConfig("ticket_timeout_ms"));
@@ -584,15 +593,27 @@ impl Session {
             return Err(SessionError::InvalidConfig("max_401_wait_ms"));
         }
         let b = config.backoff;
-        if b.base_ms <= 0 || b.cap_ms < b.base_ms || b.cap_ms > 86_400_000 || !(0..=86_400_000).contains(&b.max_retry_after_ms)
+        if b.base_ms <= 0
+            || b.cap_ms < b.base_ms
+            || b.cap_ms > 86_400_000
+            || !(0..=86_400_000).contains(&b.max_retry_after_ms)
         {
             return Err(SessionError::InvalidConfig("backoff"));
         }
         // Build one request now so a bad URL or missing client authentication fails here, not
         // at the first `authorize` (a throwaway RNG: nothing of it is kept).
-        let probe_time = IssuerNow { low_ms: 1_700_000_000_000, high_ms: 1_700_000_000_000 };
-        build_token_request(&config.token_url, &config.auth, &config.grant, probe_time, &mut crate::rng::SplitMix64::new(0))
-            .map_err(SessionError::Grant)?;
+        let probe_time = IssuerNow {
+            low_ms: 1_700_000_000_000,
+            high_ms: 1_700_000_000_000,
+        };
+        build_token_request(
+            &config.token_url,
+            &config.auth,
+            &config.grant,
+            probe_time,
+            &mut crate::rng::SplitMix64::new(0),
+        )
+        .map_err(SessionError::Grant)?;
         let refresh_token = match &config.grant {
             Grant::RefreshToken { refresh_token, .. } => Some(refresh_token.clone()),
             _ => None,
@@ -646,7 +667,9 @@ impl Session {
     /// The current token's state at `now`, judged against the resource server's estimate.
     pub fn token_state(&self, now: Reading) -> Option<TokenState> {
         let judge = self.judge_estimate(now);
-        self.current.as_ref().map(|t| t.lifetime.state(now, &judge, &self.config.policy))
+        self.current
+            .as_ref()
+            .map(|t| t.lifetime.state(now, &judge, &self.config.policy))
     }
 
     /// True while a ticket is outstanding.
@@ -668,9 +691,16 @@ impl Session {
         let mut best: Option<i64> = None;
         let mut consider = |ms: i64| best = Some(best.map_or(ms, |b: i64| b.min(ms)));
         if let Some(t) = &self.ticket {
-            consider(self.config.ticket_timeout_ms.saturating_sub(now.mono.since(t.issued.mono)));
+            consider(
+                self.config
+                    .ticket_timeout_ms
+                    .saturating_sub(now.mono.since(t.issued.mono)),
+            );
         } else if let Some(tok) = self.current.as_ref().filter(|t| !t.rejected || t.condemned) {
-            if let Some(ms) = tok.lifetime.next_change_ms(now, &judge, &self.config.policy) {
+            if let Some(ms) = tok
+                .lifetime
+                .next_change_ms(now, &judge, &self.config.policy)
+            {
                 consider(ms);
             }
         }
@@ -699,10 +729,17 @@ impl Session {
             if now.mono.since(t.issued.mono) >= self.config.ticket_timeout_ms {
                 self.ticket = None;
                 self.stats.abandoned_tickets += 1;
-                self.push(SessionEvent::TicketAbandoned { at: now, ticket: t.id });
+                self.push(SessionEvent::TicketAbandoned {
+                    at: now,
+                    ticket: t.id,
+                });
             }
         }
-        if self.backoff.as_ref().is_some_and(|b| b.until.has_passed(now)) {
+        if self
+            .backoff
+            .as_ref()
+            .is_some_and(|b| b.until.has_passed(now))
+        {
             self.backoff = None;
         }
         let judge = self.judge_estimate(now);
@@ -712,13 +749,21 @@ impl Session {
             .current
             .as_ref()
             .filter(|t| !t.rejected || t.condemned)
-            .map(|t| (t.lifetime.state(now, &judge, &policy), t.lifetime.until_valid_ms(now, &judge)));
+            .map(|t| {
+                (
+                    t.lifetime.state(now, &judge, &policy),
+                    t.lifetime.until_valid_ms(now, &judge),
+                )
+            });
         // Rule 3: prefer the previous token while the new one is not yet valid.
         if let Some((state, until_valid)) = current_state {
             if until_valid > 0 && state != TokenState::Expired {
                 if let Some(prev) = self.previous.as_ref().filter(|p| !p.rejected) {
                     if prev.lifetime.state(now, &judge, &policy).is_usable() {
-                        return Authorization::Ready { header: prev.header.clone(), token_id: prev.id };
+                        return Authorization::Ready {
+                            header: prev.header.clone(),
+                            token_id: prev.id,
+                        };
                     }
                 }
             }
@@ -726,7 +771,10 @@ impl Session {
         match current_state {
             Some((TokenState::Fresh, _)) => {
                 let t = self.current.as_ref().expect("state came from current");
-                return Authorization::Ready { header: t.header.clone(), token_id: t.id };
+                return Authorization::Ready {
+                    header: t.header.clone(),
+                    token_id: t.id,
+                };
             }
             Some((TokenState::Stale, _)) => {
                 let (header, token_id) = {
@@ -735,14 +783,23 @@ impl Session {
                 };
                 if self.ticket.is_none() && self.backoff.is_none() && self.permanent.is_none() {
                     match self.issue_ticket(now, RefreshReason::Stale) {
-                        Ok(ticket) => return Authorization::ReadyAndRefresh { header, token_id, ticket },
+                        Ok(ticket) => {
+                            return Authorization::ReadyAndRefresh {
+                                header,
+                                token_id,
+                                ticket,
+                            }
+                        }
                         Err(_) => return Authorization::Ready { header, token_id },
                     }
                 }
                 return Authorization::Ready { header, token_id };
             }
             Some((TokenState::NotYetValid { until, .. }, _)) => {
-                return Authorization::Wait { until, reason: WaitReason::NotYetValid };
+                return Authorization::Wait {
+                    until,
+                    reason: WaitReason::NotYetValid,
+                };
             }
             Some((TokenState::Expired, _)) | None => {}
         }
@@ -752,15 +809,26 @@ impl Session {
             return Authorization::Failed { error: e.clone() };
         }
         if let Some(t) = &self.ticket {
-            let remaining = self.config.ticket_timeout_ms.saturating_sub(now.mono.since(t.issued.mono));
-            return Authorization::Wait { until: now.advanced(remaining.max(0)), reason: WaitReason::RefreshInFlight };
+            let remaining = self
+                .config
+                .ticket_timeout_ms
+                .saturating_sub(now.mono.since(t.issued.mono));
+            return Authorization::Wait {
+                until: now.advanced(remaining.max(0)),
+                reason: WaitReason::RefreshInFlight,
+            };
         }
         if let Some(b) = &self.backoff {
             let remaining = b.until.remaining_ms(now);
             if remaining <= policy.max_wait_ms {
-                return Authorization::Wait { until: now.advanced(remaining.max(0)), reason: WaitReason::Backoff };
+                return Authorization::Wait {
+                    until: now.advanced(remaining.max(0)),
+                    reason: WaitReason::Backoff,
+                };
             }
-            return Authorization::Failed { error: b.error.clone() };
+            return Authorization::Failed {
+                error: b.error.clone(),
+            };
         }
         let reason = if self.refreshing_after_rejection {
             RefreshReason::Rejected
@@ -806,10 +874,14 @@ impl Session {
         let outstanding = self.take_ticket(ticket)?;
         if received.mono < sent.mono {
             self.ticket = Some(outstanding);
-            return Err(SessionError::InvalidArgument("received is earlier than sent"));
+            return Err(SessionError::InvalidArgument(
+                "received is earlier than sent",
+            ));
         }
         self.observe(received);
-        if let Some(date) = header(headers, "date").and_then(|d| parse_http_date(d, received.wall).ok()) {
+        if let Some(date) =
+            header(headers, "date").and_then(|d| parse_http_date(d, received.wall).ok())
+        {
             if let Ok(s) = Sample::from_date_header(date, sent, received) {
                 self.add_sample(Origin::Issuer, s);
             }
@@ -829,23 +901,40 @@ impl Session {
                     }
                 }
                 let judge = self.judge_estimate(received);
-                let mut lifetime =
-                    match Lifetime::new(&times, sent, received, &judge, &self.config.policy, self.rng.as_mut()) {
-                        Ok(l) => l,
-                        Err(error) => {
-                            let e = SessionError::InvalidTokenTimes { error, retry_at: None };
-                            return Err(self.transient_failure(received, e, None));
-                        }
-                    };
+                let mut lifetime = match Lifetime::new(
+                    &times,
+                    sent,
+                    received,
+                    &judge,
+                    &self.config.policy,
+                    self.rng.as_mut(),
+                ) {
+                    Ok(l) => l,
+                    Err(error) => {
+                        let e = SessionError::InvalidTokenTimes {
+                            error,
+                            retry_at: None,
+                        };
+                        return Err(self.transient_failure(received, e, None));
+                    }
+                };
                 let header = Secret::new(format!("Bearer {}", resp.access_token.expose()));
                 // The same token again: the issuer caches. Keep ours (its id, its history)
                 // and ask again only shortly before hard expiry.
-                if let Some(cur) = self.current.as_mut().filter(|c| c.header == header && !c.rejected) {
+                if let Some(cur) = self
+                    .current
+                    .as_mut()
+                    .filter(|c| c.header == header && !c.rejected)
+                {
                     self.issuer_reuses_tokens = true;
                     if cur.lifetime.until_hard_expiry_ms(received, &judge) <= 0 {
                         // We judge it expired, the issuer does not: asking again at once would
                         // only get it again. Back off.
-                        return Err(self.transient_failure(received, SessionError::ExpiredOnArrival { retry_at: None }, None));
+                        return Err(self.transient_failure(
+                            received,
+                            SessionError::ExpiredOnArrival { retry_at: None },
+                            None,
+                        ));
                     }
                     cur.lifetime.refresh_at = late_refresh_at(&cur.lifetime);
                     let id = cur.id;
@@ -855,11 +944,18 @@ impl Session {
                     self.failures_in_row = 0;
                     self.backoff = None;
                     self.stats.refreshes += 1;
-                    self.push(SessionEvent::TokenReused { at: received, token: id });
+                    self.push(SessionEvent::TokenReused {
+                        at: received,
+                        token: id,
+                    });
                     return Ok(id);
                 }
                 if lifetime.until_hard_expiry_ms(received, &judge) <= 0 {
-                    return Err(self.transient_failure(received, SessionError::ExpiredOnArrival { retry_at: None }, None));
+                    return Err(self.transient_failure(
+                        received,
+                        SessionError::ExpiredOnArrival { retry_at: None },
+                        None,
+                    ));
                 }
                 if self.issuer_reuses_tokens {
                     lifetime.refresh_at = late_refresh_at(&lifetime);
@@ -883,7 +979,9 @@ impl Session {
                 self.refreshing_after_rejection = false;
                 let old = self.current.replace(held);
                 self.previous = old.filter(|t| !t.rejected);
-                if matches!(self.config.grant, Grant::AuthorizationCode { .. }) && !outstanding.uses_refresh_token {
+                if matches!(self.config.grant, Grant::AuthorizationCode { .. })
+                    && !outstanding.uses_refresh_token
+                {
                     self.primary_available = false;
                 }
                 self.failures_in_row = 0;
@@ -908,22 +1006,43 @@ impl Session {
                         let code = err.code();
                         if self.primary_available {
                             self.fallback_pending = true;
-                            self.push(SessionEvent::RefreshFailed { at: received, code, backoff_ms: 0 });
-                            Err(SessionError::TokenEndpoint { error: err, retry_at: Some(received.wall) })
+                            self.push(SessionEvent::RefreshFailed {
+                                at: received,
+                                code,
+                                backoff_ms: 0,
+                            });
+                            Err(SessionError::TokenEndpoint {
+                                error: err,
+                                retry_at: Some(received.wall),
+                            })
                         } else {
-                            self.push(SessionEvent::RefreshFailed { at: received, code, backoff_ms: 0 });
+                            self.push(SessionEvent::RefreshFailed {
+                                at: received,
+                                code,
+                                backoff_ms: 0,
+                            });
                             self.permanent = Some(SessionError::ReauthorizationRequired);
                             Err(SessionError::ReauthorizationRequired)
                         }
                     }
                     ErrorClass::Transient => {
-                        let e = SessionError::TokenEndpoint { error: err, retry_at: None };
+                        let e = SessionError::TokenEndpoint {
+                            error: err,
+                            retry_at: None,
+                        };
                         Err(self.transient_failure(received, e, retry_after.as_deref()))
                     }
                     ErrorClass::InvalidGrant | ErrorClass::Permanent => {
                         self.stats.failures += 1;
-                        let e = SessionError::TokenEndpoint { error: err, retry_at: None };
-                        self.push(SessionEvent::RefreshFailed { at: received, code: e.code(), backoff_ms: 0 });
+                        let e = SessionError::TokenEndpoint {
+                            error: err,
+                            retry_at: None,
+                        };
+                        self.push(SessionEvent::RefreshFailed {
+                            at: received,
+                            code: e.code(),
+                            backoff_ms: 0,
+                        });
                         self.permanent = Some(e.clone());
                         Err(e)
                     }
@@ -943,9 +1062,19 @@ impl Session {
         let _ = self.take_ticket(ticket)?;
         self.observe(now);
         if failure == TransportFailure::Aborted {
-            return Ok(SessionError::Transport { failure, retry_at: None });
+            return Ok(SessionError::Transport {
+                failure,
+                retry_at: None,
+            });
         }
-        Ok(self.transient_failure(now, SessionError::Transport { failure, retry_at: None }, None))
+        Ok(self.transient_failure(
+            now,
+            SessionError::Transport {
+                failure,
+                retry_at: None,
+            },
+            None,
+        ))
     }
 
     /// Takes every API response made with a token from this session. Rules:
@@ -967,7 +1096,9 @@ impl Session {
         received: Reading,
     ) -> Verdict {
         self.observe(received);
-        if let Some(date) = header(headers, "date").and_then(|d| parse_http_date(d, received.wall).ok()) {
+        if let Some(date) =
+            header(headers, "date").and_then(|d| parse_http_date(d, received.wall).ok())
+        {
             if let Ok(s) = Sample::from_date_header(date, sent, received) {
                 self.add_sample(Origin::Resource, s);
             }
@@ -1001,17 +1132,23 @@ impl Session {
                 t.condemned = true;
                 t.rejected = true;
                 Verdict::Fail {
-                    diagnosis: diagnose(&t.lifetime, t.nbf_ms, t.iat_ms, received, &issuer_est, &resource_est),
+                    diagnosis: diagnose(
+                        &t.lifetime,
+                        t.nbf_ms,
+                        t.iat_ms,
+                        received,
+                        &issuer_est,
+                        &resource_est,
+                    ),
                 }
             } else if t.rejected {
                 // Already invalidated by a concurrent 401.
                 Verdict::Retry { wait_ms: 0 }
             } else {
                 let wait = t.lifetime.until_valid_ms(received, &judge);
-                let best_wait = t
-                    .lifetime
-                    .not_before_ms
-                    .map_or(0, |nb| nb.saturating_sub(received.wall.0.saturating_add(judge.offset_ms)));
+                let best_wait = t.lifetime.not_before_ms.map_or(0, |nb| {
+                    nb.saturating_sub(received.wall.0.saturating_add(judge.offset_ms))
+                });
                 if best_wait > -1_000 && wait > 0 && wait <= max_wait {
                     Verdict::Retry { wait_ms: wait }
                 } else {
@@ -1029,7 +1166,11 @@ impl Session {
             Verdict::Retry { .. } => "retry",
             Verdict::Fail { diagnosis } => diagnosis.as_str(),
         };
-        self.push(SessionEvent::Rejected { at: received, token: token_id, verdict: name });
+        self.push(SessionEvent::Rejected {
+            at: received,
+            token: token_id,
+            verdict: name,
+        });
         verdict
     }
 
@@ -1050,7 +1191,10 @@ impl Session {
         let d2 = self.resource.observe(now);
         if let Some(d) = d1.or(d2) {
             self.stats.discontinuities += 1;
-            self.push(SessionEvent::ClockDiscontinuity { at: now, wall_excess_ms: d.wall_excess_ms });
+            self.push(SessionEvent::ClockDiscontinuity {
+                at: now,
+                wall_excess_ms: d.wall_excess_ms,
+            });
         }
     }
 
@@ -1087,17 +1231,32 @@ impl Session {
         }
     }
 
-    fn issue_ticket(&mut self, now: Reading, reason: RefreshReason) -> Result<Ticket, SessionError> {
+    fn issue_ticket(
+        &mut self,
+        now: Reading,
+        reason: RefreshReason,
+    ) -> Result<Ticket, SessionError> {
         let (grant, uses_refresh_token, reason) = match &self.refresh_token {
             Some(rt) => {
                 let scope = match &self.config.grant {
                     Grant::RefreshToken { scope, .. } => scope.clone(),
                     _ => None,
                 };
-                (Grant::RefreshToken { refresh_token: rt.clone(), scope }, true, reason)
+                (
+                    Grant::RefreshToken {
+                        refresh_token: rt.clone(),
+                        scope,
+                    },
+                    true,
+                    reason,
+                )
             }
             None if self.primary_available => {
-                let reason = if self.fallback_pending { RefreshReason::Fallback } else { reason };
+                let reason = if self.fallback_pending {
+                    RefreshReason::Fallback
+                } else {
+                    reason
+                };
                 (self.config.grant.clone(), false, reason)
             }
             None => {
@@ -1110,25 +1269,56 @@ impl Session {
         // The issuer's clock now lies in [now + low, now + high]; unknown bounds fall back to
         // the best guess.
         let issuer_now = IssuerNow {
-            low_ms: now.wall.0.saturating_add(est.low_ms.unwrap_or(est.offset_ms)),
-            high_ms: now.wall.0.saturating_add(est.high_ms.unwrap_or(est.offset_ms)),
+            low_ms: now
+                .wall
+                .0
+                .saturating_add(est.low_ms.unwrap_or(est.offset_ms)),
+            high_ms: now
+                .wall
+                .0
+                .saturating_add(est.high_ms.unwrap_or(est.offset_ms)),
         };
-        let request = build_token_request(&self.config.token_url, &self.config.auth, &grant, issuer_now, self.rng.as_mut())
-            .map_err(SessionError::Grant)?;
+        let request = build_token_request(
+            &self.config.token_url,
+            &self.config.auth,
+            &grant,
+            issuer_now,
+            self.rng.as_mut(),
+        )
+        .map_err(SessionError::Grant)?;
         let id = TicketId(self.next_ticket);
         self.next_ticket += 1;
-        self.ticket = Some(Outstanding { id, issued: now, uses_refresh_token });
+        self.ticket = Some(Outstanding {
+            id,
+            issued: now,
+            uses_refresh_token,
+        });
         self.stats.token_requests += 1;
-        self.push(SessionEvent::TicketIssued { at: now, ticket: id, reason });
-        Ok(Ticket { id, request, reason })
+        self.push(SessionEvent::TicketIssued {
+            at: now,
+            ticket: id,
+            reason,
+        });
+        Ok(Ticket {
+            id,
+            request,
+            reason,
+        })
     }
 
     /// Records a transient failure: backoff with full jitter (or `Retry-After` if longer).
-    fn transient_failure(&mut self, now: Reading, error: SessionError, retry_after: Option<&str>) -> SessionError {
+    fn transient_failure(
+        &mut self,
+        now: Reading,
+        error: SessionError,
+        retry_after: Option<&str>,
+    ) -> SessionError {
         self.stats.failures += 1;
         self.failures_in_row = self.failures_in_row.saturating_add(1);
         let b = self.config.backoff;
-        let exp = b.base_ms.saturating_mul(1_i64 << (self.failures_in_row - 1).min(30));
+        let exp = b
+            .base_ms
+            .saturating_mul(1_i64 << (self.failures_in_row - 1).min(30));
         let mut delay = below(self.rng.as_mut(), exp.min(b.cap_ms).saturating_add(1));
         if let Some(ra) = retry_after.and_then(|v| parse_retry_after(v, now.wall).ok()) {
             let ra_ms = match ra {
@@ -1137,25 +1327,46 @@ impl Session {
                 // reached it (lowest offset).
                 RetryAfter::Date(server) => {
                     let est = self.issuer.estimate(now);
-                    server.0.saturating_sub(now.wall.0.saturating_add(est.low_ms.unwrap_or(est.offset_ms)))
+                    server.0.saturating_sub(
+                        now.wall
+                            .0
+                            .saturating_add(est.low_ms.unwrap_or(est.offset_ms)),
+                    )
                 }
             };
             delay = delay.max(ra_ms.clamp(0, b.max_retry_after_ms));
         }
-        let until = crate::lifetime::Deadline { wall: now.wall.plus(delay), mono: now.mono.plus(delay) };
+        let until = crate::lifetime::Deadline {
+            wall: now.wall.plus(delay),
+            mono: now.mono.plus(delay),
+        };
         let error = match error {
-            SessionError::TokenEndpoint { error, .. } => {
-                SessionError::TokenEndpoint { error, retry_at: Some(until.wall) }
-            }
-            SessionError::Transport { failure, .. } => SessionError::Transport { failure, retry_at: Some(until.wall) },
-            SessionError::ExpiredOnArrival { .. } => SessionError::ExpiredOnArrival { retry_at: Some(until.wall) },
-            SessionError::InvalidTokenTimes { error, .. } => {
-                SessionError::InvalidTokenTimes { error, retry_at: Some(until.wall) }
-            }
+            SessionError::TokenEndpoint { error, .. } => SessionError::TokenEndpoint {
+                error,
+                retry_at: Some(until.wall),
+            },
+            SessionError::Transport { failure, .. } => SessionError::Transport {
+                failure,
+                retry_at: Some(until.wall),
+            },
+            SessionError::ExpiredOnArrival { .. } => SessionError::ExpiredOnArrival {
+                retry_at: Some(until.wall),
+            },
+            SessionError::InvalidTokenTimes { error, .. } => SessionError::InvalidTokenTimes {
+                error,
+                retry_at: Some(until.wall),
+            },
             other => other,
         };
-        self.push(SessionEvent::RefreshFailed { at: now, code: error.code(), backoff_ms: delay });
-        self.backoff = Some(Backoff { until, error: error.clone() });
+        self.push(SessionEvent::RefreshFailed {
+            at: now,
+            code: error.code(),
+            backoff_ms: delay,
+        });
+        self.backoff = Some(Backoff {
+            until,
+            error: error.clone(),
+        });
         error
     }
 }
@@ -1166,8 +1377,14 @@ impl Session {
 fn late_refresh_at(l: &Lifetime) -> crate::lifetime::Deadline {
     let span = l.hard_expiry.remaining_ms(l.received).max(0);
     let lead = (span / 10).min(5_000);
-    let late = crate::lifetime::Deadline { wall: l.hard_expiry.wall.plus(-lead), mono: l.hard_expiry.mono.plus(-lead) };
-    crate::lifetime::Deadline { wall: late.wall.max(l.refresh_at.wall), mono: late.mono.max(l.refresh_at.mono) }
+    let late = crate::lifetime::Deadline {
+        wall: l.hard_expiry.wall.plus(-lead),
+        mono: l.hard_expiry.mono.plus(-lead),
+    };
+    crate::lifetime::Deadline {
+        wall: late.wall.max(l.refresh_at.wall),
+        mono: late.mono.max(l.refresh_at.mono),
+    }
 }
 
 /// Explains a repeated 401 through the resource server's estimated clock.
@@ -1185,7 +1402,8 @@ fn diagnose(
     // In order: past exp on its latest possible clock; before iat (when iat is the later
     // "not before"); before nbf on its earliest possible clock.
     let expired = matches!((lt.exp_ms, high), (Some(exp), Some(h)) if h >= exp);
-    let before_iat = matches!((iat_ms, low), (Some(iat), Some(l)) if l < iat && nbf.is_none_or(|n| n <= iat));
+    let before_iat =
+        matches!((iat_ms, low), (Some(iat), Some(l)) if l < iat && nbf.is_none_or(|n| n <= iat));
     let before_nbf = matches!((nbf, low), (Some(n), Some(l)) if l < n);
     let finding = if expired {
         Some(SkewFinding::Expired)

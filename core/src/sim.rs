@@ -95,7 +95,8 @@ const EPOCH_MS: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
 /// splitmix-style hash of a few integers: the deterministic source of every random choice.
 fn mix(seed: u64, a: u64, b: u64) -> u64 {
-    let mut z = seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut z =
+        seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xD1B5_4A32_D192_ED03);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -143,9 +144,15 @@ impl World {
 
     /// The client's two clocks at true time `t`.
     fn client(&self, t: i64) -> Reading {
-        let step = if self.cell.step_s != 0 && t >= self.step_at { self.cell.step_s * 1000 } else { 0 };
+        let step = if self.cell.step_s != 0 && t >= self.step_at {
+            self.cell.step_s * 1000
+        } else {
+            0
+        };
         Reading {
-            wall: UnixMillis(EPOCH_MS + t + (self.cell.client_offset_s * 1000.0).round() as i64 + step),
+            wall: UnixMillis(
+                EPOCH_MS + t + (self.cell.client_offset_s * 1000.0).round() as i64 + step,
+            ),
             mono: MonoMillis(1_000_000 + t),
         }
     }
@@ -161,7 +168,11 @@ impl World {
         self.token_requests += 1;
         let now = self.issuer_clock(t);
         let ttl = self.cell.ttl_s * 1000;
-        if let Some(cached) = self.issuer_cache.as_mut().filter(|c| c.exp_s * 1000 - now >= ttl / 4) {
+        if let Some(cached) = self
+            .issuer_cache
+            .as_mut()
+            .filter(|c| c.exp_s * 1000 - now >= ttl / 4)
+        {
             cached.expires_in_s = (cached.exp_s * 1000 - now) / 1000;
             return cached.clone();
         }
@@ -184,7 +195,12 @@ impl World {
             URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#),
             URL_SAFE_NO_PAD.encode(claims.as_bytes())
         );
-        let tok = SimToken { jwt, iat_s: iat / 1000, exp_s: exp / 1000, expires_in_s: (exp - now) / 1000 };
+        let tok = SimToken {
+            jwt,
+            iat_s: iat / 1000,
+            exp_s: exp / 1000,
+            expires_in_s: (exp - now) / 1000,
+        };
         if self.cell.cached_age_s > 0 {
             self.issuer_cache = Some(tok.clone());
         }
@@ -231,7 +247,9 @@ impl Tally {
         let p99 = if self.added.is_empty() {
             0
         } else {
-            self.added[((self.added.len() as f64 * 0.99).ceil() as usize).saturating_sub(1).min(self.added.len() - 1)]
+            self.added[((self.added.len() as f64 * 0.99).ceil() as usize)
+                .saturating_sub(1)
+                .min(self.added.len() - 1)]
         };
         Outcome {
             strategy,
@@ -269,14 +287,29 @@ fn run_tokenclock(cell: Cell, timeline: bool) -> Outcome {
     let mut world = World::new(cell);
     let config = SessionConfig::new(
         "https://issuer.sim/token",
-        ClientAuth::SecretBasic { client_id: "client".into(), client_secret: Secret::new("secret") },
-        Grant::ClientCredentials { scope: None, extra: Vec::new() },
+        ClientAuth::SecretBasic {
+            client_id: "client".into(),
+            client_secret: Secret::new("secret"),
+        },
+        Grant::ClientCredentials {
+            scope: None,
+            extra: Vec::new(),
+        },
     );
     let mut session = match Session::new(config, Box::new(SplitMix64::new(cell.seed ^ 0x5eed))) {
         Ok(s) => s,
-        Err(_) => return Outcome { strategy: "tokenclock", ..Outcome::default() },
+        Err(_) => {
+            return Outcome {
+                strategy: "tokenclock",
+                ..Outcome::default()
+            }
+        }
     };
-    let mut tally = Tally { requests: 0, failures: 0, added: Vec::new() };
+    let mut tally = Tally {
+        requests: 0,
+        failures: 0,
+        added: Vec::new(),
+    };
     let mut tokens: std::collections::BTreeMap<u64, SimToken> = std::collections::BTreeMap::new();
     let mut lines = Vec::new();
     for (n, start) in request_times(&cell) {
@@ -292,14 +325,23 @@ fn run_tokenclock(cell: Cell, timeline: bool) -> Outcome {
             let now = world.client(t);
             let token_id = match session.authorize(now) {
                 Authorization::Ready { token_id, .. } => token_id,
-                Authorization::ReadyAndRefresh { token_id, ticket, .. } => {
+                Authorization::ReadyAndRefresh {
+                    token_id, ticket, ..
+                } => {
                     // The refresh runs beside the request; it lands before the next one.
                     let d1 = world.latency(n, 100 + leg);
                     let d2 = world.latency(n, 200 + leg);
                     let tok = world.token_request(t + d1);
                     let hdr = date_header(world.issuer_clock(t + d1));
                     let recv = world.client(t + d1 + d2);
-                    if let Ok(id) = session.complete_refresh(ticket.id, 200, &hdr, token_body(&tok).as_bytes(), now, recv) {
+                    if let Ok(id) = session.complete_refresh(
+                        ticket.id,
+                        200,
+                        &hdr,
+                        token_body(&tok).as_bytes(),
+                        now,
+                        recv,
+                    ) {
                         tokens.insert(id.0, tok);
                     }
                     token_id
@@ -311,7 +353,14 @@ fn run_tokenclock(cell: Cell, timeline: bool) -> Outcome {
                     let hdr = date_header(world.issuer_clock(t + d1));
                     let recv_t = t + d1 + d2;
                     let body = token_body(&tok);
-                    if let Ok(id) = session.complete_refresh(ticket.id, 200, &hdr, body.as_bytes(), now, world.client(recv_t)) {
+                    if let Ok(id) = session.complete_refresh(
+                        ticket.id,
+                        200,
+                        &hdr,
+                        body.as_bytes(),
+                        now,
+                        world.client(recv_t),
+                    ) {
                         tokens.insert(id.0, tok);
                     }
                     t = recv_t;
@@ -324,7 +373,9 @@ fn run_tokenclock(cell: Cell, timeline: bool) -> Outcome {
                 }
                 _ => break true,
             };
-            let Some(tok) = tokens.get(&token_id.0).cloned() else { break true };
+            let Some(tok) = tokens.get(&token_id.0).cloned() else {
+                break true;
+            };
             let d1 = world.latency(n, leg);
             let d2 = world.latency(n, 50 + leg);
             let status = world.api_request(t + d1, &tok);
@@ -366,10 +417,25 @@ fn render_event(e: &SessionEvent, origin: Reading) -> String {
     let at = |r: &Reading| r.mono.since(origin.mono) as f64 / 1000.0;
     let mut s = String::new();
     let _ = match e {
-        SessionEvent::TicketIssued { at: r, ticket, reason } => {
-            write!(s, "{:>10.3}s  refresh #{} ({})", at(r), ticket.0, reason.as_str())
+        SessionEvent::TicketIssued {
+            at: r,
+            ticket,
+            reason,
+        } => {
+            write!(
+                s,
+                "{:>10.3}s  refresh #{} ({})",
+                at(r),
+                ticket.0,
+                reason.as_str()
+            )
         }
-        SessionEvent::TokenReceived { at: r, token, lifetime_ms, usable_ms } => write!(
+        SessionEvent::TokenReceived {
+            at: r,
+            token,
+            lifetime_ms,
+            usable_ms,
+        } => write!(
             s,
             "{:>10.3}s  token #{} received: lifetime {:.1}s, usable {:.1}s",
             at(r),
@@ -377,17 +443,47 @@ fn render_event(e: &SessionEvent, origin: Reading) -> String {
             *lifetime_ms as f64 / 1000.0,
             *usable_ms as f64 / 1000.0
         ),
-        SessionEvent::RefreshFailed { at: r, code, backoff_ms } => {
-            write!(s, "{:>10.3}s  refresh failed: {} (backoff {:.1}s)", at(r), code, *backoff_ms as f64 / 1000.0)
+        SessionEvent::RefreshFailed {
+            at: r,
+            code,
+            backoff_ms,
+        } => {
+            write!(
+                s,
+                "{:>10.3}s  refresh failed: {} (backoff {:.1}s)",
+                at(r),
+                code,
+                *backoff_ms as f64 / 1000.0
+            )
         }
         SessionEvent::TokenReused { at: r, token } => {
-            write!(s, "{:>10.3}s  issuer returned token #{} again (cached): refreshing late from now on", at(r), token.0)
+            write!(
+                s,
+                "{:>10.3}s  issuer returned token #{} again (cached): refreshing late from now on",
+                at(r),
+                token.0
+            )
         }
-        SessionEvent::TicketAbandoned { at: r, ticket } => write!(s, "{:>10.3}s  refresh #{} abandoned", at(r), ticket.0),
-        SessionEvent::Rejected { at: r, token, verdict } => {
-            write!(s, "{:>10.3}s  401 on token #{} -> {}", at(r), token.0, verdict)
+        SessionEvent::TicketAbandoned { at: r, ticket } => {
+            write!(s, "{:>10.3}s  refresh #{} abandoned", at(r), ticket.0)
         }
-        SessionEvent::ClockDiscontinuity { at: r, wall_excess_ms } => write!(
+        SessionEvent::Rejected {
+            at: r,
+            token,
+            verdict,
+        } => {
+            write!(
+                s,
+                "{:>10.3}s  401 on token #{} -> {}",
+                at(r),
+                token.0,
+                verdict
+            )
+        }
+        SessionEvent::ClockDiscontinuity {
+            at: r,
+            wall_excess_ms,
+        } => write!(
             s,
             "{:>10.3}s  local clock discontinuity: wall moved {:+.1}s more than monotonic",
             at(r),
@@ -426,7 +522,11 @@ fn legacy_valid(name: &str, now_local: i64, h: &Held) -> bool {
 
 fn run_legacy(cell: Cell, s: &Legacy) -> Outcome {
     let mut world = World::new(cell);
-    let mut tally = Tally { requests: 0, failures: 0, added: Vec::new() };
+    let mut tally = Tally {
+        requests: 0,
+        failures: 0,
+        added: Vec::new(),
+    };
     let mut held: Option<Held> = None;
     for (n, start) in request_times(&cell) {
         tally.requests += 1;
@@ -440,7 +540,11 @@ fn run_legacy(cell: Cell, s: &Legacy) -> Outcome {
             if wait {
                 *t += d1 + d2;
             }
-            Held { skew_ms: recv - tok.iat_s * 1000, received_local_ms: recv, tok }
+            Held {
+                skew_ms: recv - tok.iat_s * 1000,
+                received_local_ms: recv,
+                tok,
+            }
         };
         let now = world.client(t).wall.0;
         let use_now = match held.take() {
@@ -495,7 +599,11 @@ fn run_legacy(cell: Cell, s: &Legacy) -> Outcome {
 /// relies on the resource server's leeway and never uses a token past its `expires_in`.
 fn run_oracle(cell: Cell) -> Outcome {
     let mut world = World::new(cell);
-    let mut tally = Tally { requests: 0, failures: 0, added: Vec::new() };
+    let mut tally = Tally {
+        requests: 0,
+        failures: 0,
+        added: Vec::new(),
+    };
     let mut held: Option<SimToken> = None;
     for (n, start) in request_times(&cell) {
         tally.requests += 1;
@@ -535,9 +643,30 @@ fn run_oracle(cell: Cell) -> Outcome {
 pub fn run_cell(cell: Cell, timeline: bool) -> Vec<Outcome> {
     vec![
         run_tokenclock(cell, timeline),
-        run_legacy(cell, &Legacy { name: "tutorial", retry_on_401: true, background: false }),
-        run_legacy(cell, &Legacy { name: "stackit", retry_on_401: false, background: true }),
-        run_legacy(cell, &Legacy { name: "naive", retry_on_401: true, background: false }),
+        run_legacy(
+            cell,
+            &Legacy {
+                name: "tutorial",
+                retry_on_401: true,
+                background: false,
+            },
+        ),
+        run_legacy(
+            cell,
+            &Legacy {
+                name: "stackit",
+                retry_on_401: false,
+                background: true,
+            },
+        ),
+        run_legacy(
+            cell,
+            &Legacy {
+                name: "naive",
+                retry_on_401: true,
+                background: false,
+            },
+        ),
         run_oracle(cell),
     ]
 }
@@ -616,7 +745,10 @@ pub struct Row {
 /// Rows for one cell's outcomes (the oracle's count becomes `min_token_requests`; the oracle
 /// itself is not a row).
 pub fn rows(cell: &Cell, outcomes: &[Outcome]) -> Vec<Row> {
-    let min = outcomes.iter().find(|o| o.strategy == "oracle").map_or(0, |o| o.token_requests);
+    let min = outcomes
+        .iter()
+        .find(|o| o.strategy == "oracle")
+        .map_or(0, |o| o.token_requests);
     outcomes
         .iter()
         .filter(|o| o.strategy != "oracle")
@@ -649,7 +781,14 @@ pub fn render_summary(rows: &[Row]) -> String {
     let _ = writeln!(
         out,
         "{:<11} {:>7} {:>13} {:>9} {:>9} {:>10} {:>10} {:>9}",
-        "strategy", "cells", "failed cells", "failures", "RS 401s", "token req", "vs min", "p99 +ms"
+        "strategy",
+        "cells",
+        "failed cells",
+        "failures",
+        "RS 401s",
+        "token req",
+        "vs min",
+        "p99 +ms"
     );
     for name in STRATEGIES {
         let mine: Vec<&Row> = rows.iter().filter(|r| r.strategy == name).collect();
@@ -664,7 +803,11 @@ pub fn render_summary(rows: &[Row]) -> String {
             .iter()
             .map(|r| r.token_requests as f64 / r.min_token_requests.max(1) as f64)
             .fold(0.0_f64, f64::max);
-        let p99 = mine.iter().map(|r| r.p99_added_latency_ms).max().unwrap_or(0);
+        let p99 = mine
+            .iter()
+            .map(|r| r.p99_added_latency_ms)
+            .max()
+            .unwrap_or(0);
         let _ = writeln!(
             out,
             "{:<11} {:>7} {:>13} {:>9} {:>9} {:>10} {:>9.2}x {:>9}",
@@ -687,9 +830,15 @@ pub fn render_breakdown(rows: &[Row]) -> String {
     let groups: [(&str, Pred); 8] = [
         ("all cells", |_| true),
         ("cached issuer (old iat)", |r| r.cached_issuer),
-        ("client clock off >= 300 s", |r| r.client_offset_s.abs() >= 300.0 && r.step_s == 0),
-        ("RS behind issuer, leeway 0", |r| r.rs_offset_s < 0.0 && r.rs_leeway_s == 0),
-        ("RS ahead of issuer, leeway 0", |r| r.rs_offset_s > 0.0 && r.rs_leeway_s == 0),
+        ("client clock off >= 300 s", |r| {
+            r.client_offset_s.abs() >= 300.0 && r.step_s == 0
+        }),
+        ("RS behind issuer, leeway 0", |r| {
+            r.rs_offset_s < 0.0 && r.rs_leeway_s == 0
+        }),
+        ("RS ahead of issuer, leeway 0", |r| {
+            r.rs_offset_s > 0.0 && r.rs_leeway_s == 0
+        }),
         ("60 s tokens", |r| r.ttl_s == 60),
         ("wall step -120 s", |r| r.step_s < 0),
         ("wall step +120 s", |r| r.step_s > 0),
@@ -703,7 +852,11 @@ pub fn render_breakdown(rows: &[Row]) -> String {
     for (label, pred) in groups {
         let _ = write!(out, "{label:<30}");
         for name in STRATEGIES {
-            let n: u64 = rows.iter().filter(|r| r.strategy == name && pred(r)).map(|r| r.user_visible_failures).sum();
+            let n: u64 = rows
+                .iter()
+                .filter(|r| r.strategy == name && pred(r))
+                .map(|r| r.user_visible_failures)
+                .sum();
             let _ = write!(out, " {n:>11}");
         }
         out.push('\n');

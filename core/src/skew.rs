@@ -106,7 +106,9 @@ impl ErrorCode for SkewError {
 impl fmt::Display for SkewError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SkewError::ReadingOrder => f.write_str("the received reading is earlier than the sent reading"),
+            SkewError::ReadingOrder => {
+                f.write_str("the received reading is earlier than the sent reading")
+            }
             SkewError::ClockDiscontinuity => {
                 f.write_str("the local clocks jumped during the exchange; sample discarded")
             }
@@ -151,7 +153,12 @@ impl Sample {
         let sent_wall = recv_wall.saturating_sub(rtt);
         Sample::checked(
             server.0.saturating_sub(recv_wall),
-            Some(server.0.saturating_add(resolution_ms).saturating_sub(sent_wall)),
+            Some(
+                server
+                    .0
+                    .saturating_add(resolution_ms)
+                    .saturating_sub(sent_wall),
+            ),
             received,
             Some(rtt),
             source,
@@ -160,8 +167,18 @@ impl Sample {
 
     /// A sample from an HTTP `Date` header value (already parsed, see
     /// [`crate::httpdate::parse_http_date`]).
-    pub fn from_date_header(date: UnixMillis, sent: Reading, received: Reading) -> Result<Sample, SkewError> {
-        Sample::from_server_time(date, DATE_RESOLUTION_MS, sent, received, SampleSource::DateHeader)
+    pub fn from_date_header(
+        date: UnixMillis,
+        sent: Reading,
+        received: Reading,
+    ) -> Result<Sample, SkewError> {
+        Sample::from_server_time(
+            date,
+            DATE_RESOLUTION_MS,
+            sent,
+            received,
+            SampleSource::DateHeader,
+        )
     }
 
     /// A lower-bound-only sample from a token's `iat`, received at `received`.
@@ -169,7 +186,13 @@ impl Sample {
         if !(0..=MAX_UNIX_MILLIS).contains(&iat_ms) {
             return Err(SkewError::InvalidSample("iat out of range"));
         }
-        Sample::checked(iat_ms.saturating_sub(received.wall.0), None, received, None, SampleSource::Iat)
+        Sample::checked(
+            iat_ms.saturating_sub(received.wall.0),
+            None,
+            received,
+            None,
+            SampleSource::Iat,
+        )
     }
 
     /// A sample from a checked SNTP reply received at `received`.
@@ -208,7 +231,13 @@ impl Sample {
         if high_ms.is_some_and(|h| h < low_ms) {
             return Err(SkewError::InvalidSample("low bound above high bound"));
         }
-        Ok(Sample { low_ms, high_ms, at, rtt_ms, source })
+        Ok(Sample {
+            low_ms,
+            high_ms,
+            at,
+            rtt_ms,
+            source,
+        })
     }
 }
 
@@ -231,7 +260,13 @@ pub struct Estimate {
 
 impl Estimate {
     /// The estimate of an estimator that has seen nothing: offset 0, unbounded.
-    pub const UNKNOWN: Estimate = Estimate { offset_ms: 0, low_ms: None, high_ms: None, agreeing: 0, samples: 0 };
+    pub const UNKNOWN: Estimate = Estimate {
+        offset_ms: 0,
+        low_ms: None,
+        high_ms: None,
+        agreeing: 0,
+        samples: 0,
+    };
 
     /// True when both bounds are known.
     pub const fn is_bounded(&self) -> bool {
@@ -254,8 +289,14 @@ impl Estimate {
     }
 
     /// Earliest and latest the server's clock may read when ours reads `local`.
-    pub fn server_time_bounds(&self, local: UnixMillis) -> (Option<UnixMillis>, Option<UnixMillis>) {
-        (self.low_ms.map(|l| local.plus(l)), self.high_ms.map(|h| local.plus(h)))
+    pub fn server_time_bounds(
+        &self,
+        local: UnixMillis,
+    ) -> (Option<UnixMillis>, Option<UnixMillis>) {
+        (
+            self.low_ms.map(|l| local.plus(l)),
+            self.high_ms.map(|h| local.plus(h)),
+        )
     }
 }
 
@@ -311,10 +352,13 @@ impl Jump {
         let x = self.d.wall_excess_ms;
         let paused_drift = if x > 0 { drift_ms(x, drift_ppm) } else { 0 };
         match explanation {
-            Some(Explanation::MonotonicPaused) => {
-                (low.saturating_sub(paused_drift), high.map(|h| h.saturating_add(paused_drift)))
+            Some(Explanation::MonotonicPaused) => (
+                low.saturating_sub(paused_drift),
+                high.map(|h| h.saturating_add(paused_drift)),
+            ),
+            Some(Explanation::WallStepped) => {
+                (low.saturating_sub(x), high.map(|h| h.saturating_sub(x)))
             }
-            Some(Explanation::WallStepped) => (low.saturating_sub(x), high.map(|h| h.saturating_sub(x))),
             // Unknown: cover both explanations.
             None => (
                 low.min(low.saturating_sub(x)).saturating_sub(paused_drift),
@@ -345,7 +389,11 @@ fn drifted(
     now: Reading,
     drift_ppm: u32,
 ) -> (i64, Option<i64>) {
-    let age = now.mono.since(at.mono).saturating_abs().saturating_add(rtt.unwrap_or(0).max(0));
+    let age = now
+        .mono
+        .since(at.mono)
+        .saturating_abs()
+        .saturating_add(rtt.unwrap_or(0).max(0));
     let w = drift_ms(age, drift_ppm);
     (low.saturating_sub(w), high.map(|h| h.saturating_add(w)))
 }
@@ -361,7 +409,10 @@ pub struct SkewConfig {
 
 impl Default for SkewConfig {
     fn default() -> Self {
-        SkewConfig { drift_ppm: DEFAULT_DRIFT_PPM, max_samples: DEFAULT_MAX_SAMPLES }
+        SkewConfig {
+            drift_ppm: DEFAULT_DRIFT_PPM,
+            max_samples: DEFAULT_MAX_SAMPLES,
+        }
     }
 }
 
@@ -477,7 +528,12 @@ impl SkewEstimator {
                 (s.low, s.high) = oldest.carry((s.low, s.high), oldest.resolved, drift);
             }
         }
-        self.jumps.push(Jump { from: last, to: now, d, resolved: None });
+        self.jumps.push(Jump {
+            from: last,
+            to: now,
+            d,
+            resolved: None,
+        });
         Some(d)
     }
 
@@ -508,14 +564,23 @@ impl SkewEstimator {
     /// Applies a resolution learnt by another estimator of the same host (the discontinuity
     /// noticed at reading `to`).
     pub fn apply_resolution(&mut self, to: Reading, explanation: Explanation) {
-        for j in self.jumps.iter_mut().filter(|j| j.to.mono == to.mono && j.resolved.is_none()) {
+        for j in self
+            .jumps
+            .iter_mut()
+            .filter(|j| j.to.mono == to.mono && j.resolved.is_none())
+        {
             j.resolved = Some(explanation);
         }
     }
 
     /// Bounds of sample `s` carried across every jump after it (with `pending`, a jump not yet
     /// recorded, applied last), with jump `k` under `hypothesis` instead of its own status.
-    fn carried(&self, s: &Stored, pending: Option<&Jump>, k: Option<(usize, Explanation)>) -> (i64, Option<i64>) {
+    fn carried(
+        &self,
+        s: &Stored,
+        pending: Option<&Jump>,
+        k: Option<(usize, Explanation)>,
+    ) -> (i64, Option<i64>) {
         let mut b = (s.low, s.high);
         for (i, j) in self.jumps.iter().enumerate() {
             if !j.is_after(s.at) {
@@ -537,23 +602,31 @@ impl SkewEstimator {
     /// With a sample after the latest unresolved jump: if the samples before it agree with
     /// the samples after it under exactly one explanation, that explanation holds.
     fn try_resolve(&mut self) {
-        let Some(k) = self.jumps.iter().rposition(|j| j.resolved.is_none()) else { return };
+        let Some(k) = self.jumps.iter().rposition(|j| j.resolved.is_none()) else {
+            return;
+        };
         let jump = self.jumps[k];
-        let (after, before): (Vec<&Stored>, Vec<&Stored>) = self.samples.iter().partition(|s| jump.is_after(s.at));
+        let (after, before): (Vec<&Stored>, Vec<&Stored>) =
+            self.samples.iter().partition(|s| jump.is_after(s.at));
         // One sample could be false: it takes two agreeing ones to explain a jump.
         if after.len() < 2 || before.is_empty() {
             return;
         }
         let now = self.last.unwrap_or(jump.to);
         let drift = self.config.drift_ppm;
-        let after_iv: Vec<_> = after.iter().map(|s| drifted(self.carried(s, None, None), s.at, s.rtt, now, drift)).collect();
+        let after_iv: Vec<_> = after
+            .iter()
+            .map(|s| drifted(self.carried(s, None, None), s.at, s.rtt, now, drift))
+            .collect();
         let a = intersect(&after_iv);
         if a.agreeing as usize != after.len() {
             return;
         }
         let fits = |e: Explanation| {
-            let iv: Vec<_> =
-                before.iter().map(|s| drifted(self.carried(s, None, Some((k, e))), s.at, s.rtt, now, drift)).collect();
+            let iv: Vec<_> = before
+                .iter()
+                .map(|s| drifted(self.carried(s, None, Some((k, e))), s.at, s.rtt, now, drift))
+                .collect();
             overlaps(&a, &intersect(&iv))
         };
         let stepped = fits(Explanation::WallStepped);
@@ -564,28 +637,48 @@ impl SkewEstimator {
             _ => return,
         };
         self.jumps[k].resolved = Some(verdict);
-        self.resolutions.push(Resolution { at: jump.to, discontinuity: jump.d, explanation: verdict });
+        self.resolutions.push(Resolution {
+            at: jump.to,
+            discontinuity: jump.d,
+            explanation: verdict,
+        });
     }
 
     /// The estimate at `now`: samples carried across discontinuities (one between the latest
     /// observed reading and `now` counts as unresolved, without being recorded), widened by
     /// drift for their age, intersected.
     pub fn estimate(&self, now: Reading) -> Estimate {
-        let pending = self
-            .last
-            .filter(|l| now.mono >= l.mono)
-            .and_then(|l| now.discontinuity_since(&l).map(|d| Jump { from: l, to: now, d, resolved: None }));
+        let pending = self.last.filter(|l| now.mono >= l.mono).and_then(|l| {
+            now.discontinuity_since(&l).map(|d| Jump {
+                from: l,
+                to: now,
+                d,
+                resolved: None,
+            })
+        });
         let intervals: Vec<(i64, Option<i64>)> = self
             .samples
             .iter()
-            .map(|s| drifted(self.carried(s, pending.as_ref(), None), s.at, s.rtt, now, self.config.drift_ppm))
+            .map(|s| {
+                drifted(
+                    self.carried(s, pending.as_ref(), None),
+                    s.at,
+                    s.rtt,
+                    now,
+                    self.config.drift_ppm,
+                )
+            })
             .collect();
         intersect(&intervals)
     }
 
     /// The last round-trip time seen on a sample of the given source.
     pub fn last_rtt_ms(&self, source: SampleSource) -> Option<i64> {
-        self.samples.iter().filter(|s| s.source == source).max_by_key(|s| s.at.mono).and_then(|s| s.rtt)
+        self.samples
+            .iter()
+            .filter(|s| s.source == source)
+            .max_by_key(|s| s.at.mono)
+            .and_then(|s| s.rtt)
     }
 
     /// When to send the next `Date`-header request so that the server's next second boundary
@@ -595,7 +688,12 @@ impl SkewEstimator {
     ///
     /// `rtt_ms` is the expected round trip (e.g. [`last_rtt_ms`](Self::last_rtt_ms)); the
     /// server is assumed to read its clock half-way through it.
-    pub fn next_date_probe(&self, now: Reading, rtt_ms: i64, target_width_ms: i64) -> Option<Probe> {
+    pub fn next_date_probe(
+        &self,
+        now: Reading,
+        rtt_ms: i64,
+        target_width_ms: i64,
+    ) -> Option<Probe> {
         let est = self.estimate(now);
         if est.width_ms().is_some_and(|w| w <= target_width_ms) {
             return None;
@@ -607,9 +705,17 @@ impl SkewEstimator {
         };
         // Want (send + rtt/2 + mid) ≡ 0 (mod 1000): the server reads its clock at a second
         // boundary exactly when the offset is `mid`.
-        let phase = now.wall.0.saturating_add(rtt / 2).saturating_add(mid).rem_euclid(DATE_RESOLUTION_MS);
+        let phase = now
+            .wall
+            .0
+            .saturating_add(rtt / 2)
+            .saturating_add(mid)
+            .rem_euclid(DATE_RESOLUTION_MS);
         let wait = (DATE_RESOLUTION_MS - phase) % DATE_RESOLUTION_MS;
-        Some(Probe { wait_ms: wait, send_at: now.advanced(wait) })
+        Some(Probe {
+            wait_ms: wait,
+            send_at: now.advanced(wait),
+        })
     }
 }
 
@@ -661,11 +767,17 @@ fn intersect(intervals: &[(i64, Option<i64>)]) -> Estimate {
     }
     let (low, high) = if best * 2 > n {
         let low = regions.iter().map(|r| r.0).min();
-        let high = regions.iter().map(|r| r.1).try_fold(i64::MIN, |acc, h| h.map(|h| acc.max(h)));
+        let high = regions
+            .iter()
+            .map(|r| r.1)
+            .try_fold(i64::MIN, |acc, h| h.map(|h| acc.max(h)));
         (low, high)
     } else {
         let low = intervals.iter().map(|r| r.0).min();
-        let high = intervals.iter().map(|r| r.1).try_fold(i64::MIN, |acc, h| h.map(|h| acc.max(h)));
+        let high = intervals
+            .iter()
+            .map(|r| r.1)
+            .try_fold(i64::MIN, |acc, h| h.map(|h| acc.max(h)));
         (low, high)
     };
     let offset = match (low, high) {
@@ -674,7 +786,13 @@ fn intersect(intervals: &[(i64, Option<i64>)]) -> Estimate {
         (None, Some(h)) => h.min(0),
         (None, None) => 0,
     };
-    Estimate { offset_ms: offset, low_ms: low, high_ms: high, agreeing: best as u32, samples: n as u32 }
+    Estimate {
+        offset_ms: offset,
+        low_ms: low,
+        high_ms: high,
+        agreeing: best as u32,
+        samples: n as u32,
+    }
 }
 
 #[cfg(test)]
@@ -683,12 +801,16 @@ mod tests {
     use crate::time::MonoMillis;
 
     fn r(wall: i64, mono: i64) -> Reading {
-        Reading { wall: UnixMillis(wall), mono: MonoMillis(mono) }
+        Reading {
+            wall: UnixMillis(wall),
+            mono: MonoMillis(mono),
+        }
     }
 
     #[test]
     fn date_sample_bounds() {
-        let s = Sample::from_date_header(UnixMillis(1_000_000), r(999_000, 0), r(999_100, 100)).unwrap();
+        let s = Sample::from_date_header(UnixMillis(1_000_000), r(999_000, 0), r(999_100, 100))
+            .unwrap();
         assert_eq!((s.low_ms, s.high_ms), (900, Some(2_000)));
     }
 
@@ -706,21 +828,33 @@ mod tests {
 
     #[test]
     fn false_minority_is_outvoted() {
-        let mut e = SkewEstimator::with_config(SkewConfig { drift_ppm: 0, max_samples: 16 });
+        let mut e = SkewEstimator::with_config(SkewConfig {
+            drift_ppm: 0,
+            max_samples: 16,
+        });
         for (l, h) in [(100, 900), (200, 1000), (150, 950), (50_000, 51_000)] {
             e.add(Sample::manual(l, Some(h), r(0, 0)).unwrap());
         }
         let est = e.estimate(r(0, 0));
-        assert_eq!((est.low_ms, est.high_ms, est.agreeing), (Some(200), Some(900), 3));
+        assert_eq!(
+            (est.low_ms, est.high_ms, est.agreeing),
+            (Some(200), Some(900), 3)
+        );
     }
 
     #[test]
     fn no_majority_gives_the_hull() {
-        let mut e = SkewEstimator::with_config(SkewConfig { drift_ppm: 0, max_samples: 16 });
+        let mut e = SkewEstimator::with_config(SkewConfig {
+            drift_ppm: 0,
+            max_samples: 16,
+        });
         e.add(Sample::manual(0, Some(10), r(0, 0)).unwrap());
         e.add(Sample::manual(100, Some(110), r(0, 0)).unwrap());
         let est = e.estimate(r(0, 0));
-        assert_eq!((est.low_ms, est.high_ms, est.agreeing), (Some(0), Some(110), 1));
+        assert_eq!(
+            (est.low_ms, est.high_ms, est.agreeing),
+            (Some(0), Some(110), 1)
+        );
     }
 
     #[test]
@@ -733,7 +867,10 @@ mod tests {
 
     #[test]
     fn wall_step_covers_both_explanations() {
-        let mut e = SkewEstimator::with_config(SkewConfig { drift_ppm: 0, max_samples: 16 });
+        let mut e = SkewEstimator::with_config(SkewConfig {
+            drift_ppm: 0,
+            max_samples: 16,
+        });
         e.add(Sample::manual(-10, Some(10), r(1_000_000, 0)).unwrap());
         // Wall jumps 120 s forward while 1 s passes on the monotonic clock.
         let d = e.observe(r(1_121_000, 1_000)).unwrap();
@@ -746,28 +883,43 @@ mod tests {
         // A second agreeing one: only "the wall clock stepped" fits. Resolved, and narrowed.
         e.add(Sample::manual(-120_004, Some(-119_990), r(1_122_500, 2_500)).unwrap());
         let res = e.take_resolutions();
-        assert_eq!((res.len(), res[0].at, res[0].explanation), (1, r(1_121_000, 1_000), Explanation::WallStepped));
+        assert_eq!(
+            (res.len(), res[0].at, res[0].explanation),
+            (1, r(1_121_000, 1_000), Explanation::WallStepped)
+        );
         let est = e.estimate(r(1_122_000, 2_000));
         assert_eq!((est.low_ms, est.high_ms), (Some(-120_004), Some(-119_995)));
     }
 
     #[test]
     fn suspend_resolves_as_paused() {
-        let mut e = SkewEstimator::with_config(SkewConfig { drift_ppm: 0, max_samples: 16 });
+        let mut e = SkewEstimator::with_config(SkewConfig {
+            drift_ppm: 0,
+            max_samples: 16,
+        });
         e.add(Sample::manual(-10, Some(10), r(1_000_000, 0)).unwrap());
         // An hour asleep: the wall clock moved, the monotonic one did not.
         e.observe(r(4_600_000, 1_000));
-        let mut other = SkewEstimator::with_config(SkewConfig { drift_ppm: 0, max_samples: 16 });
+        let mut other = SkewEstimator::with_config(SkewConfig {
+            drift_ppm: 0,
+            max_samples: 16,
+        });
         other.add(Sample::manual(500, Some(600), r(1_000_000, 0)).unwrap());
         other.observe(r(4_600_000, 1_000));
         e.add(Sample::manual(-5, Some(5), r(4_601_000, 2_000)).unwrap());
         e.add(Sample::manual(-8, Some(8), r(4_601_100, 2_100)).unwrap());
         let res = e.take_resolutions();
-        assert_eq!((res.len(), res[0].at, res[0].explanation), (1, r(4_600_000, 1_000), Explanation::MonotonicPaused));
+        assert_eq!(
+            (res.len(), res[0].at, res[0].explanation),
+            (1, r(4_600_000, 1_000), Explanation::MonotonicPaused)
+        );
         // An hour of pause also drifts: 200 ppm of 3 599 s is 720 ms.
         assert_eq!(e.estimate(r(4_601_100, 2_100)).low_ms, Some(-5));
         // Another origin's estimator learns it too.
-        assert_eq!(other.estimate(r(4_601_000, 2_000)).low_ms, Some(500 - 3_599_000));
+        assert_eq!(
+            other.estimate(r(4_601_000, 2_000)).low_ms,
+            Some(500 - 3_599_000)
+        );
         other.apply_resolution(res[0].at, res[0].explanation);
         assert_eq!(other.estimate(r(4_601_000, 2_000)).low_ms, Some(500));
     }

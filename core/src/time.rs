@@ -103,18 +103,30 @@ impl Reading {
     /// monotonic time within `0..=MAX_MONO_MILLIS`.
     pub fn new(wall_ms: i64, mono_ms: i64) -> Result<Self, TimeRangeError> {
         if !(0..=MAX_UNIX_MILLIS).contains(&wall_ms) {
-            return Err(TimeRangeError { what: "wall", value: wall_ms });
+            return Err(TimeRangeError {
+                what: "wall",
+                value: wall_ms,
+            });
         }
         if !(0..=MAX_MONO_MILLIS).contains(&mono_ms) {
-            return Err(TimeRangeError { what: "mono", value: mono_ms });
+            return Err(TimeRangeError {
+                what: "mono",
+                value: mono_ms,
+            });
         }
-        Ok(Reading { wall: UnixMillis(wall_ms), mono: MonoMillis(mono_ms) })
+        Ok(Reading {
+            wall: UnixMillis(wall_ms),
+            mono: MonoMillis(mono_ms),
+        })
     }
 
     /// Both clocks advanced by `ms` (a test and simulation helper; saturating).
     #[must_use]
     pub const fn advanced(self, ms: i64) -> Self {
-        Reading { wall: self.wall.plus(ms), mono: self.mono.plus(ms) }
+        Reading {
+            wall: self.wall.plus(ms),
+            mono: self.mono.plus(ms),
+        }
     }
 
     /// Compares the elapsed time on the two clocks since `earlier`.
@@ -125,8 +137,9 @@ impl Reading {
         let wall = self.wall.since(earlier.wall);
         let mono = self.mono.since(earlier.mono);
         let excess = wall.saturating_sub(mono);
-        (excess.saturating_abs() > DISCONTINUITY_THRESHOLD_MS)
-            .then_some(Discontinuity { wall_excess_ms: excess })
+        (excess.saturating_abs() > DISCONTINUITY_THRESHOLD_MS).then_some(Discontinuity {
+            wall_excess_ms: excess,
+        })
     }
 }
 
@@ -148,12 +161,31 @@ mod tests {
     #[test]
     fn discontinuity_threshold_is_exclusive() {
         let a = Reading::new(1_000_000, 5_000).unwrap();
-        let b = Reading { wall: UnixMillis(1_011_000), mono: MonoMillis(15_000) };
+        let b = Reading {
+            wall: UnixMillis(1_011_000),
+            mono: MonoMillis(15_000),
+        };
         assert_eq!(b.discontinuity_since(&a), None);
-        let c = Reading { wall: UnixMillis(1_011_001), mono: MonoMillis(15_000) };
-        assert_eq!(c.discontinuity_since(&a), Some(Discontinuity { wall_excess_ms: 1_001 }));
-        let d = Reading { wall: UnixMillis(880_000), mono: MonoMillis(15_000) };
-        assert_eq!(d.discontinuity_since(&a), Some(Discontinuity { wall_excess_ms: -130_000 }));
+        let c = Reading {
+            wall: UnixMillis(1_011_001),
+            mono: MonoMillis(15_000),
+        };
+        assert_eq!(
+            c.discontinuity_since(&a),
+            Some(Discontinuity {
+                wall_excess_ms: 1_001
+            })
+        );
+        let d = Reading {
+            wall: UnixMillis(880_000),
+            mono: MonoMillis(15_000),
+        };
+        assert_eq!(
+            d.discontinuity_since(&a),
+            Some(Discontinuity {
+                wall_excess_ms: -130_000
+            })
+        );
     }
 
     #[test]

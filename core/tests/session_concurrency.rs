@@ -233,7 +233,8 @@ impl Sim {
                         // Everyone who waited for this refresh must now be served.
                         self.must_be_ready.extend(self.waiting.drain());
                     }
-                    Err(SessionError::ExpiredOnArrival { .. }) if outcome == Outcome::SameToken => {}
+                    Err(SessionError::ExpiredOnArrival { .. }) if outcome == Outcome::SameToken => {
+                    }
                     Err(e) => return Err(format!("complete_refresh failed: {e}")),
                 }
             }
