@@ -38,6 +38,20 @@ pub mod verify;
 
 pub use rand_core::RngCore;
 
+/// Makes sure jsonwebtoken has a crypto provider before any signature is made or checked.
+///
+/// With only RustCrypto compiled in (the default), jsonwebtoken picks it by itself. With the
+/// `aws-lc` feature both backends are compiled in, and jsonwebtoken would panic at first use
+/// unless one is installed: install aws-lc (idempotent; a provider installed earlier by the
+/// host stays).
+#[cfg(any(feature = "verify", feature = "sign"))]
+pub(crate) fn ensure_crypto_provider() {
+    #[cfg(feature = "aws-lc")]
+    {
+        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    }
+}
+
 /// A stable machine-readable error code, shared with the bindings.
 ///
 /// Codes are `snake_case`, never change meaning once published, and never contain data

@@ -642,6 +642,7 @@ impl Verifier {
     /// Errors: `invalid_config`, `leeway_too_large`, `invalid_key`, `invalid_jwks`, and
     /// `key_algorithm_mismatch` when no key can serve any pinned algorithm.
     pub fn new(key: KeySource<'_>, options: VerifyOptions) -> Result<Verifier, VerifyError> {
+        crate::ensure_crypto_provider();
         options.validate()?;
         let mut options = options;
         let mut seen = Vec::with_capacity(options.algorithms.len());
@@ -907,8 +908,11 @@ fn check_times(
 /// Checks that `key` loads in the signature backend for `alg` (EC points on the curve, Ed25519
 /// points valid): a probe verification of a dummy signature must return `Ok(false)`, not an
 /// error.
+/// True when `key` is a usable public key for `alg`. Asked of the RustCrypto provider (always
+/// compiled in), which parses the key eagerly: aws-lc would only fail at the first signature.
 fn probe(key: &DecodingKey, alg: Algorithm) -> bool {
-    jsonwebtoken::crypto::verify("AAAA", b"probe", key, alg.to_jwt()).is_ok()
+    (jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.verifier_factory)(&alg.to_jwt(), key)
+        .is_ok()
 }
 
 fn secret_entry(secret: &[u8]) -> Result<KeyEntry, VerifyError> {

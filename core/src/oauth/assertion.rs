@@ -256,6 +256,7 @@ mod signing {
             alg: SigningAlg,
             kid: Option<String>,
         ) -> Result<Self, GrantError> {
+            crate::ensure_crypto_provider();
             if pem.len() > MAX_KEY_PEM_LEN {
                 return Err(GrantError::TooLarge {
                     what: "private key",
