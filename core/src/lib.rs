@@ -24,6 +24,7 @@ pub mod lifetime;
 pub mod monitor;
 pub mod oauth;
 pub mod peek;
+pub mod record;
 pub mod report;
 pub mod rng;
 pub mod rules;

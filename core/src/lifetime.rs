@@ -242,6 +242,20 @@ pub enum DeadlineBasis {
     Exp,
     /// Neither was known: the assumed lifetime.
     Assumed,
+    /// Adopted from another process's record (its issuer-clock deadline, worst case).
+    Record,
+}
+
+impl DeadlineBasis {
+    /// Stable lower-case name: `expires_in`, `exp`, `assumed`, `record`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeadlineBasis::ExpiresIn => "expires_in",
+            DeadlineBasis::Exp => "exp",
+            DeadlineBasis::Assumed => "assumed",
+            DeadlineBasis::Record => "record",
+        }
+    }
 }
 
 /// The state of a token at one reading.
@@ -368,6 +382,51 @@ impl Lifetime {
                 DeadlineBasis::Assumed,
             ),
         };
+        Ok(Lifetime::finish(
+            deadline, basis, sent, received, exp, nbf, iat, policy, rng,
+        ))
+    }
+
+    /// A lifetime from a deadline already known in local time (a token adopted from another
+    /// process's record, its issuer-clock deadline mapped through our own estimate). The token
+    /// counts as sent and received at `now`.
+    pub fn from_deadline(
+        deadline: Deadline,
+        now: Reading,
+        times: &TokenTimes,
+        policy: &LifetimePolicy,
+        rng: &mut dyn RngCore,
+    ) -> Result<Lifetime, LifetimeError> {
+        policy.validate()?;
+        let exp = check_claim(times.exp_ms, "exp")?;
+        let nbf = check_claim(times.nbf_ms, "nbf")?;
+        let iat = check_claim(times.iat_ms, "iat")?;
+        Ok(Lifetime::finish(
+            deadline,
+            DeadlineBasis::Record,
+            now,
+            now,
+            exp,
+            nbf,
+            iat,
+            policy,
+            rng,
+        ))
+    }
+
+    /// Margin, hard expiry, refresh time and "not before" from a deadline.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        deadline: Deadline,
+        basis: DeadlineBasis,
+        sent: Reading,
+        received: Reading,
+        exp: Option<i64>,
+        nbf: Option<i64>,
+        iat: Option<i64>,
+        policy: &LifetimePolicy,
+        rng: &mut dyn RngCore,
+    ) -> Lifetime {
         let lifetime_ms = deadline
             .wall
             .since(sent.wall)
@@ -398,7 +457,7 @@ impl Lifetime {
             NotBefore::Nbf => nbf,
             NotBefore::NbfAndIat => nbf.max(iat),
         };
-        Ok(Lifetime {
+        Lifetime {
             sent,
             received,
             deadline,
@@ -409,7 +468,7 @@ impl Lifetime {
             refresh_at,
             exp_ms: exp,
             not_before_ms,
-        })
+        }
     }
 
     /// Re-bases the deadlines after a local clock discontinuity noticed at `at` was explained:

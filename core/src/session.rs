@@ -334,6 +334,9 @@ pub enum SessionError {
     /// The token request could not be built from the configuration (bad URL, missing client
     /// authentication, an assertion that cannot be signed, ...).
     Grant(GrantError),
+    /// A record cannot be placed in local time: nothing bounds the issuer's clock yet. Probe
+    /// the token endpoint's `Date` ([`Session::add_issuer_date`]) and try again.
+    IssuerClockUnknown,
     /// A configuration value is invalid (names it).
     InvalidConfig(&'static str),
     /// A reading or argument is invalid (names it).
@@ -351,6 +354,7 @@ impl ErrorCode for SessionError {
             SessionError::InvalidTokenTimes { error, .. } => error.code(),
             SessionError::Lifetime(e) => e.code(),
             SessionError::Grant(e) => e.code(),
+            SessionError::IssuerClockUnknown => "issuer_clock_unknown",
             SessionError::InvalidConfig(_) => "invalid_config",
             SessionError::InvalidArgument(_) => "invalid_argument",
         }
@@ -398,6 +402,9 @@ impl fmt::Display for SessionError {
             SessionError::InvalidTokenTimes { error, .. } => write!(f, "token response: {error}"),
             SessionError::Lifetime(e) => write!(f, "token lifetime: {e}"),
             SessionError::Grant(e) => write!(f, "token request: {e}"),
+            SessionError::IssuerClockUnknown => {
+                f.write_str("the issuer's clock is unknown: probe the token endpoint's Date header first")
+            }
             SessionError::InvalidConfig(what) => write!(f, "invalid configuration: {what}"),
             SessionError::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
         }
@@ -445,6 +452,13 @@ pub enum SessionEvent {
         /// When.
         at: Reading,
         /// The token.
+        token: TokenId,
+    },
+    /// A token obtained by another process was adopted from its record.
+    TokenAdopted {
+        /// When.
+        at: Reading,
+        /// The id it got here.
         token: TokenId,
     },
     /// A ticket timed out and was abandoned.
@@ -506,6 +520,10 @@ struct HeldToken {
     lifetime: Lifetime,
     iat_ms: Option<i64>,
     nbf_ms: Option<i64>,
+    /// The earliest deadline on the issuer's clock and how much later it may be (for records).
+    issuer_deadline: (i64, i64),
+    /// The access token's id ([`crate::record::token_id`]).
+    token_id: String,
     /// Obtained because the resource server rejected the previous token.
     after_rejection: bool,
     /// The resource server accepted it at least once.
@@ -971,6 +989,8 @@ impl Session {
                     lifetime,
                     iat_ms: times.iat_ms,
                     nbf_ms: times.nbf_ms,
+                    issuer_deadline: self.issuer_deadline(&times, sent, received),
+                    token_id: crate::record::token_id(resp.access_token.expose()),
                     after_rejection: self.refreshing_after_rejection,
                     accepted: false,
                     rejected: false,
@@ -1174,7 +1194,188 @@ impl Session {
         verdict
     }
 
+    // ----- fleet ---------------------------------------------------------------------------
+
+    /// Feeds a `Date` header from the token endpoint that was not part of a refresh (e.g. a
+    /// `HEAD` probe before adopting a record, when the issuer's clock is still unknown).
+    pub fn add_issuer_date(
+        &mut self,
+        date: &str,
+        sent: Reading,
+        received: Reading,
+    ) -> Result<(), SessionError> {
+        self.observe(received);
+        let date = parse_http_date(date, received.wall)
+            .map_err(|_| SessionError::InvalidArgument("date"))?;
+        let sample = Sample::from_date_header(date, sent, received)
+            .map_err(|_| SessionError::InvalidArgument("readings"))?;
+        self.add_sample(Origin::Issuer, sample);
+        Ok(())
+    }
+
+    /// The current token as a record another process can adopt, with its deadlines on the
+    /// issuer's clock; `None` without a usable token. `fencing` is the writer's lease token.
+    pub fn export_record(&self, now: Reading, fencing: u64) -> Option<crate::record::TokenRecord> {
+        let judge = self.judge_estimate(now);
+        let t = self.current.as_ref().filter(|t| !t.rejected)?;
+        if !t
+            .lifetime
+            .state(now, &judge, &self.config.policy)
+            .is_usable()
+        {
+            return None;
+        }
+        let (scope, audience) = match &self.config.grant {
+            Grant::ClientCredentials { scope, extra } => (
+                scope.clone(),
+                extra
+                    .iter()
+                    .find(|(k, _)| k == "audience" || k == "resource")
+                    .map(|(_, v)| v.clone()),
+            ),
+            Grant::RefreshToken { scope, .. } => (scope.clone(), None),
+            _ => (None, None),
+        };
+        Some(crate::record::TokenRecord {
+            token_id: t.token_id.clone(),
+            access_token: Secret::new(
+                t.header
+                    .expose()
+                    .strip_prefix("Bearer ")
+                    .unwrap_or_default(),
+            ),
+            origin: self.config.token_url.clone(),
+            scope,
+            audience,
+            deadline_ms: t.issuer_deadline.0,
+            deadline_slack_ms: t.issuer_deadline.1,
+            exp_ms: t.lifetime.exp_ms,
+            nbf_ms: t.nbf_ms,
+            iat_ms: t.iat_ms,
+            fencing,
+        })
+    }
+
+    /// Adopts a token another process obtained. Its issuer-clock deadline is mapped into local
+    /// time through *our* estimate of the issuer's clock, worst case (the issuer's clock as far
+    /// ahead as the estimate allows). Rules: a record for another token endpoint is refused; the
+    /// token we already hold is kept (same id); without an upper bound on the issuer's offset
+    /// the record cannot be placed (`issuer_clock_unknown`: probe the token endpoint's `Date`
+    /// with [`add_issuer_date`](Self::add_issuer_date) and try again); a record already past hard
+    /// expiry for us is refused (`expired_on_arrival`, no backoff). If `ticket` is given it is
+    /// closed by the adoption (a peer refreshed for us).
+    pub fn adopt_record(
+        &mut self,
+        record: &crate::record::TokenRecord,
+        ticket: Option<TicketId>,
+        now: Reading,
+    ) -> Result<TokenId, SessionError> {
+        self.observe(now);
+        if record.origin != self.config.token_url {
+            return Err(SessionError::InvalidArgument(
+                "record is for another token endpoint",
+            ));
+        }
+        if let Some(t) = ticket {
+            if self.ticket.map(|o| o.id) != Some(t) {
+                return Err(SessionError::StaleTicket);
+            }
+        }
+        if let Some(cur) = self
+            .current
+            .as_ref()
+            .filter(|c| c.token_id == record.token_id && !c.rejected)
+        {
+            let id = cur.id;
+            if ticket.is_some() {
+                self.ticket = None;
+            }
+            return Ok(id);
+        }
+        let issuer = self.issuer.estimate(now);
+        let Some(high) = issuer.high_ms else {
+            return Err(SessionError::IssuerClockUnknown);
+        };
+        let local_wall = record.deadline_ms.saturating_sub(high);
+        let deadline = crate::lifetime::Deadline {
+            wall: UnixMillis(local_wall),
+            mono: now.mono.plus(local_wall.saturating_sub(now.wall.0)),
+        };
+        let times = TokenTimes {
+            expires_in_ms: None,
+            exp_ms: record.exp_ms,
+            nbf_ms: record.nbf_ms,
+            iat_ms: record.iat_ms,
+        };
+        let mut lifetime = Lifetime::from_deadline(
+            deadline,
+            now,
+            &times,
+            &self.config.policy,
+            self.rng.as_mut(),
+        )
+        .map_err(SessionError::Lifetime)?;
+        let judge = self.judge_estimate(now);
+        if lifetime.until_hard_expiry_ms(now, &judge) <= 0 {
+            return Err(SessionError::ExpiredOnArrival { retry_at: None });
+        }
+        if self.issuer_reuses_tokens {
+            lifetime.refresh_at = late_refresh_at(&lifetime);
+        }
+        if ticket.is_some() {
+            self.ticket = None;
+        }
+        let id = TokenId(self.next_token);
+        self.next_token += 1;
+        let held = HeldToken {
+            id,
+            header: Secret::new(format!("Bearer {}", record.access_token.expose())),
+            lifetime,
+            iat_ms: record.iat_ms,
+            nbf_ms: record.nbf_ms,
+            issuer_deadline: (record.deadline_ms, record.deadline_slack_ms),
+            token_id: record.token_id.clone(),
+            after_rejection: false,
+            accepted: false,
+            rejected: false,
+            condemned: false,
+        };
+        let old = self.current.replace(held);
+        self.previous = old.filter(|t| !t.rejected);
+        self.failures_in_row = 0;
+        self.backoff = None;
+        self.push(SessionEvent::TokenAdopted { at: now, token: id });
+        Ok(id)
+    }
+
     // ----- internals -----------------------------------------------------------------------
+
+    /// The token's deadline on the issuer's clock: `min(exp, issuer time at sent +
+    /// expires_in)`, earliest (the issuer minted it no earlier than our request left), with the
+    /// slack up to the latest.
+    fn issuer_deadline(&self, times: &TokenTimes, sent: Reading, received: Reading) -> (i64, i64) {
+        let est = self.issuer.estimate(received);
+        let low = sent
+            .wall
+            .0
+            .saturating_add(est.low_ms.unwrap_or(est.offset_ms));
+        let high = received
+            .wall
+            .0
+            .saturating_add(est.high_ms.unwrap_or(est.offset_ms));
+        let span = high.saturating_sub(low).max(0);
+        let lifetime = times.expires_in_ms.or(if times.exp_ms.is_none() {
+            Some(self.config.policy.assumed_lifetime_ms)
+        } else {
+            None
+        });
+        match (lifetime.map(|l| low.saturating_add(l)), times.exp_ms) {
+            (Some(d), Some(exp)) if exp <= d => (exp, 0),
+            (Some(d), _) => (d, span),
+            (None, Some(exp)) => (exp, 0),
+            (None, None) => (low, span),
+        }
+    }
 
     /// The estimate that judges the token: the resource server's once it has samples, the
     /// issuer's until then (the resource server usually shares the issuer's time source).

@@ -456,6 +456,14 @@ fn render_event(e: &SessionEvent, origin: Reading) -> String {
                 *backoff_ms as f64 / 1000.0
             )
         }
+        SessionEvent::TokenAdopted { at: r, token } => {
+            write!(
+                s,
+                "{:>10.3}s  token #{} adopted from a shared record",
+                at(r),
+                token.0
+            )
+        }
         SessionEvent::TokenReused { at: r, token } => {
             write!(
                 s,

@@ -1,0 +1,378 @@
+//! A token record that crosses machines: how a fleet shares one token.
+//!
+//! A record never carries a deadline in the writer's local time. Its deadlines are on the
+//! **issuer's clock** — from `exp`, and from the token endpoint's clock at the request plus
+//! `expires_in` — so every reader maps them into its own local time through its *own* skew
+//! estimate, worst case ([`crate::session::Session::adopt_record`]).
+//!
+//! Wire format (version 1), one line of ASCII:
+//!
+//! ```text
+//! tcr1.<base64url(JSON)>.<hex(SHA-256(JSON))[..32]>
+//! ```
+//!
+//! The checksum catches a truncated or half-written value; it is not authentication (anyone
+//! who can write the store can recompute it). A record that fails any check is an error, and
+//! callers ignore it: never trusted, never half-used.
+
+use crate::oauth::Secret;
+use crate::time::MAX_UNIX_MILLIS;
+use crate::ErrorCode;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use core::fmt;
+use sha2::{Digest, Sha256};
+
+/// The record format version this crate writes and reads.
+pub const RECORD_VERSION: u32 = 1;
+
+/// Largest encoded record accepted (a token is at most 64 KiB; the rest is small).
+pub const MAX_RECORD_BYTES: usize = 96 * 1024;
+
+const PREFIX: &str = "tcr1.";
+
+/// A token and its lifetime, in the issuer's clock, for another process to adopt.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Identifies the token without revealing it: hex of the first 16 bytes of its SHA-256.
+    pub token_id: String,
+    /// The access token.
+    pub access_token: Secret,
+    /// The token endpoint it came from.
+    pub origin: String,
+    /// Scope it was requested with.
+    pub scope: Option<String>,
+    /// Audience it was requested for.
+    pub audience: Option<String>,
+    /// The earliest instant, on the issuer's clock (ms), at which the token may stop being
+    /// valid: `min(exp, issuer time at the request + expires_in)`.
+    pub deadline_ms: i64,
+    /// How much later than `deadline_ms` it may really be (the writer's uncertainty about the
+    /// issuer's clock; informational, readers use `deadline_ms`).
+    pub deadline_slack_ms: i64,
+    /// `exp` (issuer clock, ms), when the token is a JWT.
+    pub exp_ms: Option<i64>,
+    /// `nbf`.
+    pub nbf_ms: Option<i64>,
+    /// `iat`.
+    pub iat_ms: Option<i64>,
+    /// The writer's lease fencing token (0 when written outside a lease).
+    pub fencing: u64,
+}
+
+impl fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRecord")
+            .field("token_id", &self.token_id)
+            .field("origin", &self.origin)
+            .field("deadline_ms", &self.deadline_ms)
+            .field("exp_ms", &self.exp_ms)
+            .field("fencing", &self.fencing)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A record could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// Longer than [`MAX_RECORD_BYTES`].
+    TooLarge,
+    /// Not `tcr1.<payload>.<checksum>`, bad base64, not JSON, a missing or mistyped field
+    /// (names it).
+    Malformed(&'static str),
+    /// Written by another format version.
+    UnsupportedVersion,
+    /// The checksum does not match: truncated, half-written or tampered.
+    Checksum,
+    /// A time value is out of range or inconsistent (names it).
+    OutOfRange(&'static str),
+}
+
+impl ErrorCode for RecordError {
+    fn code(&self) -> &'static str {
+        match self {
+            RecordError::TooLarge => "record_too_large",
+            RecordError::Malformed(_) => "record_malformed",
+            RecordError::UnsupportedVersion => "record_version",
+            RecordError::Checksum => "record_checksum",
+            RecordError::OutOfRange(_) => "record_out_of_range",
+        }
+    }
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordError::TooLarge => write!(f, "token record larger than {MAX_RECORD_BYTES} bytes"),
+            RecordError::Malformed(what) => write!(f, "malformed token record: {what}"),
+            RecordError::UnsupportedVersion => {
+                f.write_str("token record of another format version")
+            }
+            RecordError::Checksum => {
+                f.write_str("token record checksum mismatch (truncated or tampered)")
+            }
+            RecordError::OutOfRange(what) => write!(f, "token record: {what} out of range"),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// The id of a token: hex of the first 16 bytes of its SHA-256. Safe to log.
+pub fn token_id(access_token: &str) -> String {
+    hex(&Sha256::digest(access_token.as_bytes())[..16])
+}
+
+/// The store key for a credential: a hash of (token URL, client id, scope, audience), so the
+/// key never contains a secret and distinct credentials never share a token.
+pub fn store_key(
+    prefix: &str,
+    token_url: &str,
+    client_id: &str,
+    scope: Option<&str>,
+    audience: Option<&str>,
+) -> String {
+    let mut h = Sha256::new();
+    for part in [Some(token_url), Some(client_id), scope, audience] {
+        // Length-prefixed so ("a", "bc") and ("ab", "c") differ; `None` differs from "".
+        match part {
+            Some(p) => {
+                h.update([1u8]);
+                h.update((p.len() as u64).to_be_bytes());
+                h.update(p.as_bytes());
+            }
+            None => h.update([0u8]),
+        }
+    }
+    format!(
+        "{prefix}:token:v{RECORD_VERSION}:{}",
+        hex(&h.finalize()[..16])
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+fn checksum(json: &[u8]) -> String {
+    hex(&Sha256::digest(json)[..16])
+}
+
+impl TokenRecord {
+    /// Encodes the record (see the module docs for the format).
+    pub fn encode(&self) -> String {
+        let mut o = serde_json::Map::new();
+        o.insert("v".into(), RECORD_VERSION.into());
+        o.insert("token_id".into(), self.token_id.clone().into());
+        o.insert("access_token".into(), self.access_token.expose().into());
+        o.insert("origin".into(), self.origin.clone().into());
+        o.insert("scope".into(), self.scope.clone().into());
+        o.insert("audience".into(), self.audience.clone().into());
+        o.insert("deadline_ms".into(), self.deadline_ms.into());
+        o.insert("deadline_slack_ms".into(), self.deadline_slack_ms.into());
+        o.insert("exp_ms".into(), self.exp_ms.into());
+        o.insert("nbf_ms".into(), self.nbf_ms.into());
+        o.insert("iat_ms".into(), self.iat_ms.into());
+        o.insert("fencing".into(), self.fencing.into());
+        let json = serde_json::Value::Object(o).to_string();
+        format!(
+            "{PREFIX}{}.{}",
+            URL_SAFE_NO_PAD.encode(json.as_bytes()),
+            checksum(json.as_bytes())
+        )
+    }
+
+    /// Decodes and checks a record. Any failure is an error: the caller ignores the record.
+    pub fn decode(s: &str) -> Result<TokenRecord, RecordError> {
+        if s.len() > MAX_RECORD_BYTES {
+            return Err(RecordError::TooLarge);
+        }
+        let rest = s.strip_prefix(PREFIX).ok_or_else(|| {
+            if s.starts_with("tcr") {
+                RecordError::UnsupportedVersion
+            } else {
+                RecordError::Malformed("prefix")
+            }
+        })?;
+        let (payload, sum) = rest
+            .split_once('.')
+            .ok_or(RecordError::Malformed("layout"))?;
+        let json = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| RecordError::Malformed("base64"))?;
+        if checksum(&json) != sum {
+            return Err(RecordError::Checksum);
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&json).map_err(|_| RecordError::Malformed("json"))?;
+        let o = v
+            .as_object()
+            .ok_or(RecordError::Malformed("not an object"))?;
+        if o.get("v").and_then(serde_json::Value::as_u64) != Some(u64::from(RECORD_VERSION)) {
+            return Err(RecordError::UnsupportedVersion);
+        }
+        let text = |k: &'static str| {
+            o.get(k)
+                .and_then(serde_json::Value::as_str)
+                .ok_or(RecordError::Malformed(k))
+        };
+        let opt_text = |k: &'static str| match o.get(k) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(RecordError::Malformed(k)),
+        };
+        let time = |k: &'static str| match o.get(k).and_then(serde_json::Value::as_i64) {
+            Some(t) if (0..=MAX_UNIX_MILLIS).contains(&t) => Ok(t),
+            Some(_) => Err(RecordError::OutOfRange(k)),
+            None => Err(RecordError::Malformed(k)),
+        };
+        let opt_time = |k: &'static str| match o.get(k) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(_) => time(k).map(Some),
+        };
+        let access_token = text("access_token")?;
+        let token_id = text("token_id")?;
+        if access_token.is_empty() || token_id != self::token_id(access_token) {
+            return Err(RecordError::Malformed("token_id"));
+        }
+        let slack = o
+            .get("deadline_slack_ms")
+            .and_then(serde_json::Value::as_i64)
+            .ok_or(RecordError::Malformed("deadline_slack_ms"))?;
+        if !(0..=crate::lifetime::MAX_LIFETIME_MS).contains(&slack) {
+            return Err(RecordError::OutOfRange("deadline_slack_ms"));
+        }
+        let rec = TokenRecord {
+            token_id: token_id.to_owned(),
+            access_token: Secret::new(access_token),
+            origin: text("origin")?.to_owned(),
+            scope: opt_text("scope")?,
+            audience: opt_text("audience")?,
+            deadline_ms: time("deadline_ms")?,
+            deadline_slack_ms: slack,
+            exp_ms: opt_time("exp_ms")?,
+            nbf_ms: opt_time("nbf_ms")?,
+            iat_ms: opt_time("iat_ms")?,
+            fencing: o
+                .get("fencing")
+                .and_then(serde_json::Value::as_u64)
+                .ok_or(RecordError::Malformed("fencing"))?,
+        };
+        if rec.exp_ms.is_some_and(|e| rec.deadline_ms > e) {
+            return Err(RecordError::OutOfRange("deadline_ms after exp_ms"));
+        }
+        Ok(rec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> TokenRecord {
+        TokenRecord {
+            token_id: token_id("header.payload.sig"),
+            access_token: Secret::new("header.payload.sig"),
+            origin: "https://issuer.example/token".into(),
+            scope: Some("read".into()),
+            audience: None,
+            deadline_ms: 1_700_000_060_000,
+            deadline_slack_ms: 1_200,
+            exp_ms: Some(1_700_000_060_000),
+            nbf_ms: None,
+            iat_ms: Some(1_700_000_000_000),
+            fencing: 7,
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let r = sample();
+        let s = r.encode();
+        assert!(s.starts_with("tcr1."));
+        assert_eq!(TokenRecord::decode(&s), Ok(r));
+    }
+
+    #[test]
+    fn any_damage_is_rejected() {
+        let s = sample().encode();
+        // Truncated (a half-written value).
+        assert_eq!(
+            TokenRecord::decode(&s[..s.len() - 3]).unwrap_err().code(),
+            "record_checksum"
+        );
+        // A flipped payload character.
+        let mut b = s.clone().into_bytes();
+        b[10] = if b[10] == b'A' { b'B' } else { b'A' };
+        let e = TokenRecord::decode(&String::from_utf8(b).unwrap()).unwrap_err();
+        assert!(
+            matches!(e.code(), "record_checksum" | "record_malformed"),
+            "{e:?}"
+        );
+        assert_eq!(
+            TokenRecord::decode("tcr2.abc.def").unwrap_err().code(),
+            "record_version"
+        );
+        assert_eq!(
+            TokenRecord::decode("hello").unwrap_err().code(),
+            "record_malformed"
+        );
+        assert_eq!(
+            TokenRecord::decode(&"x".repeat(MAX_RECORD_BYTES + 1))
+                .unwrap_err()
+                .code(),
+            "record_too_large"
+        );
+    }
+
+    #[test]
+    fn a_record_with_a_foreign_token_id_is_rejected() {
+        let mut r = sample();
+        r.token_id = token_id("other");
+        assert_eq!(
+            TokenRecord::decode(&r.encode()).unwrap_err(),
+            RecordError::Malformed("token_id")
+        );
+    }
+
+    #[test]
+    fn debug_and_keys_hold_no_secret() {
+        let r = sample();
+        assert!(!format!("{r:?}").contains("payload"));
+        let k = store_key(
+            "tokenclock",
+            "https://issuer.example/token",
+            "client",
+            Some("read"),
+            None,
+        );
+        assert!(k.starts_with("tokenclock:token:v1:"));
+        assert_ne!(
+            k,
+            store_key(
+                "tokenclock",
+                "https://issuer.example/token",
+                "client",
+                Some("read"),
+                Some("")
+            )
+        );
+        assert_ne!(
+            k,
+            store_key(
+                "tokenclock",
+                "https://issuer.example/token",
+                "client",
+                None,
+                None
+            )
+        );
+    }
+}
