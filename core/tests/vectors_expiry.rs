@@ -98,11 +98,7 @@ fn policy(v: &Value) -> Result<LifetimePolicy, String> {
 }
 
 fn basis(b: DeadlineBasis) -> &'static str {
-    match b {
-        DeadlineBasis::ExpiresIn => "expires_in",
-        DeadlineBasis::Exp => "exp",
-        DeadlineBasis::Assumed => "assumed",
-    }
+    b.as_str()
 }
 
 /// With a random window, `refresh_at` must be `received + floor(span × f)` for some f in it.
