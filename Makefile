@@ -139,3 +139,13 @@ demo: bootstrap-rust
 
 clean:
 	rm -rf npm/pkg $(TARGET_DIR)/wheels $(TARGET_DIR)/pip-check-venv
+
+# --- fuzzing (issue 9; not part of `make test`) -------------------------------------------
+# Every cargo-fuzz target in turn for FUZZ_SECONDS each (nightly + cargo-fuzz installed into
+# .tools/ on first use); crashes are minimised into tests/vectors/regressions/. See
+# fuzz/README.md and docs/fuzzing.md. `make fuzz FUZZ_TARGETS="peek sntp"` runs a subset.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+.PHONY: fuzz
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(ROOT)/fuzz/run.sh $(FUZZ_TARGETS)

@@ -220,8 +220,8 @@ impl Deadline {
 
     fn minus(self, ms: i64) -> Deadline {
         Deadline {
-            wall: self.wall.plus(-ms),
-            mono: self.mono.plus(-ms),
+            wall: self.wall.minus(ms),
+            mono: self.mono.minus(ms),
         }
     }
 
@@ -487,7 +487,7 @@ impl Lifetime {
         ] {
             match res.explanation {
                 crate::skew::Explanation::WallStepped => d.wall = d.wall.plus(x),
-                crate::skew::Explanation::MonotonicPaused => d.mono = d.mono.plus(-x),
+                crate::skew::Explanation::MonotonicPaused => d.mono = d.mono.minus(x),
             }
         }
     }

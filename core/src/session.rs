@@ -575,6 +575,8 @@ pub struct Session {
     resource: SkewEstimator,
     events: VecDeque<SessionEvent>,
     stats: Stats,
+    /// The latest (by monotonic time) reading passed in.
+    last_reading: Option<Reading>,
 }
 
 impl fmt::Debug for Session {
@@ -586,6 +588,12 @@ impl fmt::Debug for Session {
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
+}
+
+/// Readings outside `Reading::new`'s range are refused at every input: they could only come
+/// from a broken host clock, and arithmetic on them would mean nothing.
+fn in_range(r: Reading) -> bool {
+    Reading::new(r.wall.0, r.mono.0).is_ok()
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -657,6 +665,7 @@ impl Session {
             permanent: None,
             events: VecDeque::new(),
             stats: Stats::default(),
+            last_reading: None,
         })
     }
 
@@ -742,6 +751,11 @@ impl Session {
     ///    wait; a backoff makes it wait (if it ends within `max_wait`) or fail with the
     ///    transient error; otherwise this caller gets the ticket (`Refresh`).
     pub fn authorize(&mut self, now: Reading) -> Authorization {
+        if !in_range(now) {
+            return Authorization::Failed {
+                error: SessionError::InvalidArgument("reading out of range"),
+            };
+        }
         self.observe(now);
         if let Some(t) = self.ticket {
             if now.mono.since(t.issued.mono) >= self.config.ticket_timeout_ms {
@@ -889,6 +903,9 @@ impl Session {
         sent: Reading,
         received: Reading,
     ) -> Result<TokenId, SessionError> {
+        if !in_range(sent) || !in_range(received) {
+            return Err(SessionError::InvalidArgument("reading out of range"));
+        }
         let outstanding = self.take_ticket(ticket)?;
         if received.mono < sent.mono {
             self.ticket = Some(outstanding);
@@ -1079,6 +1096,9 @@ impl Session {
         failure: TransportFailure,
         now: Reading,
     ) -> Result<SessionError, SessionError> {
+        if !in_range(now) {
+            return Err(SessionError::InvalidArgument("reading out of range"));
+        }
         let _ = self.take_ticket(ticket)?;
         self.observe(now);
         if failure == TransportFailure::Aborted {
@@ -1115,9 +1135,18 @@ impl Session {
         sent: Reading,
         received: Reading,
     ) -> Verdict {
-        self.observe(received);
-        if let Some(date) =
-            header(headers, "date").and_then(|d| parse_http_date(d, received.wall).ok())
+        // Unusable readings: judge the status alone, at the latest reading we trust.
+        let (sent, received, readings_ok) = match self.last_reading {
+            _ if in_range(sent) && in_range(received) => (sent, received, true),
+            Some(last) => (last, last, false),
+            None => (Reading::default(), Reading::default(), false),
+        };
+        if readings_ok {
+            self.observe(received);
+        }
+        if let Some(date) = header(headers, "date")
+            .filter(|_| readings_ok)
+            .and_then(|d| parse_http_date(d, received.wall).ok())
         {
             if let Ok(s) = Sample::from_date_header(date, sent, received) {
                 self.add_sample(Origin::Resource, s);
@@ -1204,6 +1233,9 @@ impl Session {
         sent: Reading,
         received: Reading,
     ) -> Result<(), SessionError> {
+        if !in_range(sent) || !in_range(received) {
+            return Err(SessionError::InvalidArgument("reading out of range"));
+        }
         self.observe(received);
         let date = parse_http_date(date, received.wall)
             .map_err(|_| SessionError::InvalidArgument("date"))?;
@@ -1270,6 +1302,9 @@ impl Session {
         ticket: Option<TicketId>,
         now: Reading,
     ) -> Result<TokenId, SessionError> {
+        if !in_range(now) {
+            return Err(SessionError::InvalidArgument("reading out of range"));
+        }
         self.observe(now);
         if record.origin != self.config.token_url {
             return Err(SessionError::InvalidArgument(
@@ -1388,6 +1423,9 @@ impl Session {
     }
 
     fn observe(&mut self, now: Reading) {
+        if self.last_reading.is_none_or(|l| now.mono >= l.mono) {
+            self.last_reading = Some(now);
+        }
         let d1 = self.issuer.observe(now);
         let d2 = self.resource.observe(now);
         if let Some(d) = d1.or(d2) {
@@ -1579,8 +1617,8 @@ fn late_refresh_at(l: &Lifetime) -> crate::lifetime::Deadline {
     let span = l.hard_expiry.remaining_ms(l.received).max(0);
     let lead = (span / 10).min(5_000);
     let late = crate::lifetime::Deadline {
-        wall: l.hard_expiry.wall.plus(-lead),
-        mono: l.hard_expiry.mono.plus(-lead),
+        wall: l.hard_expiry.wall.minus(lead),
+        mono: l.hard_expiry.mono.minus(lead),
     };
     crate::lifetime::Deadline {
         wall: late.wall.max(l.refresh_at.wall),

@@ -285,7 +285,7 @@ impl Estimate {
 
     /// Best guess of our clock when the server's reads `server`.
     pub const fn to_local_time(&self, server: UnixMillis) -> UnixMillis {
-        server.plus(-self.offset_ms)
+        server.minus(self.offset_ms)
     }
 
     /// Earliest and latest the server's clock may read when ours reads `local`.
@@ -332,9 +332,12 @@ struct Jump {
 impl Jump {
     /// True when a sample completed at `at` was taken before the jump.
     fn is_after(&self, at: Reading) -> bool {
-        if at.mono <= self.from.mono {
+        // Within [from, to] on the monotonic clock (a step can happen within one monotonic
+        // millisecond), the wall clock tells: a reading that disagrees with `from` by the
+        // jump was taken after it.
+        if at.mono < self.from.mono {
             false
-        } else if at.mono >= self.to.mono {
+        } else if at.mono > self.to.mono {
             true
         } else {
             at.discontinuity_since(&self.from).is_some()

@@ -38,6 +38,11 @@ impl UnixMillis {
     pub const fn plus(self, ms: i64) -> Self {
         UnixMillis(self.0.saturating_add(ms))
     }
+    /// This time minus `ms` milliseconds (saturating; never negates `ms`, so `i64::MIN` is safe).
+    #[must_use]
+    pub const fn minus(self, ms: i64) -> Self {
+        UnixMillis(self.0.saturating_sub(ms))
+    }
     /// `self - earlier` in milliseconds (saturating).
     pub const fn since(self, earlier: UnixMillis) -> i64 {
         self.0.saturating_sub(earlier.0)
@@ -53,6 +58,11 @@ impl MonoMillis {
     #[must_use]
     pub const fn plus(self, ms: i64) -> Self {
         MonoMillis(self.0.saturating_add(ms))
+    }
+    /// This time minus `ms` milliseconds (saturating; never negates `ms`, so `i64::MIN` is safe).
+    #[must_use]
+    pub const fn minus(self, ms: i64) -> Self {
+        MonoMillis(self.0.saturating_sub(ms))
     }
     /// `self - earlier` in milliseconds (saturating).
     pub const fn since(self, earlier: MonoMillis) -> i64 {

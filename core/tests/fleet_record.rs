@@ -160,12 +160,12 @@ fn readers_with_skewed_clocks_respect_the_real_expiry() {
 fn adoption_rules() {
     let writer = Host {
         offset_ms: 0,
-        mono0: 0,
+        mono0: 100_000,
     };
     let (rec, _) = written_record(&writer);
     let reader = Host {
         offset_ms: 7_000,
-        mono0: 1_000,
+        mono0: 101_000,
     };
     let (mut s, id) = adopt(&reader, &rec, 1_000);
     // The same token again keeps its id.
@@ -196,12 +196,12 @@ fn adoption_rules() {
 fn a_peer_refresh_closes_our_ticket() {
     let writer = Host {
         offset_ms: 0,
-        mono0: 0,
+        mono0: 100_000,
     };
     let (rec, _) = written_record(&writer);
     let reader = Host {
         offset_ms: -3_000,
-        mono0: 0,
+        mono0: 100_000,
     };
     let mut s = session(3);
     s.add_issuer_date(

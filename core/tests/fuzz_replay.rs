@@ -82,28 +82,39 @@ fn regressions_replay() {
         .collect();
     files.sort();
     // No file yet is fine: cases appear when `make fuzz` finds something.
+    let mut failures = Vec::new();
+    let mut total = 0;
     for f in files {
-        let rel = format!(
-            "regressions/{}",
-            f.file_name().and_then(|n| n.to_str()).unwrap_or_default()
-        );
-        common::run(&rel, |case| {
-            let target = case.input["target"].as_str().ok_or("input.target")?;
-            let data = harness::unhex(case.input["hex"].as_str().ok_or("input.hex")?)
-                .ok_or("input.hex is not hex")?;
-            if case.expected["outcome"] != "no_panic" {
-                return Err(format!("unknown expected outcome {}", case.expected));
-            }
-            match targets.iter().find(|(name, _)| *name == target) {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        for case in common::load(&format!("regressions/{name}")) {
+            total += 1;
+            let target = case.input["target"].as_str().expect("input.target");
+            let hex = case.input["hex"].as_str().expect("input.hex");
+            let data = harness::unhex(hex).expect("input.hex is hex");
+            assert_eq!(
+                case.expected["outcome"], "no_panic",
+                "{}: expected",
+                case.id
+            );
+            let result = match targets.iter().find(|(t, _)| *t == target) {
                 Some((_, run)) => replay(*run, &data),
-                // verify/jwks cases without the `verify` feature.
+                // verify/jwks cases need the `verify` feature.
                 None if cfg!(not(feature = "verify")) && matches!(target, "verify" | "jwks") => {
                     Ok(())
                 }
                 None => Err(format!("unknown target {target}")),
+            };
+            if let Err(msg) = result {
+                failures.push(format!("{} ({target}): {msg}", case.id));
             }
-        });
+        }
     }
+    assert!(
+        failures.is_empty(),
+        "{} of {total} regression cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The seed files of the structured targets are written by `fuzz/extract_seeds.py` in the byte

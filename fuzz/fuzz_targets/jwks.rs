@@ -1,2 +1,7 @@
+//! cargo-fuzz target `jwks`: see `fuzz/harness/jwks.rs` for the input layout and invariants.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| { let _ = data; });
+
+#[path = "../harness/mod.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::jwks::run(data));

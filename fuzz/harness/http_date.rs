@@ -18,15 +18,27 @@ pub fn run(data: &[u8]) {
     let value = String::from_utf8_lossy(b.rest());
     match parse_http_date(&value, reference) {
         Ok(t) => {
-            assert!((0..=MAX_UNIX_MILLIS).contains(&t.0), "date {} out of range", t.0);
+            assert!(
+                (0..=MAX_UNIX_MILLIS).contains(&t.0),
+                "date {} out of range",
+                t.0
+            );
             assert_eq!(t.0 % 1_000, 0, "an HTTP date is whole seconds");
             let text = format_http_date(t);
-            assert_eq!(parse_http_date(&text, reference), Ok(t), "round trip of {text}");
+            assert_eq!(
+                parse_http_date(&text, reference),
+                Ok(t),
+                "round trip of {text}"
+            );
         }
         Err(e) => super::check_error(&e, &value),
     }
     // Formatting never panics and always yields an IMF-fixdate of the clamped second.
     let text = format_http_date(reference);
     let want = reference.0.clamp(0, MAX_UNIX_MILLIS) / 1_000 * 1_000;
-    assert_eq!(parse_http_date(&text, UnixMillis(0)), Ok(UnixMillis(want)), "format {text}");
+    assert_eq!(
+        parse_http_date(&text, UnixMillis(0)),
+        Ok(UnixMillis(want)),
+        "format {text}"
+    );
 }

@@ -11,9 +11,9 @@
 //! with a pinned algorithm.
 
 use super::keys::{self, Family};
+use std::sync::OnceLock;
 use tokenclock::time::UnixMillis;
 use tokenclock::verify::{Algorithm, KeySource, Verifier, VerifyOptions};
-use std::sync::OnceLock;
 
 /// Tokens signed by every test key (with and without `kid`), valid at `NOW`.
 fn tokens() -> &'static [String] {

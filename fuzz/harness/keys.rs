@@ -94,11 +94,31 @@ pub fn setup(i: u8, secret: &[u8]) -> (KeySource<'_>, Vec<Algorithm>, Option<Fam
     use Algorithm::*;
     let rsa = vec![RS256, RS384, RS512, PS256, PS384, PS512];
     match i % SETUPS {
-        0 => (KeySource::Secret(secret), vec![HS256, HS384, HS512], Some(Family::Hmac)),
-        1 => (KeySource::Pem(RSA_PUBLIC.as_bytes()), rsa, Some(Family::Rsa)),
-        2 => (KeySource::Pem(P256_PUBLIC.as_bytes()), vec![ES256], Some(Family::P256)),
-        3 => (KeySource::Pem(P384_PUBLIC.as_bytes()), vec![ES384], Some(Family::P384)),
-        4 => (KeySource::Pem(ED25519_PUBLIC.as_bytes()), vec![EdDSA], Some(Family::Ed25519)),
+        0 => (
+            KeySource::Secret(secret),
+            vec![HS256, HS384, HS512],
+            Some(Family::Hmac),
+        ),
+        1 => (
+            KeySource::Pem(RSA_PUBLIC.as_bytes()),
+            rsa,
+            Some(Family::Rsa),
+        ),
+        2 => (
+            KeySource::Pem(P256_PUBLIC.as_bytes()),
+            vec![ES256],
+            Some(Family::P256),
+        ),
+        3 => (
+            KeySource::Pem(P384_PUBLIC.as_bytes()),
+            vec![ES384],
+            Some(Family::P384),
+        ),
+        4 => (
+            KeySource::Pem(ED25519_PUBLIC.as_bytes()),
+            vec![EdDSA],
+            Some(Family::Ed25519),
+        ),
         5 => (KeySource::Jwks(JWKS), Algorithm::ALL.to_vec(), None),
         6 => (KeySource::Jwk(JWK_RSA), rsa, Some(Family::Rsa)),
         7 => (KeySource::Jwk(JWK_P256), vec![ES256], Some(Family::P256)),

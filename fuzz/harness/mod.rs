@@ -32,9 +32,13 @@ pub mod token_response;
 #[cfg(feature = "verify")]
 pub mod verify;
 
+/// A target's "drive one input" function.
+pub type Driver = fn(&[u8]);
+
 /// Every target, by name, with its driver (the replay test walks this list).
-pub fn targets() -> Vec<(&'static str, fn(&[u8]))> {
-    let mut t: Vec<(&'static str, fn(&[u8]))> = vec![
+pub fn targets() -> Vec<(&'static str, Driver)> {
+    #[cfg_attr(not(feature = "verify"), allow(unused_mut))]
+    let mut t: Vec<(&'static str, Driver)> = vec![
         ("peek", peek::run),
         ("http_date", http_date::run),
         ("retry_after", retry_after::run),
@@ -46,7 +50,7 @@ pub fn targets() -> Vec<(&'static str, fn(&[u8]))> {
         ("monitor", monitor::run),
     ];
     #[cfg(feature = "verify")]
-    t.extend([("jwks", jwks::run as fn(&[u8])), ("verify", verify::run)]);
+    t.extend([("jwks", jwks::run as Driver), ("verify", verify::run)]);
     t
 }
 
@@ -88,6 +92,15 @@ impl<'a> Bytes<'a> {
     }
 }
 
+/// `FUZZ_AVOID_KNOWN=1` in the environment: steer clear of the findings that core has not
+/// fixed yet (listed in `docs/fuzzing.md`; each driver says where it looks away), so that a
+/// campaign can look past them. The replay test never sets it: the regressions keep failing
+/// until the fixes land. Remove the knob and its uses once they have.
+pub fn avoid_known() -> bool {
+    static AVOID: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVOID.get_or_init(|| std::env::var_os("FUZZ_AVOID_KNOWN").is_some_and(|v| v == "1"))
+}
+
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -117,13 +130,20 @@ pub fn assert_code(code: &str) {
     );
 }
 
-/// Error messages never echo the input: a message must not contain an input of at least
-/// 24 bytes (shorter ones could coincide with the message's own words).
+/// Error messages never echo the input. Checked on every run of at least 24 bytes of
+/// base64url characters (`A–Z a–z 0–9 - _`) in the input — what a token, a key or a secret is
+/// made of: the message must not contain it. (Checking the whole input instead lets the
+/// fuzzer, which sees the comparison, spell an input equal to a piece of the message.)
 pub fn assert_no_echo(message: &str, input: &str) {
-    let input = input.trim();
-    if input.len() >= 24 {
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_';
+    for run in input
+        .as_bytes()
+        .split(|b| !word(b))
+        .filter(|r| r.len() >= 24)
+    {
+        let run = core::str::from_utf8(run).unwrap_or_default();
         assert!(
-            !message.contains(input),
+            !message.contains(run),
             "error message echoes the input: {message:?}"
         );
     }

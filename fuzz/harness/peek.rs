@@ -15,10 +15,16 @@ pub fn run(data: &[u8]) {
     let result = peek(&token);
     match &result {
         Ok(p) => {
-            for t in [p.times.exp_ms, p.times.nbf_ms, p.times.iat_ms].into_iter().flatten() {
+            for t in [p.times.exp_ms, p.times.nbf_ms, p.times.iat_ms]
+                .into_iter()
+                .flatten()
+            {
                 assert!((0..=MAX_UNIX_MILLIS).contains(&t), "claim {t} out of range");
             }
-            assert!(p.alg.as_deref().is_some_and(|a| !a.is_empty()), "alg missing");
+            assert!(
+                p.alg.as_deref().is_some_and(|a| !a.is_empty()),
+                "alg missing"
+            );
         }
         Err(e) => super::check_error(e, &token),
     }

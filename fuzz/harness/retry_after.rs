@@ -18,14 +18,20 @@ pub fn run(data: &[u8]) {
     let result = parse_retry_after(&value, reference);
     match &result {
         Ok(RetryAfter::Delay { ms }) => {
-            assert!((0..=MAX_RETRY_AFTER_SECONDS * 1_000).contains(ms), "delay {ms}");
+            assert!(
+                (0..=MAX_RETRY_AFTER_SECONDS * 1_000).contains(ms),
+                "delay {ms}"
+            );
             assert_eq!(ms % 1_000, 0);
         }
         Ok(RetryAfter::Date(t)) => assert!((0..=MAX_UNIX_MILLIS).contains(&t.0), "date {}", t.0),
         Err(e) => super::check_error(e, &value),
     }
     let digits = value.trim_ascii();
-    if value.len() <= MAX_INPUT_LEN && !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()) {
+    if value.len() <= MAX_INPUT_LEN
+        && !digits.is_empty()
+        && digits.bytes().all(|c| c.is_ascii_digit())
+    {
         match &result {
             Ok(RetryAfter::Delay { .. }) => {}
             Err(e) => assert_eq!(e.code(), "retry_after_out_of_range"),

@@ -36,9 +36,13 @@ pub fn run(data: &[u8]) {
     if (0..=MAX_UNIX_MILLIS).contains(&transmit) {
         let ts = i128::from(req.transmit_timestamp());
         let secs = (i128::from(transmit).div_euclid(1_000) + NTP_TO_UNIX_S).rem_euclid(1 << 32);
-        let ms = (ts & 0xFFFF_FFFF) * 1_000 >> 32;
+        let ms = ((ts & 0xFFFF_FFFF) * 1_000) >> 32;
         assert_eq!(ts >> 32, secs, "seconds of the transmit timestamp");
-        assert_eq!(ms, i128::from(transmit).rem_euclid(1_000), "ms of the transmit timestamp");
+        assert_eq!(
+            ms,
+            i128::from(transmit).rem_euclid(1_000),
+            "ms of the transmit timestamp"
+        );
     }
 
     if flags & 1 != 0 && reply.len() >= 32 {
@@ -60,9 +64,15 @@ pub fn run(data: &[u8]) {
             assert!((1..=4).contains(&r.version));
             assert!((1..=15).contains(&r.stratum));
             assert!(r.error_bound_us() >= 0);
-            let at = Reading { wall: UnixMillis(received), mono: MonoMillis(received) };
+            let at = Reading {
+                wall: UnixMillis(received),
+                mono: MonoMillis(received),
+            };
             if let Ok(s) = Sample::from_sntp(&r, at) {
-                assert!(s.high_ms.is_some_and(|h| s.low_ms <= h), "sntp sample {s:?}");
+                assert!(
+                    s.high_ms.is_some_and(|h| s.low_ms <= h),
+                    "sntp sample {s:?}"
+                );
             }
         }
         Err(e) => super::check_error(&e, ""),

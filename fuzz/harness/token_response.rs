@@ -40,14 +40,21 @@ pub fn run(data: &[u8]) {
             let tok = resp.access_token.expose();
             assert!(!tok.is_empty() && tok.bytes().all(|c| (0x21..=0x7E).contains(&c)));
             if let Some(ms) = resp.expires_in_ms {
-                assert!(ms > 0 && ms <= MAX_EXPIRES_IN_S * 1_000, "expires_in_ms {ms}");
+                assert!(
+                    ms > 0 && ms <= MAX_EXPIRES_IN_S * 1_000,
+                    "expires_in_ms {ms}"
+                );
             }
             let mut redacted = resp.clone();
             redacted.scope = None;
             let dbg = format!("{redacted:?}");
-            for secret in [Some(&resp.access_token), resp.refresh_token.as_ref(), resp.id_token.as_ref()]
-                .into_iter()
-                .flatten()
+            for secret in [
+                Some(&resp.access_token),
+                resp.refresh_token.as_ref(),
+                resp.id_token.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
             {
                 let s = secret.expose();
                 if s.len() >= 12 && !s.bytes().all(|c| c.is_ascii_digit()) {
@@ -63,7 +70,10 @@ pub fn run(data: &[u8]) {
             assert_eq!(e.status(), status);
             if let Some(ra) = e.retry_after() {
                 assert!(ra.len() <= MAX_RETRY_AFTER_LEN);
-                assert!(ra.bytes().all(|c| (0x20..=0x7E).contains(&c)), "retry-after {ra:?}");
+                assert!(
+                    ra.bytes().all(|c| (0x20..=0x7E).contains(&c)),
+                    "retry-after {ra:?}"
+                );
                 let _ = parse_retry_after(ra, UnixMillis(1_700_000_000_000));
             }
         }

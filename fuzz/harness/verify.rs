@@ -59,7 +59,10 @@ pub fn run(data: &[u8]) {
             // Only the options can be wrong: the keys are good.
             super::assert_code(tokenclock::ErrorCode::code(&e));
             assert!(
-                matches!(tokenclock::ErrorCode::code(&e), "invalid_config" | "leeway_too_large"),
+                matches!(
+                    tokenclock::ErrorCode::code(&e),
+                    "invalid_config" | "leeway_too_large"
+                ),
                 "fixed key refused: {e}"
             );
             return;
@@ -76,12 +79,21 @@ pub fn run(data: &[u8]) {
                 assert!(!options.require_exp, "accepted a token without exp");
             }
             if let Some(nbf) = t.nbf_ms {
-                assert!(!is_not_yet_valid(now, nbf, l), "accepted a token before nbf");
+                assert!(
+                    !is_not_yet_valid(now, nbf, l),
+                    "accepted a token before nbf"
+                );
             }
             if let Some(iat) = t.iat_ms {
-                assert!(!is_issued_in_future(now, iat, l), "accepted a token issued in the future");
+                assert!(
+                    !is_issued_in_future(now, iat, l),
+                    "accepted a token issued in the future"
+                );
                 if let Some(max_age) = options.max_age_ms {
-                    assert!(!is_expired(now, iat.saturating_add(max_age), l), "accepted a too old token");
+                    assert!(
+                        !is_expired(now, iat.saturating_add(max_age), l),
+                        "accepted a too old token"
+                    );
                 }
             }
             let p = peek(&token).expect("a verified token peeks");
@@ -104,7 +116,9 @@ fn resign(token: &str, family: Option<Family>) -> Option<String> {
             .and_then(Family::of_kid)
             .or_else(|| alg.map(Family::of))?,
     };
-    let alg = alg.filter(|a| Family::of(*a) == family).unwrap_or_else(|| family.default_alg());
+    let alg = alg
+        .filter(|a| Family::of(*a) == family)
+        .unwrap_or_else(|| family.default_alg());
     let (message, _) = token.trim_ascii().rsplit_once('.')?;
     let sig = keys::sign(message, family, alg)?;
     Some(format!("{message}.{sig}"))
