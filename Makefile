@@ -149,3 +149,15 @@ FUZZ_TARGETS ?=
 .PHONY: fuzz
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(ROOT)/fuzz/run.sh $(FUZZ_TARGETS)
+
+# --- benchmarks (never part of `make test`; results go to BENCHMARKS.md by hand) ----------
+.PHONY: bench-python
+# Per-request auth overhead vs PyJWT decode-per-request and Authlib (BENCHMARKS.md):
+# current PyJWT from requirements-dev.txt, then PyJWT 2.12 in a throwaway venv.
+bench-python: python
+	@echo "==> bench-python"
+	$(PY) python/bench/auth_overhead.py
+	rm -rf $(TARGET_DIR)/bench-pyjwt212
+	python3 -m venv $(TARGET_DIR)/bench-pyjwt212
+	$(TARGET_DIR)/bench-pyjwt212/bin/python -m pip install --quiet 'PyJWT==2.12.*' Authlib==1.9.10 httpx==0.28.1 requests==2.34.2 $(WHEEL_DIR)/tokenclock-*.whl
+	$(TARGET_DIR)/bench-pyjwt212/bin/python python/bench/auth_overhead.py

@@ -1,0 +1,41 @@
+"""The examples in examples/ run as a user runs them (a subprocess, URLs from argv or the
+environment) against the loopback tcserver, and do their job: three API calls, one token."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from conftest import REPO
+
+EXAMPLES = REPO / "examples"
+
+
+@pytest.mark.parametrize("script", ["httpx_client_credentials.py", "requests_client_credentials.py"])
+@pytest.mark.parametrize("urls_from", ["argv", "env"])
+def test_example_calls_the_api_with_one_token(tc: Any, script: str, urls_from: str) -> None:
+    path = EXAMPLES / script
+    assert len(path.read_text(encoding="utf-8").splitlines()) < 30
+    env = dict(os.environ)
+    args = [sys.executable, str(path)]
+    if urls_from == "argv":
+        args += [tc.token_url, tc.api_url]
+    else:
+        env.update(TOKEN_URL=tc.token_url, API_URL=tc.api_url)
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4, done.stdout
+    for line in lines[:3]:
+        # Each line is the API's JSON answer, printed as a Python dict.
+        body = json.loads(line.replace("'", '"').replace("True", "true"))
+        assert body["ok"] is True and body["sub"] == tc.client_id and body["scope"] == "read"
+    assert lines[3] == "1 token request(s)"
+    stats = tc.stats()
+    assert stats["token"]["requests"] == 1
+    assert stats["api"]["responses_200"] == 3
+    assert tc.client_secret not in done.stdout + done.stderr

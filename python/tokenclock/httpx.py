@@ -1,0 +1,221 @@
+"""``tokenclock.httpx.OAuth2Auth``: an :class:`httpx.Auth` for ``httpx.Client`` and
+``httpx.AsyncClient`` that keeps an OAuth 2 access token fresh across clock skew.
+
+::
+
+    auth = OAuth2Auth(token_url, client_id, client_secret, scope="read")
+    with httpx.Client(auth=auth) as client:
+        client.get("https://api.example/things")
+
+Behaviour (every decision is the core ``Session``'s; see ``tokenclock._driver``):
+
+* one refresh at a time across threads *and* asyncio tasks: while it runs, callers holding a
+  still-valid token go on, the others wait for it (never longer than the session says);
+* every API response is reported (its ``Date`` header measures the resource server's clock);
+  a 401 is retried once with the new token, after the wait the session asks for; a repeated
+  401 that the clocks explain raises :class:`tokenclock.ClockSkewError`, any other is returned
+  as httpx would return it;
+* token-endpoint failures raise the typed :class:`tokenclock.RefreshError` kinds.
+
+**Where the token request goes.** Not through the user's client via the auth-flow generator,
+but through a short-lived client of its own (or ``token_client=`` / ``async_token_client=``).
+Through the generator, a transport failure reaches the flow only as ``GeneratorExit`` (httpx
+0.28's ``Client._send_handling_auth`` closes the flow in a ``finally``), so a refused connection could not be told from a cancelled caller: no
+backoff, and no typed error. The token response, access token in its body, would also sit in
+every later ``response.history`` and pass through the client's event hooks, and the client's
+``follow_redirects`` would apply to a POST carrying client credentials. Our own client never
+follows redirects and is bounded by ``token_timeout`` seconds. Give ``token_client=`` (an
+``httpx.Client``) / ``async_token_client=`` (an ``httpx.AsyncClient``) to send token requests
+through your own transport (proxies, certificates, mounts, ``MockTransport``).
+
+``requires_response_body`` stays False: the flow is ``sync_auth_flow``/``async_auth_flow``
+(not ``auth_flow``), API bodies stay streamed (``stream=True`` works) and only the 401 being
+retried is read, to free its connection.
+
+asyncio only (not trio): async waiters are asyncio futures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+import time
+from typing import Any, AsyncGenerator, Callable, Dict, Generator, Optional
+
+import httpx
+
+from tokenclock._driver import Driver, Headers, TokenResponse, TokenTransportError, make_session
+
+__all__ = ["OAuth2Auth"]
+
+_ssl_lock = threading.Lock()
+_ssl_context: Optional[ssl.SSLContext] = None
+
+
+def _default_ssl_context() -> ssl.SSLContext:
+    """One SSL context for our short-lived token clients (creating one loads the CA bundle,
+    milliseconds; sharing it is thread-safe). Same defaults as ``httpx.Client()``."""
+    global _ssl_context
+    with _ssl_lock:
+        if _ssl_context is None:
+            _ssl_context = httpx.create_ssl_context()
+        return _ssl_context
+
+
+def _transport_error(exc: httpx.RequestError) -> TokenTransportError:
+    kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect"
+    return TokenTransportError(kind)
+
+
+def _replayable(request: httpx.Request) -> bool:
+    """Can the request be sent again? (Its body is in memory, not a consumed stream.)"""
+    try:
+        request.content
+    except httpx.RequestNotRead:
+        return False
+    return True
+
+
+class OAuth2Auth(httpx.Auth):
+    """Client-credentials OAuth 2 for httpx (``Client`` and ``AsyncClient``).
+
+    ``token_url``, ``client_id``, ``client_secret``, ``scope`` and ``auth_method``
+    (``"client_secret_basic"`` or ``"client_secret_post"``) build the grant; ``**policy`` goes
+    to :class:`tokenclock.Session`. Or pass a ready ``session=`` (any grant) instead. ``clock``
+    is the injected clock (a callable returning a :class:`tokenclock.Reading`), also given to
+    the session; with ``session=``, pass the clock that session was built with.
+    """
+
+    requires_request_body = False
+    requires_response_body = False
+
+    def __init__(
+        self,
+        token_url: Optional[str] = None,
+        client_id: Optional[str] = None,
+        client_secret: Optional[str] = None,
+        *,
+        scope: Optional[str] = None,
+        auth_method: str = "client_secret_basic",
+        session: Any = None,
+        clock: Optional[Callable[[], Any]] = None,
+        token_client: Optional[httpx.Client] = None,
+        async_token_client: Optional[httpx.AsyncClient] = None,
+        token_timeout: float = 10.0,
+        **policy: Any,
+    ) -> None:
+        sess = make_session(
+            token_url,
+            client_id,
+            client_secret,
+            scope=scope,
+            auth_method=auth_method,
+            session=session,
+            clock=clock,
+            policy=policy,
+        )
+        self._token_client = token_client
+        self._async_token_client = async_token_client
+        self._driver = Driver(
+            sess,
+            clock=clock,
+            send_sync=self._send_token,
+            send_async=self._send_token_async,
+            token_timeout=token_timeout,
+        )
+
+    def __repr__(self) -> str:
+        return f"<tokenclock.httpx.OAuth2Auth {self._driver.describe()}>"
+
+    def stats(self) -> Dict[str, Any]:
+        """Counters and estimates: the session's (``token_requests``, ``refreshes``,
+        ``failures``, ``unauthorized`` = 401s seen, ``retries`` advised, offsets) and this
+        adapter's under ``"adapter"`` (``retries_sent``, ``unauthorized_returned``, ...)."""
+        return self._driver.stats()
+
+    # ----- token requests ---------------------------------------------------------------
+
+    def _send_token(
+        self, method: str, url: str, headers: Headers, body: bytes, timeout: float
+    ) -> TokenResponse:
+        try:
+            if self._token_client is not None:
+                r = self._token_client.request(
+                    method, url, headers=headers, content=body, timeout=timeout,
+                    follow_redirects=False,
+                )
+            else:
+                with httpx.Client(
+                    timeout=timeout, follow_redirects=False, verify=_default_ssl_context()
+                ) as client:
+                    r = client.request(method, url, headers=headers, content=body)
+        except httpx.RequestError as exc:
+            raise _transport_error(exc) from exc
+        return r.status_code, r.headers.multi_items(), r.content
+
+    async def _send_token_async(
+        self, method: str, url: str, headers: Headers, body: bytes, timeout: float
+    ) -> TokenResponse:
+        try:
+            if self._async_token_client is not None:
+                r = await self._async_token_client.request(
+                    method, url, headers=headers, content=body, timeout=timeout,
+                    follow_redirects=False,
+                )
+            else:
+                async with httpx.AsyncClient(
+                    timeout=timeout, follow_redirects=False, verify=_default_ssl_context()
+                ) as client:
+                    r = await client.request(method, url, headers=headers, content=body)
+        except httpx.RequestError as exc:
+            raise _transport_error(exc) from exc
+        return r.status_code, r.headers.multi_items(), r.content
+
+    # ----- the flows --------------------------------------------------------------------
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        driver = self._driver
+        retried = False
+        while True:
+            credential = driver.acquire()
+            request.headers["Authorization"] = credential.header
+            sent = driver.now()
+            response = yield request
+            received = driver.now()
+            status = response.status_code
+            wait = driver.report(
+                credential, status, response.headers, sent, received,
+                can_retry=status == 401 and not retried and _replayable(request),
+            )
+            if wait is None:
+                return
+            retried = True
+            response.read()  # free the connection before waiting
+            if wait > 0:
+                time.sleep(wait)
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        driver = self._driver
+        retried = False
+        while True:
+            credential = await driver.acquire_async()
+            request.headers["Authorization"] = credential.header
+            sent = driver.now()
+            response = yield request
+            received = driver.now()
+            status = response.status_code
+            wait = driver.report(
+                credential, status, response.headers, sent, received,
+                can_retry=status == 401 and not retried and _replayable(request),
+            )
+            if wait is None:
+                return
+            retried = True
+            await response.aread()
+            if wait > 0:
+                await asyncio.sleep(wait)
