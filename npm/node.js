@@ -1,9 +1,12 @@
-// Node entry (the "node" condition of the exports map). Node's fetch() cannot read file:
-// URLs, so the wasm bytes are read from disk and compiled synchronously: no top-level await,
-// which also keeps this entry loadable through require(esm) on newer Node versions.
+// Node entry of "tokenclock" (the "node" condition of the exports map). Node's fetch() cannot
+// read file: URLs, so the wasm bytes are read from disk and compiled synchronously: no
+// top-level await (the package is usable right after `import`, and loadable through
+// require(esm) on Node versions that have it).
 import { readFileSync } from "node:fs";
-import { initSync } from "./pkg/tokenclock_wasm.js";
+import * as glue from "./pkg/client/tokenclock_wasm.js";
+import { setup } from "./setup.js";
 
-initSync({ module: readFileSync(new URL("./pkg/tokenclock_wasm_bg.wasm", import.meta.url)) });
+glue.initSync({ module: readFileSync(new URL("./pkg/client/tokenclock_wasm_bg.wasm", import.meta.url)) });
+setup(glue);
 
 export * from "./api.js";

@@ -1,70 +1,40 @@
-//! WebAssembly bindings for tokenclock (wasm-bindgen).
+//! WebAssembly bindings for tokenclock (wasm-bindgen), the module behind the npm package.
 //!
-//! Thin by design: this crate converts JS numbers to core types, maps errors to real JS
-//! `Error` objects and reads the host's clocks; every decision lives in `tokenclock` (core).
+//! Thin by design: this crate converts JS values to core types and back, reads the host's
+//! clocks and randomness, and maps errors to real JS `Error` objects; every decision lives in
+//! `tokenclock` (core). Each JS class wraps one core type, one-to-one; names are camelCase
+//! (`js_name`).
 //!
-//! Times cross the JS edge as `number` (f64) milliseconds, never `bigint`: a `u64`/`i64`
-//! would surface as a `bigint`, which no JS caller expects for `Date.now()`-style values.
-//! Every number is validated before it reaches core (finite, integral, non-negative, at most
-//! `Number.MAX_SAFE_INTEGER`) and a bad one throws a `RangeError` naming the parameter.
-//! In wasm a panic kills the whole instance, so nothing here may panic on any input.
+//! * Times cross the edge as `number` milliseconds (never `bigint`), validated in [`edge`]:
+//!   a bad number is a `RangeError` with `.code = "invalid_argument"`, naming the parameter.
+//! * Core errors are thrown as `TokenClockError` with the core's stable `.code` ([`errors`]).
+//! * In wasm a panic kills the instance for the whole process, and `catch_unwind` is not
+//!   available: no path here may panic on any input. There is no `unwrap`/`expect`/indexing
+//!   on input-derived values; JS callbacks (clock, getters, iterators) run only through `catch`
+//!   imports and before any of the object's own state is borrowed.
+//!
+//! Two builds (cargo features): `client` (default) and `full` (adds `Verifier`, `SkewMonitor`,
+//! signed assertions and the simulation; links jsonwebtoken's crypto).
 #![forbid(unsafe_code)]
 
 use wasm_bindgen::prelude::*;
 
-/// `Number.MAX_SAFE_INTEGER` (2^53 − 1): every integer up to it is exactly representable
-/// in an f64, so the conversion to i64 below is exact.
-const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
-
-/// Why a JS number was refused as a millisecond value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MillisError {
-    NotANumber,
-    NotFinite,
-    Negative,
-    NotAnInteger,
-    TooLarge,
-}
-
-impl MillisError {
-    /// The message of the `RangeError`: names the parameter and the problem (a number is
-    /// not secret, but we still say what is wrong instead of echoing the value).
-    fn message(self, param: &str) -> String {
-        let what = match self {
-            MillisError::NotANumber => "is NaN",
-            MillisError::NotFinite => "is not finite",
-            MillisError::Negative => "is negative",
-            MillisError::NotAnInteger => "is not an integer",
-            MillisError::TooLarge => "exceeds Number.MAX_SAFE_INTEGER",
-        };
-        format!("{param} {what}: expected a non-negative integer number of milliseconds")
-    }
-}
-
-/// Converts a JS number of milliseconds to `i64`, refusing anything that is not a
-/// non-negative safe integer. Pure Rust so it is unit-tested on the host.
-fn millis_from_f64(value: f64) -> Result<i64, MillisError> {
-    if value.is_nan() {
-        Err(MillisError::NotANumber)
-    } else if value.is_infinite() {
-        Err(MillisError::NotFinite)
-    } else if value < 0.0 {
-        // -0.0 is not < 0.0, so it is accepted as 0 (JS code produces -0 easily).
-        Err(MillisError::Negative)
-    } else if value.fract() != 0.0 {
-        Err(MillisError::NotAnInteger)
-    } else if value > MAX_SAFE_INTEGER {
-        Err(MillisError::TooLarge)
-    } else {
-        // In range and integral (checked above), so the cast is exact.
-        Ok(value as i64)
-    }
-}
-
-/// Like [`millis_from_f64`], but the error is a JS `RangeError` naming `param`.
-fn millis_arg(param: &str, value: f64) -> Result<i64, JsValue> {
-    millis_from_f64(value).map_err(|e| js_sys::RangeError::new(&e.message(param)).into())
-}
+pub mod edge;
+pub mod errors;
+pub mod host;
+pub mod httpdate;
+pub mod lifetime;
+#[cfg(feature = "full")]
+pub mod monitor;
+pub mod oauth;
+pub mod peek;
+pub mod session;
+#[cfg(feature = "full")]
+pub mod sim;
+pub mod skew;
+pub mod sntp;
+#[cfg(feature = "full")]
+pub mod verify;
 
 /// The package version (the Rust workspace version, which the npm package shares).
 #[wasm_bindgen]
@@ -72,51 +42,59 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
+/// `"client"` or `"full"`: which build of the module this is.
+#[wasm_bindgen]
+pub fn build() -> String {
+    if cfg!(feature = "full") {
+        "full"
+    } else {
+        "client"
+    }
+    .to_owned()
+}
+
+fn rule_args(
+    now_ms: &JsValue,
+    claim: (&str, &JsValue),
+    leeway_ms: &JsValue,
+) -> Result<(i64, i64, i64), JsValue> {
+    Ok((
+        edge::uint("nowMs", now_ms)?,
+        edge::uint(claim.0, claim.1)?,
+        edge::uint("leewayMs", leeway_ms)?,
+    ))
+}
+
 /// Is a token with expiry `expMs` expired at `nowMs`, allowing `leewayMs` of leeway?
-/// (`now − leeway ≥ exp`, RFC 7519 §4.1.4.) All arguments are Unix-epoch or duration
-/// milliseconds; throws a `RangeError` for NaN, infinities, negatives and non-integers.
+/// (`now − leeway ≥ exp`, RFC 7519 §4.1.4.)
 #[wasm_bindgen(js_name = rulesIsExpired)]
-pub fn rules_is_expired(now_ms: f64, exp_ms: f64, leeway_ms: f64) -> Result<bool, JsValue> {
-    let now = millis_arg("nowMs", now_ms)?;
-    let exp = millis_arg("expMs", exp_ms)?;
-    let leeway = millis_arg("leewayMs", leeway_ms)?;
+pub fn rules_is_expired(
+    now_ms: JsValue,
+    exp_ms: JsValue,
+    leeway_ms: JsValue,
+) -> Result<bool, JsValue> {
+    let (now, exp, leeway) = rule_args(&now_ms, ("expMs", &exp_ms), &leeway_ms)?;
     Ok(tokenclock::rules::is_expired(now, exp, leeway))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Not yet valid: `now + leeway < nbf`.
+#[wasm_bindgen(js_name = rulesIsNotYetValid)]
+pub fn rules_is_not_yet_valid(
+    now_ms: JsValue,
+    nbf_ms: JsValue,
+    leeway_ms: JsValue,
+) -> Result<bool, JsValue> {
+    let (now, nbf, leeway) = rule_args(&now_ms, ("nbfMs", &nbf_ms), &leeway_ms)?;
+    Ok(tokenclock::rules::is_not_yet_valid(now, nbf, leeway))
+}
 
-    #[test]
-    fn accepts_non_negative_safe_integers() {
-        assert_eq!(millis_from_f64(0.0), Ok(0));
-        assert_eq!(millis_from_f64(-0.0), Ok(0));
-        assert_eq!(millis_from_f64(1_700_000_000_123.0), Ok(1_700_000_000_123));
-        assert_eq!(millis_from_f64(MAX_SAFE_INTEGER), Ok(9_007_199_254_740_991));
-    }
-
-    #[test]
-    fn rejects_each_bad_kind_of_number() {
-        assert_eq!(millis_from_f64(f64::NAN), Err(MillisError::NotANumber));
-        assert_eq!(millis_from_f64(f64::INFINITY), Err(MillisError::NotFinite));
-        assert_eq!(
-            millis_from_f64(f64::NEG_INFINITY),
-            Err(MillisError::NotFinite)
-        );
-        assert_eq!(millis_from_f64(-1.0), Err(MillisError::Negative));
-        assert_eq!(millis_from_f64(0.5), Err(MillisError::NotAnInteger));
-        assert_eq!(
-            millis_from_f64(MAX_SAFE_INTEGER + 1.0),
-            Err(MillisError::TooLarge)
-        );
-        assert_eq!(millis_from_f64(1e300), Err(MillisError::TooLarge));
-    }
-
-    #[test]
-    fn message_names_the_parameter_and_the_problem() {
-        assert_eq!(
-            MillisError::Negative.message("leewayMs"),
-            "leewayMs is negative: expected a non-negative integer number of milliseconds"
-        );
-    }
+/// Issued in the future: `now + leeway < iat`.
+#[wasm_bindgen(js_name = rulesIsIssuedInFuture)]
+pub fn rules_is_issued_in_future(
+    now_ms: JsValue,
+    iat_ms: JsValue,
+    leeway_ms: JsValue,
+) -> Result<bool, JsValue> {
+    let (now, iat, leeway) = rule_args(&now_ms, ("iatMs", &iat_ms), &leeway_ms)?;
+    Ok(tokenclock::rules::is_issued_in_future(now, iat, leeway))
 }

@@ -1,86 +1,182 @@
-// The same package in a real browser, without a bundler: a page imports /index.js (the
-// "default" entry, which fetches the .wasm) from a static server on 127.0.0.1. Uses Debian's
-// Chromium (installed by scripts/bootstrap.sh); playwright-core never downloads a browser.
-import { test, before, after } from "node:test";
+// The package in a real headless Chromium (Debian's /usr/bin/chromium driven by playwright-core,
+// which never downloads a browser), against the real loopback servers:
+//
+// * plain: a page served by tcserver (`--static`) from 127.0.0.1 imports the package files as
+//   `npm pack` would ship them, with no bundler (`<script type="module">` + an import map);
+// * bundled: a small app importing "tokenclock" from node_modules, bundled by esbuild for the
+//   browser, the .wasm copied beside the bundle (where `new URL(..., import.meta.url)` finds it).
+//
+// Both run the skew scenario (resource server 2 s ahead of the issuer, zero leeway, 4 s tokens,
+// steady traffic) with createFetch next to a naive client and report into the DOM; the test
+// asserts the report and the server's own counters.
+import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { extname, join, normalize, sep } from "node:path";
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 import { chromium } from "playwright-core";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/[\\/]$/, ""); // npm/
+import { startServer } from "./fixtures/tcserver.js";
+
+const NPM_DIR = fileURLToPath(new URL("..", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const TYPES = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
-// Flags from the machine notes: headless as root, and no background traffic to a closed network.
+// Headless as root, and no background traffic to a closed network (TOOLCHAIN.md).
 const ARGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
   "--disable-component-update", "--disable-sync", "--no-first-run",
 ];
+const SCENARIO = { api_offset_s: 2, api_leeway_s: 0, token_ttl_s: 4 };
+const DURATION_MS = 8_000;
 
-// (The empty icon keeps Chromium from asking for /favicon.ico, a 404 in the console.)
-const PAGE = `<!doctype html><link rel="icon" href="data:,"><script type="module">
-  try {
-    const m = await import("/index.js");
-    let rangeError = null;
-    try { m.rulesIsExpired(NaN, 0, 0); } catch (e) { rangeError = e instanceof RangeError && e.message; }
-    window.result = { keys: Object.keys(m).sort(), version: m.version(),
-      at: m.rulesIsExpired(1000, 1000, 0), before: m.rulesIsExpired(999, 1000, 0), rangeError };
-  } catch (e) { window.result = { error: String(e) }; }
-</script>`;
-
+const pkg = JSON.parse(readFileSync(join(NPM_DIR, "package.json"), "utf8"));
+let work;
+let site;
 let server;
-let browser;
-let origin;
+let context;
+
+/** The files `npm pack` would ship, copied to `dest` (what a user vendors or installs). */
+function copyPackage(dest) {
+  const [packed] = JSON.parse(
+    execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: NPM_DIR, encoding: "utf8" }),
+  );
+  for (const { path } of packed.files) {
+    mkdirSync(dirname(join(dest, path)), { recursive: true });
+    cpSync(join(NPM_DIR, path), join(dest, path));
+  }
+  return packed.files.map((f) => f.path);
+}
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run \`make bootstrap\``);
-  server = createServer(async (req, res) => {
-    const path = new URL(req.url, "http://x").pathname;
-    if (path === "/") {
-      res.writeHead(200, { "content-type": "text/html" }).end(PAGE);
-      return;
-    }
-    const file = normalize(join(ROOT, path));
-    if (!file.startsWith(ROOT + sep)) {
-      res.writeHead(403).end();
-      return;
-    }
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
+  work = mkdtempSync(join(tmpdir(), "tokenclock-browser-"));
+  site = join(work, "site");
+
+  // plain: site/tokenclock/ (the package files), site/plain/index.html, site/scenario.js
+  const shipped = copyPackage(join(site, "tokenclock"));
+  cpSync(join(FIXTURES, "browser", "index.html"), join(site, "plain", "index.html"));
+  cpSync(join(FIXTURES, "scenario.js"), join(site, "scenario.js"));
+
+  // bundled: an app project with the package in node_modules, bundled into site/bundled/.
+  const app = join(work, "app");
+  copyPackage(join(app, "node_modules", "tokenclock"));
+  cpSync(join(FIXTURES, "bundler", "app.js"), join(app, "src", "app.js"));
+  cpSync(join(FIXTURES, "scenario.js"), join(app, "src", "scenario.js"));
+  await build({
+    absWorkingDir: app,
+    entryPoints: [join(app, "src", "app.js")],
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    outfile: join(site, "bundled", "app.js"),
+    logLevel: "silent",
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  origin = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  cpSync(join(FIXTURES, "bundler", "index.html"), join(site, "bundled", "index.html"));
+  // The bundle keeps the package's `new URL("./pkg/....wasm", import.meta.url)`: the .wasm
+  // files go beside it at the same relative paths (what esbuild users copy as assets).
+  for (const path of shipped.filter((p) => p.endsWith(".wasm"))) {
+    mkdirSync(dirname(join(site, "bundled", path)), { recursive: true });
+    cpSync(join(NPM_DIR, path), join(site, "bundled", path));
+  }
+
+  server = await startServer({ static: site });
+  context = await chromium.launchPersistentContext(join(work, "profile"), {
+    executablePath: CHROMIUM,
+    args: ARGS,
+    headless: true,
+  });
 });
 
 after(async () => {
-  await browser?.close();
-  await new Promise((resolve) => (server ? server.close(resolve) : resolve()));
+  await context?.close();
+  await server?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
-test("index.js works in Chromium from a plain <script type=module>", async () => {
-  const pkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8"));
-  const page = await browser.newPage();
-  // Surface the page's own errors in the assertion message if it goes wrong.
+beforeEach(() => server.reset({ config: true }));
+
+/** Opens `path` (under static_url), waits for the page's report, returns it with the page's problems. */
+async function runPage(path, query) {
+  const page = await context.newPage();
   const problems = [];
-  page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
   page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-  page.on("response", (r) => r.status() >= 400 && problems.push(`HTTP ${r.status()} ${r.url()}`));
-  await page.goto(`${origin}/`);
-  await page.waitForFunction(() => window.result !== undefined, null, { timeout: 30_000 });
-  const result = await page.evaluate(() => window.result);
-  assert.deepEqual(result, {
-    keys: ["rulesIsExpired", "version"],
-    version: pkg.version,
-    at: true,
-    before: false,
-    rangeError: "nowMs is NaN: expected a non-negative integer number of milliseconds",
-  }, problems.join("\n"));
-  assert.deepEqual(problems, []);
+  page.on("console", (m) => {
+    // Chromium logs every 4xx as a console error; the scenario's 401s are expected.
+    if (m.type() === "error" && !/status of 401/.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  page.on("response", (r) => {
+    if (r.status() >= 400 && r.status() !== 401) problems.push(`HTTP ${r.status()} ${r.url()}`);
+  });
+  page.on("requestfailed", (r) => problems.push(`failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
+  const url = new URL(path, server.info.static_url);
+  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  await page.goto(url.href);
+  await page.waitForSelector("#result", { state: "attached", timeout: DURATION_MS + 30_000 });
+  const result = JSON.parse(await page.textContent("#result"));
+  return { page, result, problems };
+}
+
+async function skewScenario(path, how) {
+  await server.config(SCENARIO);
+  const { page, result, problems } = await runPage(path, {
+    token: server.info.token_url,
+    api: server.info.api_url,
+    duration: String(DURATION_MS),
+  });
+  try {
+    assert.equal(result.error, undefined, result.error);
+    assert.equal(result.how, how);
+    assert.equal(result.version, pkg.version);
+    assert.ok(result.exports.includes("createFetch"), result.exports.join(", "));
+    assert.deepEqual(result.errors, []);
+    const tc = result.tokenclock;
+    const naive = result.naive;
+    assert.equal(tc.failures, 0, JSON.stringify(tc));
+    assert.deepEqual(Object.keys(tc.statuses), ["200"]);
+    assert.ok(tc.requests >= 30, `${tc.requests} requests`);
+    assert.ok(naive.unauthorized >= 2, `the naive client saw ${naive.unauthorized} 401s: the scenario is skewed`);
+    assert.ok(tc.unauthorized < naive.unauthorized, `tokenclock ${tc.unauthorized} 401s < naive ${naive.unauthorized}`);
+    assert.equal(result.fetchStats.unauthorized, tc.unauthorized);
+    assert.equal(result.fetchStats.tokenRequests, tc.tokenRequests);
+    assert.equal(result.fetchStats.returned401, 0);
+    const s = await server.stats();
+    assert.equal(s.api.responses_401, tc.unauthorized + naive.unauthorized);
+    assert.equal(s.token.requests, tc.tokenRequests + naive.tokenRequests);
+    assert.equal(s.static.not_found, 0);
+    assert.deepEqual(problems, []);
+    console.log(
+      `# ${how}: tokenclock ${tc.requests} requests, ${tc.unauthorized} 401s, ${tc.tokenRequests} token requests; ` +
+        `naive ${naive.requests} requests, ${naive.unauthorized} 401s, ${naive.tokenRequests} token requests`,
+    );
+    return page;
+  } catch (e) {
+    e.message += `\nreport: ${JSON.stringify(result)}\nproblems: ${problems.join("\n")}`;
+    throw e;
+  }
+}
+
+test("plain ESM in Chromium (no bundler, import map): the skew scenario", async () => {
+  const page = await skewScenario("plain/index.html", "plain");
+  // The same module, from the page: argument errors are real RangeErrors, not traps.
+  const checks = await page.evaluate(async () => {
+    const m = await import("tokenclock");
+    let rangeError = null;
+    try {
+      m.rulesIsExpired(NaN, 0, 0);
+    } catch (e) {
+      rangeError = { isRangeError: e instanceof RangeError, code: e.code };
+    }
+    return { at: m.rulesIsExpired(1000, 1000, 0), before: m.rulesIsExpired(999, 1000, 0), rangeError };
+  });
+  assert.deepEqual(checks, { at: true, before: false, rangeError: { isRangeError: true, code: "invalid_argument" } });
+  await page.close();
+});
+
+test("esbuild bundle in Chromium: the skew scenario", async () => {
+  const page = await skewScenario("bundled/index.html", "bundled");
+  await page.close();
 });

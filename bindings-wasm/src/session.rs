@@ -1,0 +1,653 @@
+//! The refresh state machine (core `session::Session`) and what it answers: `Authorization`,
+//! `Ticket`, verdicts, events.
+//!
+//! The JS `Session` owns a clock (default: the host's) so every method that needs "now" can be
+//! called without one; ids of tokens and tickets cross the edge as plain integers.
+
+use std::cell::RefCell;
+
+use tokenclock::oauth::Secret;
+use tokenclock::session::{
+    self as core_session, Authorization as CoreAuthorization, BackoffPolicy, Diagnosis,
+    SessionConfig, SessionError, SessionEvent, TicketId, TokenId, TransportFailure, Verdict,
+    WaitReason,
+};
+use tokenclock::time::Reading;
+use wasm_bindgen::prelude::*;
+
+use crate::edge::{self, Out};
+use crate::errors::{session_error, type_error};
+use crate::host::{self, Clock};
+use crate::lifetime::{policy_arg, state_js, Lifetime};
+use crate::oauth::{Grant, TokenRequest};
+use crate::skew::{skew_config, Estimate};
+
+/// `connect`, `timeout`, `aborted`.
+pub fn failure_name(f: TransportFailure) -> &'static str {
+    match f {
+        TransportFailure::Connect => "connect",
+        TransportFailure::Timeout => "timeout",
+        TransportFailure::Aborted => "aborted",
+    }
+}
+
+fn wait_reason_name(r: WaitReason) -> &'static str {
+    match r {
+        WaitReason::RefreshInFlight => "refresh_in_flight",
+        WaitReason::NotYetValid => "not_yet_valid",
+        WaitReason::Backoff => "backoff",
+    }
+}
+
+/// An id as a JS number (ids count up from 1; far below 2^53).
+fn id_js(id: u64) -> f64 {
+    id as f64
+}
+
+fn id_arg(param: &str, v: &JsValue) -> Result<u64, JsValue> {
+    Ok(edge::uint(param, v)?.unsigned_abs())
+}
+
+/// The `backoff` option `{ baseMs?, capMs?, maxRetryAfterMs? }` over the defaults.
+fn backoff_arg(v: &JsValue) -> Result<BackoffPolicy, JsValue> {
+    edge::options("backoff", v)?;
+    let d = BackoffPolicy::default();
+    Ok(BackoffPolicy {
+        base_ms: edge::opt_uint("backoff.baseMs", &edge::get(v, "baseMs")?)?.unwrap_or(d.base_ms),
+        cap_ms: edge::opt_uint("backoff.capMs", &edge::get(v, "capMs")?)?.unwrap_or(d.cap_ms),
+        max_retry_after_ms: edge::opt_uint(
+            "backoff.maxRetryAfterMs",
+            &edge::get(v, "maxRetryAfterMs")?,
+        )?
+        .unwrap_or(d.max_retry_after_ms),
+    })
+}
+
+// ----- Ticket ------------------------------------------------------------------------------------
+
+/// The single outstanding refresh (core `session::Ticket`): send `request`, then call
+/// `session.completeRefresh(ticket.id, ...)` or `session.failRefresh(ticket.id, ...)`.
+#[wasm_bindgen]
+pub struct Ticket {
+    inner: core_session::Ticket,
+}
+
+#[wasm_bindgen]
+impl Ticket {
+    /// The ticket's id (pass it back to `completeRefresh` / `failRefresh`).
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> f64 {
+        id_js(self.inner.id.0)
+    }
+
+    /// Why the refresh happens: `initial`, `stale`, `expired`, `rejected`, `fallback`, `retry`.
+    #[wasm_bindgen(getter)]
+    pub fn reason(&self) -> String {
+        self.inner.reason.as_str().to_owned()
+    }
+
+    /// The token request to send.
+    #[wasm_bindgen(getter)]
+    pub fn request(&self) -> TokenRequest {
+        TokenRequest {
+            inner: self.inner.request.clone(),
+        }
+    }
+
+    /// `"POST"`.
+    #[wasm_bindgen(getter)]
+    pub fn method(&self) -> String {
+        self.inner.request.method.to_owned()
+    }
+
+    /// The token endpoint.
+    #[wasm_bindgen(getter)]
+    pub fn url(&self) -> String {
+        self.inner.request.url.clone()
+    }
+
+    /// The request headers `[[name, value], ...]`.
+    #[wasm_bindgen(getter)]
+    pub fn headers(&self) -> JsValue {
+        self.request().headers()
+    }
+
+    /// The form fields `[[name, value], ...]` (credentials included).
+    #[wasm_bindgen(getter)]
+    pub fn form(&self) -> JsValue {
+        self.request().form()
+    }
+
+    /// The form body (contains credentials: don't log it).
+    #[wasm_bindgen(getter)]
+    pub fn body(&self) -> String {
+        self.inner.request.body()
+    }
+
+    /// `{ id, reason, request }` with credentials redacted.
+    #[wasm_bindgen(js_name = toJSON)]
+    pub fn to_json(&self) -> JsValue {
+        Out::new()
+            .num("id", i64::try_from(self.inner.id.0).unwrap_or(i64::MAX))
+            .str("reason", self.inner.reason.as_str())
+            .set("request", TokenRequest::redacted(&self.inner.request))
+            .build()
+    }
+
+    #[wasm_bindgen(js_name = toString)]
+    pub fn to_string_js(&self) -> String {
+        format!(
+            "Ticket(#{}, {}, POST {})",
+            self.inner.id.0,
+            self.inner.reason.as_str(),
+            self.inner.request.url
+        )
+    }
+}
+
+// ----- Authorization -----------------------------------------------------------------------------
+
+/// The answer to `session.authorize()` (core `session::Authorization`). `kind` says what to do:
+///
+/// * `ready` — send the request with `header`; report the response with `tokenId`;
+/// * `ready_and_refresh` — the same, and this caller performs `ticket`;
+/// * `refresh` — perform `ticket`, then call `authorize` again;
+/// * `wait` — call `authorize` again at `until` (`waitReason` says why);
+/// * `failed` — give up this request with `error`.
+///
+/// `toString()`/`toJSON()` show the kind and token id, never the header.
+#[wasm_bindgen]
+pub struct Authorization {
+    kind: &'static str,
+    header: Option<Secret>,
+    token_id: Option<TokenId>,
+    ticket: Option<core_session::Ticket>,
+    until: Option<Reading>,
+    wait_reason: Option<WaitReason>,
+    error: Option<SessionError>,
+}
+
+impl Authorization {
+    fn from_core(a: CoreAuthorization) -> Authorization {
+        let mut out = Authorization {
+            kind: "failed",
+            header: None,
+            token_id: None,
+            ticket: None,
+            until: None,
+            wait_reason: None,
+            error: None,
+        };
+        match a {
+            CoreAuthorization::Ready { header, token_id } => {
+                out.kind = "ready";
+                out.header = Some(header);
+                out.token_id = Some(token_id);
+            }
+            CoreAuthorization::ReadyAndRefresh {
+                header,
+                token_id,
+                ticket,
+            } => {
+                out.kind = "ready_and_refresh";
+                out.header = Some(header);
+                out.token_id = Some(token_id);
+                out.ticket = Some(ticket);
+            }
+            CoreAuthorization::Refresh { ticket } => {
+                out.kind = "refresh";
+                out.ticket = Some(ticket);
+            }
+            CoreAuthorization::Wait { until, reason } => {
+                out.kind = "wait";
+                out.until = Some(until);
+                out.wait_reason = Some(reason);
+            }
+            CoreAuthorization::Failed { error } => {
+                out.error = Some(error);
+            }
+            // A variant added to core later: nothing usable, and no way to act on it.
+            _ => {
+                out.error = Some(SessionError::InvalidArgument("unsupported authorization"));
+            }
+        }
+        out
+    }
+}
+
+#[wasm_bindgen]
+impl Authorization {
+    /// `ready`, `ready_and_refresh`, `refresh`, `wait` or `failed`.
+    #[wasm_bindgen(getter)]
+    pub fn kind(&self) -> String {
+        self.kind.to_owned()
+    }
+
+    /// The `Authorization` header value (`Bearer ...`) for `ready`/`ready_and_refresh`, else
+    /// `null`.
+    #[wasm_bindgen(getter)]
+    pub fn header(&self) -> JsValue {
+        edge::opt_str(self.header.as_ref().map(Secret::expose))
+    }
+
+    /// The token used (`ready`/`ready_and_refresh`), else `null`.
+    #[wasm_bindgen(getter = tokenId)]
+    pub fn token_id(&self) -> JsValue {
+        self.token_id
+            .map_or(JsValue::NULL, |t| JsValue::from_f64(id_js(t.0)))
+    }
+
+    /// The refresh to perform (`ready_and_refresh`/`refresh`), else `null`.
+    #[wasm_bindgen(getter)]
+    pub fn ticket(&self) -> JsValue {
+        self.ticket
+            .clone()
+            .map_or(JsValue::NULL, |inner| Ticket { inner }.into())
+    }
+
+    /// When to call `authorize` again (`wait`), else `null`.
+    #[wasm_bindgen(getter)]
+    pub fn until(&self) -> JsValue {
+        edge::opt_reading_js(self.until)
+    }
+
+    /// `refresh_in_flight`, `not_yet_valid` or `backoff` (`wait`), else `null`.
+    #[wasm_bindgen(getter = waitReason)]
+    pub fn wait_reason(&self) -> JsValue {
+        edge::opt_str(self.wait_reason.map(wait_reason_name))
+    }
+
+    /// The error (`failed`): a `TokenClockError` with `.code`, `.retryAtMs`, ...; else `null`.
+    #[wasm_bindgen(getter)]
+    pub fn error(&self) -> JsValue {
+        self.error.as_ref().map_or(JsValue::NULL, session_error)
+    }
+
+    /// `{ kind, tokenId, ticketId, until, waitReason, error }` without the header.
+    #[wasm_bindgen(js_name = toJSON)]
+    pub fn to_json(&self) -> JsValue {
+        Out::new()
+            .str("kind", self.kind)
+            .opt_num(
+                "tokenId",
+                self.token_id.and_then(|t| i64::try_from(t.0).ok()),
+            )
+            .opt_num(
+                "ticketId",
+                self.ticket
+                    .as_ref()
+                    .and_then(|t| i64::try_from(t.id.0).ok()),
+            )
+            .set("until", edge::opt_reading_js(self.until))
+            .opt_str("waitReason", self.wait_reason.map(wait_reason_name))
+            .opt_str(
+                "error",
+                self.error.as_ref().map(tokenclock::ErrorCode::code),
+            )
+            .build()
+    }
+
+    #[wasm_bindgen(js_name = toString)]
+    pub fn to_string_js(&self) -> String {
+        use tokenclock::ErrorCode as _;
+        let mut s = format!("Authorization({}", self.kind);
+        if let Some(t) = self.token_id {
+            s.push_str(&format!(", token {}", t.0));
+        }
+        if let Some(t) = &self.ticket {
+            s.push_str(&format!(", ticket {} ({})", t.id.0, t.reason.as_str()));
+        }
+        if let Some(r) = self.wait_reason {
+            s.push_str(&format!(", {}", wait_reason_name(r)));
+        }
+        if let Some(e) = &self.error {
+            s.push_str(&format!(", {}", e.code()));
+        }
+        s.push(')');
+        s
+    }
+}
+
+// ----- verdicts and events -----------------------------------------------------------------------
+
+fn verdict_js(v: &Verdict) -> JsValue {
+    match v {
+        Verdict::Accept => Out::new()
+            .str("kind", "accept")
+            .set("waitMs", JsValue::NULL)
+            .set("diagnosis", JsValue::NULL)
+            .set("evidence", JsValue::NULL)
+            .build(),
+        Verdict::Retry { wait_ms } => Out::new()
+            .str("kind", "retry")
+            .num("waitMs", *wait_ms)
+            .set("diagnosis", JsValue::NULL)
+            .set("evidence", JsValue::NULL)
+            .build(),
+        Verdict::Fail { diagnosis } => {
+            let evidence = match diagnosis {
+                Diagnosis::ClockSkew(e) => Out::new()
+                    .str("finding", e.finding.as_str())
+                    .set("resource", Estimate::wrap(e.resource))
+                    .set("issuer", Estimate::wrap(e.issuer))
+                    .opt_num("resourceNowLowMs", e.resource_now_ms.0)
+                    .opt_num("resourceNowHighMs", e.resource_now_ms.1)
+                    .opt_num("expMs", e.exp_ms)
+                    .opt_num("nbfMs", e.nbf_ms)
+                    .opt_num("iatMs", e.iat_ms)
+                    .build(),
+                Diagnosis::Unauthorized => JsValue::NULL,
+            };
+            Out::new()
+                .str("kind", "fail")
+                .set("waitMs", JsValue::NULL)
+                .str("diagnosis", diagnosis.as_str())
+                .set("evidence", evidence)
+                .build()
+        }
+        // A variant added to core later: hand the response to the caller.
+        _ => Out::new().str("kind", "accept").build(),
+    }
+}
+
+fn event_js(e: &SessionEvent) -> JsValue {
+    let at = |r: &Reading| edge::reading_js(*r);
+    let id = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    match e {
+        SessionEvent::TicketIssued {
+            at: r,
+            ticket,
+            reason,
+        } => Out::new()
+            .str("kind", "ticket_issued")
+            .set("at", at(r))
+            .num("ticket", id(ticket.0))
+            .str("reason", reason.as_str()),
+        SessionEvent::TokenReceived {
+            at: r,
+            token,
+            lifetime_ms,
+            usable_ms,
+        } => Out::new()
+            .str("kind", "token_received")
+            .set("at", at(r))
+            .num("token", id(token.0))
+            .num("lifetimeMs", *lifetime_ms)
+            .num("usableMs", *usable_ms),
+        SessionEvent::RefreshFailed {
+            at: r,
+            code,
+            backoff_ms,
+        } => Out::new()
+            .str("kind", "refresh_failed")
+            .set("at", at(r))
+            .str("code", code)
+            .num("backoffMs", *backoff_ms),
+        SessionEvent::TokenReused { at: r, token } => Out::new()
+            .str("kind", "token_reused")
+            .set("at", at(r))
+            .num("token", id(token.0)),
+        SessionEvent::TicketAbandoned { at: r, ticket } => Out::new()
+            .str("kind", "ticket_abandoned")
+            .set("at", at(r))
+            .num("ticket", id(ticket.0)),
+        SessionEvent::Rejected {
+            at: r,
+            token,
+            verdict,
+        } => Out::new()
+            .str("kind", "rejected")
+            .set("at", at(r))
+            .num("token", id(token.0))
+            .str("verdict", verdict),
+        SessionEvent::ClockDiscontinuity {
+            at: r,
+            wall_excess_ms,
+        } => Out::new()
+            .str("kind", "clock_discontinuity")
+            .set("at", at(r))
+            .num("wallExcessMs", *wall_excess_ms),
+        _ => Out::new().str("kind", "other"),
+    }
+    .build()
+}
+
+// ----- Session -----------------------------------------------------------------------------------
+
+/// The refresh state machine for one credential and audience (core `session::Session`).
+///
+/// Call `authorize()` before every API request and follow its `kind`; close each ticket with
+/// `completeRefresh` or `failRefresh`; report every API response with `onResponse`.
+#[wasm_bindgen]
+pub struct Session {
+    inner: RefCell<core_session::Session>,
+    clock: Clock,
+}
+
+impl Session {
+    /// Runs `f` on the core session. Every argument (and the clock) is read before this is
+    /// called, so no JS code runs while the session is borrowed; a re-entrant call from such
+    /// code is refused instead of aliasing.
+    fn with<T>(&self, f: impl FnOnce(&mut core_session::Session) -> T) -> Result<T, JsValue> {
+        let mut inner = self
+            .inner
+            .try_borrow_mut()
+            .map_err(|_| type_error("Session is already in use (re-entrant call)"))?;
+        Ok(f(&mut inner))
+    }
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// `new Session(grant, { policy?, backoff?, skew?, ticketTimeoutMs?, max401WaitMs?, clock?,
+    /// seed? })`. `policy` as for `Lifetime`; `backoff = { baseMs, capMs, maxRetryAfterMs }`;
+    /// `skew = { driftPpm, maxSamples }`; `seed` replaces the host RNG (tests only).
+    #[wasm_bindgen(constructor)]
+    pub fn new(grant: &Grant, options: JsValue) -> Result<Session, JsValue> {
+        edge::options("options", &options)?;
+        let spec = grant.spec.clone();
+        let mut config = SessionConfig::new(spec.token_url, spec.auth, spec.grant);
+        config.policy = policy_arg(&edge::get(&options, "policy")?)?;
+        config.backoff = backoff_arg(&edge::get(&options, "backoff")?)?;
+        config.skew = skew_config("skew", &edge::get(&options, "skew")?)?;
+        if let Some(ms) =
+            edge::opt_uint("ticketTimeoutMs", &edge::get(&options, "ticketTimeoutMs")?)?
+        {
+            config.ticket_timeout_ms = ms;
+        }
+        if let Some(ms) = edge::opt_uint("max401WaitMs", &edge::get(&options, "max401WaitMs")?)? {
+            config.max_401_wait_ms = ms;
+        }
+        let clock = Clock::from_option(&edge::get(&options, "clock")?)?;
+        let rng = host::rng(edge::opt_seed(&edge::get(&options, "seed")?)?)?;
+        let inner = core_session::Session::new(config, rng).map_err(|e| session_error(&e))?;
+        Ok(Session {
+            inner: RefCell::new(inner),
+            clock,
+        })
+    }
+
+    /// What the caller of an API request does now (see `Authorization`).
+    pub fn authorize(&self, now: JsValue) -> Result<Authorization, JsValue> {
+        let now = self.clock.or_now("now", &now)?;
+        self.with(|s| Authorization::from_core(s.authorize(now)))
+    }
+
+    /// Closes ticket `ticketId` with the token endpoint's answer (`status`, `headers`, `body`
+    /// as a string or `Uint8Array`); `sent`/`received` (default: now) bracket the token
+    /// request. Returns the id of the token now in use; throws `TokenClockError`
+    /// (`stale_ticket`, the endpoint's code with `.errorClass`/`.retryAtMs`, ...).
+    #[wasm_bindgen(js_name = completeRefresh)]
+    pub fn complete_refresh(
+        &self,
+        ticket_id: JsValue,
+        status: JsValue,
+        headers: JsValue,
+        body: JsValue,
+        sent: JsValue,
+        received: JsValue,
+    ) -> Result<f64, JsValue> {
+        let ticket = TicketId(id_arg("ticketId", &ticket_id)?);
+        let status = edge::uint_as::<u16>("status", &status)?;
+        let headers = edge::pairs("headers", &headers)?;
+        let body = edge::body("body", &body)?;
+        let sent = edge::reading("sent", &sent)?;
+        let received = self.clock.or_now("received", &received)?;
+        self.with(|s| s.complete_refresh(ticket, status, &headers, &body, sent, received))?
+            .map(|id| id_js(id.0))
+            .map_err(|e| session_error(&e))
+    }
+
+    /// Closes ticket `ticketId` after a transport failure: `"connect"`, `"timeout"` or
+    /// `"aborted"` (no backoff). Returns the `TokenClockError` callers will now see (it is not
+    /// thrown); throws `stale_ticket` if the ticket is not the outstanding one.
+    #[wasm_bindgen(js_name = failRefresh)]
+    pub fn fail_refresh(
+        &self,
+        ticket_id: JsValue,
+        failure: JsValue,
+        now: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let ticket = TicketId(id_arg("ticketId", &ticket_id)?);
+        let failure = match edge::string("failure", &failure)?.as_str() {
+            "connect" => TransportFailure::Connect,
+            "timeout" => TransportFailure::Timeout,
+            "aborted" => TransportFailure::Aborted,
+            _ => {
+                return Err(type_error(
+                    "failure must be \"connect\", \"timeout\" or \"aborted\"",
+                ))
+            }
+        };
+        let now = self.clock.or_now("now", &now)?;
+        match self.with(|s| s.fail_refresh(ticket, failure, now))? {
+            Ok(error) => Ok(session_error(&error)),
+            Err(error) => Err(session_error(&error)),
+        }
+    }
+
+    /// Reports an API response made with token `tokenId` (`sent`/`received` bracket it;
+    /// `received` defaults to now). Returns the verdict `{ kind: "accept" | "retry" | "fail",
+    /// waitMs, diagnosis, evidence }`.
+    #[wasm_bindgen(js_name = onResponse)]
+    pub fn on_response(
+        &self,
+        token_id: JsValue,
+        status: JsValue,
+        headers: JsValue,
+        sent: JsValue,
+        received: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let token = TokenId(id_arg("tokenId", &token_id)?);
+        let status = edge::uint_as::<u16>("status", &status)?;
+        let headers = edge::pairs("headers", &headers)?;
+        let sent = edge::reading("sent", &sent)?;
+        let received = self.clock.or_now("received", &received)?;
+        let verdict = self.with(|s| s.on_response(token, status, &headers, sent, received))?;
+        Ok(verdict_js(&verdict))
+    }
+
+    /// When the session next wants attention on its own (`{ wallMs, monoMs }`), or `null`.
+    #[wasm_bindgen(js_name = nextTimeout)]
+    pub fn next_timeout(&self, now: JsValue) -> Result<JsValue, JsValue> {
+        let now = self.clock.or_now("now", &now)?;
+        Ok(edge::opt_reading_js(self.with(|s| s.next_timeout(now))?))
+    }
+
+    /// Counters: `{ tokenRequests, refreshes, failures, unauthorized, retries,
+    /// abandonedTickets, discontinuities }`.
+    pub fn stats(&self) -> Result<JsValue, JsValue> {
+        let st = self.with(|s| s.stats().clone())?;
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        Ok(Out::new()
+            .num("tokenRequests", n(st.token_requests))
+            .num("refreshes", n(st.refreshes))
+            .num("failures", n(st.failures))
+            .num("unauthorized", n(st.unauthorized))
+            .num("retries", n(st.retries))
+            .num("abandonedTickets", n(st.abandoned_tickets))
+            .num("discontinuities", n(st.discontinuities))
+            .build())
+    }
+
+    /// The offset estimates of the issuer and of the resource server at `now`:
+    /// `{ issuer: Estimate, resource: Estimate }`.
+    pub fn estimates(&self, now: JsValue) -> Result<JsValue, JsValue> {
+        let now = self.clock.or_now("now", &now)?;
+        let (issuer, resource) = self.with(|s| s.estimates(now))?;
+        Ok(Out::new()
+            .set("issuer", Estimate::wrap(issuer))
+            .set("resource", Estimate::wrap(resource))
+            .build())
+    }
+
+    /// The current token's state at `now` (`{ state, waitMs?, until? }`), or `null` without a
+    /// token.
+    #[wasm_bindgen(js_name = tokenState)]
+    pub fn token_state(&self, now: JsValue) -> Result<JsValue, JsValue> {
+        let now = self.clock.or_now("now", &now)?;
+        Ok(self
+            .with(|s| s.token_state(now))?
+            .map_or(JsValue::NULL, state_js))
+    }
+
+    /// The current token: `{ tokenId, lifetime: Lifetime }`, or `null`.
+    #[wasm_bindgen(js_name = currentToken)]
+    pub fn current_token(&self) -> Result<JsValue, JsValue> {
+        let current = self.with(|s| {
+            let policy = s.config().policy;
+            s.current_token().map(|(id, l)| (id, *l, policy))
+        })?;
+        Ok(match current {
+            Some((id, lifetime, policy)) => Out::new()
+                .set("tokenId", id_js(id.0))
+                .set(
+                    "lifetime",
+                    Lifetime::from_parts(lifetime, policy, self.clock.clone()),
+                )
+                .build(),
+            None => JsValue::NULL,
+        })
+    }
+
+    /// True while a ticket is outstanding.
+    #[wasm_bindgen(getter = refreshInFlight)]
+    pub fn refresh_in_flight(&self) -> Result<bool, JsValue> {
+        self.with(|s| s.refresh_in_flight())
+    }
+
+    /// The next event (oldest first; at most 256 are kept), or `null`:
+    /// `{ kind: "ticket_issued" | "token_received" | "refresh_failed" | "token_reused" |
+    /// "ticket_abandoned" | "rejected" | "clock_discontinuity", at, ... }`. Never contains a
+    /// token or secret.
+    #[wasm_bindgen(js_name = pollEvent)]
+    pub fn poll_event(&self) -> Result<JsValue, JsValue> {
+        Ok(self
+            .with(|s| s.poll_event())?
+            .as_ref()
+            .map_or(JsValue::NULL, event_js))
+    }
+
+    /// The current time on this session's clock, `{ wallMs, monoMs }` (read it before sending
+    /// a request to have `sent`).
+    pub fn now(&self) -> Result<JsValue, JsValue> {
+        Ok(edge::reading_js(self.clock.read()?))
+    }
+
+    #[wasm_bindgen(js_name = toString)]
+    pub fn to_string_js(&self) -> String {
+        match self.inner.try_borrow() {
+            Ok(s) => {
+                let current = s
+                    .current_token()
+                    .map_or("none".to_owned(), |(id, _)| id.0.to_string());
+                format!(
+                    "Session({}, token {current}, refresh in flight: {})",
+                    s.config().token_url,
+                    s.refresh_in_flight()
+                )
+            }
+            Err(_) => "Session(in use)".to_owned(),
+        }
+    }
+}

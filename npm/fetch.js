@@ -1,0 +1,558 @@
+// createFetch: a `fetch`-compatible function that authorizes every request through a tokenclock
+// `Session` (the refresh state machine in core). This file only does I/O and scheduling; every
+// decision (use the token, refresh, wait, retry, give up, diagnose) is the session's:
+//
+// * before each request `session.authorize(now)` says ready / ready_and_refresh / refresh /
+//   wait / failed;
+// * the single outstanding ticket is performed once, as one promise (a "flight") shared by
+//   every caller of every createFetch wrapping the same session; waiters await it, bounded by
+//   the session's `until`;
+// * every response goes to `session.onResponse(tokenId, status, headers, sent, received)` with
+//   clock readings taken around the request; a 401 is retried once when the verdict says so
+//   (after its `waitMs`); a repeated 401 diagnosed as clock skew throws a `TokenClockError`
+//   with `code: "clock_skew"` and the evidence; any other final 401 is returned as is;
+// * an `AbortSignal` ends the caller's wait at once. The token request itself is aborted only
+//   when every caller waiting for it has gone, and the ticket is then closed with
+//   `failRefresh(ticket, "aborted")` (no backoff), so an aborted caller never leaves the
+//   session stuck "refreshing". A refresh started for a stale-but-valid token runs in the
+//   background, bounded by `tokenTimeoutMs`, whatever its caller does.
+//
+// The token request uses the injected `fetch` (default `globalThis.fetch`), like the API
+// requests. Nothing here logs, stores or formats a token or secret.
+
+import { TokenClockError } from "./errors.js";
+import * as client from "./pkg/client/tokenclock_wasm.js";
+
+/** Default token request timeout: below the session's ticket timeout (60 s). */
+const DEFAULT_TOKEN_TIMEOUT_MS = 30_000;
+/** A caller performs at most this many token requests before it reports the failure. */
+const MAX_REFRESHES_PER_CALL = 2;
+/** Poll period when another user of the session (not a createFetch) holds the ticket. */
+const FOREIGN_TICKET_POLL_MS = 250;
+
+const CREDENTIAL_KEYS = ["tokenUrl", "clientId", "clientSecret", "scope", "authMethod"];
+const FETCH_KEYS = ["session", "fetch", "clock", "tokenTimeoutMs", "onRefreshError"];
+
+/** The default clock: wall time and a monotonic time, integer milliseconds. */
+export function defaultClock() {
+  return {
+    wallMs: Date.now(),
+    monoMs: Math.floor(performance.timeOrigin + performance.now()),
+  };
+}
+
+// Flights are per session, not per createFetch: two wrappers of one session share its ticket.
+const shared = new WeakMap();
+function sharedState(session) {
+  let s = shared.get(session);
+  if (s === undefined) {
+    s = { flight: null };
+    shared.set(session, s);
+  }
+  return s;
+}
+
+function abortReason(signal) {
+  if (signal.reason !== undefined) return signal.reason;
+  return new DOMException("This operation was aborted", "AbortError");
+}
+
+function throwIfAborted(signal) {
+  if (signal?.aborted) throw abortReason(signal);
+}
+
+/** Sleeps `ms` (>= 0), or rejects as soon as `signal` aborts. */
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortReason(signal));
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortReason(signal));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * The fields of an `Authorization` this file uses, as plain data; the wasm-side object is
+ * freed at once rather than left to the FinalizationRegistry (one per request adds up).
+ */
+function plain(a) {
+  const kind = a.kind;
+  const out = { kind, header: null, tokenId: null, ticket: null, until: null, waitReason: null, error: null };
+  switch (kind) {
+    case "ready":
+      out.header = a.header;
+      out.tokenId = a.tokenId;
+      break;
+    case "ready_and_refresh":
+      out.header = a.header;
+      out.tokenId = a.tokenId;
+      out.ticket = plainTicket(a.ticket);
+      break;
+    case "refresh":
+      out.ticket = plainTicket(a.ticket);
+      break;
+    case "wait":
+      out.until = a.until;
+      out.waitReason = a.waitReason;
+      break;
+    default:
+      out.error = a.error;
+  }
+  a.free?.();
+  return out;
+}
+
+/** A ticket's id and token request as plain data (the request carries the client secret). */
+function plainTicket(t) {
+  const out = { id: t.id, method: t.method, url: t.url, headers: t.headers, body: t.body };
+  t.free?.();
+  return out;
+}
+
+function isRequest(input) {
+  return typeof Request !== "undefined" && input instanceof Request;
+}
+
+/** Plain `[name, value]` pairs of the headers the session reads from an API response. */
+function apiResponseHeaders(response) {
+  const out = [];
+  const date = response.headers.get("date");
+  if (date !== null) out.push(["date", date]);
+  const challenge = response.headers.get("www-authenticate");
+  if (challenge !== null) out.push(["www-authenticate", challenge]);
+  return out;
+}
+
+/** Every header of a token response, as `[name, value]` pairs. */
+function allHeaders(response) {
+  const out = [];
+  response.headers.forEach((value, name) => out.push([name, value]));
+  return out;
+}
+
+/** A ticket's token request as `fetch` arguments. */
+function tokenRequestInit(ticket, signal) {
+  const headers = new Headers();
+  const given = ticket.headers ?? [];
+  for (const [name, value] of Array.isArray(given) ? given : Object.entries(given)) {
+    headers.append(name, value);
+  }
+  return [
+    ticket.url,
+    {
+      method: ticket.method ?? "POST",
+      headers,
+      body: ticket.body,
+      signal,
+      // Never replay client credentials to wherever a redirect points.
+      redirect: "manual",
+    },
+  ];
+}
+
+/** The core reads at most 1 MiB of a token response (more is `body_too_large`). */
+const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
+
+/** The body, but no more than `limit` bytes of it (a hostile endpoint cannot exhaust memory). */
+async function readLimited(response, limit) {
+  if (response.body === null) return new Uint8Array(0);
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (Number.isSafeInteger(declared) && declared < limit) {
+    // The usual case. (Chromium reports a body read through a reader as net::ERR_ABORTED in
+    // its network log even when it was read to the end; arrayBuffer() does not.)
+    return new Uint8Array(await response.arrayBuffer());
+  }
+  const reader = response.body.getReader();
+  const chunks = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    length += value.byteLength;
+    if (length >= limit) {
+      reader.cancel().catch(() => {});
+      break;
+    }
+  }
+  const out = new Uint8Array(Math.min(length, limit));
+  let offset = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, out.length - offset);
+    out.set(part, offset);
+    offset += part.length;
+    if (offset >= out.length) break;
+  }
+  return out;
+}
+
+/** Throws away a response body we will not hand out (frees the connection). */
+function discard(response) {
+  try {
+    const p = response.body?.cancel();
+    p?.catch(() => {});
+  } catch {
+    // already used or locked: nothing to free
+  }
+}
+
+/**
+ * The request, re-sendable once with a different Authorization header.
+ * `canRetry` is false when the body is a one-shot stream.
+ */
+function replayable(input, init) {
+  const request = isRequest(input) ? input : null;
+  const baseHeaders = init.headers ?? request?.headers;
+  const body = init.body;
+  const oneShot =
+    body != null &&
+    (typeof body.getReader === "function" || typeof body[Symbol.asyncIterator] === "function");
+  let sends = 0;
+  return {
+    canRetry: !oneShot,
+    next(header) {
+      sends += 1;
+      const headers = new Headers(baseHeaders);
+      headers.set("authorization", header);
+      // A Request body can be read once: send clones while a retry may still follow.
+      const target = request !== null && sends === 1 && request.body !== null ? request.clone() : input;
+      return [target, { ...init, headers }];
+    },
+  };
+}
+
+/** Rejects a bad option value with a RangeError/TypeError carrying `.code = "invalid_argument"`. */
+function invalid(Kind, message) {
+  const e = new Kind(message);
+  e.code = "invalid_argument";
+  return e;
+}
+
+function checkOptions(options) {
+  if (options === null || typeof options !== "object") {
+    throw invalid(TypeError, "createFetch: options must be an object");
+  }
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  if (typeof fetchImpl !== "function") {
+    throw invalid(TypeError, "createFetch: fetch is not a function and there is no globalThis.fetch");
+  }
+  if (options.clock !== undefined && typeof options.clock !== "function") {
+    throw invalid(TypeError, "createFetch: clock must be a function returning { wallMs, monoMs }");
+  }
+  const timeout = options.tokenTimeoutMs ?? DEFAULT_TOKEN_TIMEOUT_MS;
+  if (!Number.isSafeInteger(timeout) || timeout <= 0) {
+    throw invalid(RangeError, "createFetch: tokenTimeoutMs must be a positive integer number of milliseconds");
+  }
+  if (options.onRefreshError !== undefined && typeof options.onRefreshError !== "function") {
+    throw invalid(TypeError, "createFetch: onRefreshError must be a function");
+  }
+  return { fetchImpl, timeout };
+}
+
+function buildSession(lib, options) {
+  if (options.session !== undefined) {
+    // Credentials and session options belong to the session already made: refuse them
+    // rather than ignore them.
+    const stray = Object.keys(options).filter((k) => !FETCH_KEYS.includes(k) && options[k] !== undefined);
+    if (stray.length > 0) {
+      throw invalid(TypeError, `createFetch: with a session, ${stray.join(", ")} cannot be given (configure the session)`);
+    }
+    if (options.session === null || typeof options.session.authorize !== "function") {
+      throw invalid(TypeError, "createFetch: session must be a tokenclock Session");
+    }
+    return options.session;
+  }
+  const grant = lib.clientCredentials({
+    tokenUrl: options.tokenUrl,
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    scope: options.scope,
+    authMethod: options.authMethod,
+  });
+  const sessionOptions = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (!CREDENTIAL_KEYS.includes(key) && !FETCH_KEYS.includes(key) && value !== undefined) {
+      sessionOptions[key] = value;
+    }
+  }
+  if (options.clock !== undefined) sessionOptions.clock = options.clock;
+  return new lib.Session(grant, sessionOptions);
+}
+
+/**
+ * `createFetch` for one build of the wasm module (`{ Session, clientCredentials }` of the
+ * client or the full build: objects of the two builds do not mix). Not part of the public API;
+ * the entry modules export the bound `createFetch`.
+ */
+export function createFetchFor(lib) {
+  return function createFetch(options) {
+    return create(lib, options);
+  };
+}
+
+/**
+ * A `fetch`-compatible function that adds `Authorization` from a tokenclock session (client
+ * build). See index.d.ts ("createFetch") for the options and behaviour.
+ */
+export const createFetch = createFetchFor(client);
+
+function create(lib, options) {
+  const { fetchImpl, timeout: tokenTimeoutMs } = checkOptions(options);
+  const session = buildSession(lib, options);
+  // Readings taken here must come from the session's clock. A session built here uses
+  // `clock` or the host's clocks, read in JS (cheaper than a call into the module); a given
+  // session may have its own clock, so ask it unless `clock` is given too.
+  const now =
+    options.clock ?? (options.session !== undefined && typeof session.now === "function" ? () => session.now() : defaultClock);
+  const onRefreshError = options.onRefreshError;
+  const state = sharedState(session);
+  const counters = {
+    calls: 0,
+    apiRequests: 0,
+    retries: 0,
+    unauthorized: 0,
+    returned401: 0,
+    clockSkewErrors: 0,
+    tokenRequests: 0,
+    tokenRequestErrors: 0,
+    abortedRefreshes: 0,
+    timedOutRefreshes: 0,
+    backgroundRefreshErrors: 0,
+    lastRefreshError: null,
+  };
+
+  // ----- the flight: the one token request for the outstanding ticket -------------------
+
+  function startFlight(ticket, background) {
+    const controller = new AbortController();
+    const flight = { ticket: ticket.id, waiters: 0, pinned: background, settled: false, controller, promise: null };
+    flight.promise = performRefresh(ticket, controller).then((outcome) => {
+      flight.settled = true;
+      if (state.flight === flight) state.flight = null;
+      if (!outcome.ok) {
+        counters.tokenRequestErrors += 1;
+        counters.lastRefreshError = outcome.error?.code ?? "unknown";
+        if (background) {
+          counters.backgroundRefreshErrors += 1;
+          if (onRefreshError) {
+            try {
+              onRefreshError(outcome.error);
+            } catch {
+              // a throwing callback must not break the flight
+            }
+          }
+        }
+      }
+      return outcome;
+    });
+    state.flight = flight;
+    return flight;
+  }
+
+  /** Never rejects: resolves `{ ok: true }` or `{ ok: false, error }`. */
+  async function performRefresh(ticket, controller) {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new DOMException("token request timed out", "TimeoutError"));
+    }, tokenTimeoutMs);
+    counters.tokenRequests += 1;
+    let response;
+    let body;
+    let sent;
+    let received;
+    try {
+      const [url, init] = tokenRequestInit(ticket, controller.signal);
+      sent = now();
+      response = await fetchImpl(url, init);
+      received = now();
+      body = await readLimited(response, MAX_TOKEN_RESPONSE_BYTES + 1);
+    } catch {
+      // The transport error itself may quote the URL or the request: it is not passed on.
+      const failure = timedOut ? "timeout" : controller.signal.aborted ? "aborted" : "connect";
+      if (failure === "aborted") counters.abortedRefreshes += 1;
+      if (failure === "timeout") counters.timedOutRefreshes += 1;
+      try {
+        const error = session.failRefresh(ticket.id, failure, now());
+        return { ok: false, error };
+      } catch (error) {
+        return { ok: false, error }; // stale ticket (timed out in the session meanwhile)
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    try {
+      const tokenId = session.completeRefresh(ticket.id, response.status, allHeaders(response), body, sent, received);
+      return { ok: true, tokenId };
+    } catch (error) {
+      if (!(error instanceof TokenClockError)) {
+        // The binding refused an argument before the session saw it (a bug here, or a
+        // clock that returned garbage): close the ticket so nobody waits for it.
+        try {
+          session.failRefresh(ticket.id, "connect", now());
+        } catch {
+          // already closed
+        }
+      }
+      return { ok: false, error };
+    }
+  }
+
+  /**
+   * Waits for `flight` as one of its callers: resolves with its outcome, with `null` after
+   * `limitMs`, rejects when `signal` aborts. The last caller to leave aborts the token
+   * request (unless it is a background refresh).
+   */
+  function join(flight, signal, limitMs) {
+    flight.waiters += 1;
+    return new Promise((resolve, reject) => {
+      let done = false;
+      let timer;
+      const leave = () => {
+        flight.waiters -= 1;
+        if (flight.waiters === 0 && !flight.pinned && !flight.settled) {
+          flight.controller.abort(new DOMException("every caller aborted", "AbortError"));
+        }
+      };
+      const finish = (fn, value, left) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (left) leave();
+        else flight.waiters -= 1;
+        fn(value);
+      };
+      const onAbort = () => finish(reject, abortReason(signal), true);
+      if (signal?.aborted) {
+        onAbort();
+        return;
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (Number.isFinite(limitMs)) timer = setTimeout(() => finish(resolve, null, true), Math.max(0, limitMs));
+      flight.promise.then((outcome) => finish(resolve, outcome, false));
+    });
+  }
+
+  // ----- authorize: get a header, performing or awaiting the refresh as told ------------
+
+  async function acquire(signal) {
+    let performed = 0;
+    let lastError = null;
+    for (;;) {
+      throwIfAborted(signal);
+      const at = now();
+      const a = plain(session.authorize(at));
+      switch (a.kind) {
+        case "ready":
+          return a;
+        case "ready_and_refresh":
+          startFlight(a.ticket, true);
+          return a;
+        case "refresh": {
+          if (performed >= MAX_REFRESHES_PER_CALL && lastError !== null) {
+            // Close the ticket without a backoff and report what this caller saw.
+            try {
+              session.failRefresh(a.ticket.id, "aborted", now());
+            } catch {
+              // already closed
+            }
+            throw lastError;
+          }
+          performed += 1;
+          const outcome = await join(startFlight(a.ticket, false), signal, Infinity);
+          if (!outcome.ok) lastError = outcome.error;
+          break;
+        }
+        case "wait": {
+          const ms = Math.max(0, a.until.monoMs - at.monoMs);
+          if (a.waitReason === "backoff" && lastError !== null) {
+            // This caller performed the refresh that failed: report it rather than sit out
+            // the backoff (others wait it out, bounded by max_wait).
+            throw lastError;
+          }
+          const flight = state.flight;
+          if (a.waitReason === "refresh_in_flight" && flight !== null && !flight.settled) {
+            const outcome = await join(flight, signal, ms);
+            if (outcome === null) break; // until reached: ask again
+          } else if (a.waitReason === "refresh_in_flight") {
+            await sleep(Math.min(ms, FOREIGN_TICKET_POLL_MS), signal);
+          } else {
+            await sleep(ms, signal);
+          }
+          break;
+        }
+        case "failed":
+          throw a.error;
+        default:
+          throw new TypeError(`createFetch: unknown authorization kind ${String(a.kind)}`);
+      }
+    }
+  }
+
+  function clockSkewError(verdict, response) {
+    const message =
+      "the resource server rejected a freshly refreshed token and the clock-skew estimate explains it" +
+      (verdict.evidence?.finding ? ` (${verdict.evidence.finding})` : "");
+    const error = new TokenClockError("clock_skew", message, { diagnosis: "clock_skew", evidence: verdict.evidence });
+    error.response = response;
+    return error;
+  }
+
+  // ----- the fetch-compatible function --------------------------------------------------
+
+  async function tokenclockFetch(input, init) {
+    counters.calls += 1;
+    const options = init ?? {};
+    const signal = options.signal ?? (isRequest(input) ? input.signal : undefined);
+    throwIfAborted(signal);
+    const request = replayable(input, options);
+    let retried = false;
+    for (;;) {
+      const a = await acquire(signal);
+      const [target, requestInit] = request.next(a.header);
+      counters.apiRequests += 1;
+      const sent = now();
+      const response = await fetchImpl(target, requestInit);
+      const received = now();
+      const verdict = session.onResponse(a.tokenId, response.status, apiResponseHeaders(response), sent, received);
+      if (response.status === 401) counters.unauthorized += 1;
+      if (verdict.kind === "accept") return response;
+      if (verdict.kind === "retry" && !retried && request.canRetry) {
+        retried = true;
+        counters.retries += 1;
+        discard(response);
+        if (verdict.waitMs > 0) await sleep(verdict.waitMs, signal);
+        continue;
+      }
+      if (verdict.kind === "fail" && verdict.diagnosis === "clock_skew") {
+        counters.clockSkewErrors += 1;
+        throw clockSkewError(verdict, response);
+      }
+      if (response.status === 401) counters.returned401 += 1;
+      return response;
+    }
+  }
+
+  Object.defineProperties(tokenclockFetch, {
+    session: { value: session, enumerable: true },
+    stats: {
+      value: () => ({
+        ...counters,
+        refreshInFlight: state.flight !== null && !state.flight.settled,
+        session: session.stats(),
+      }),
+      enumerable: true,
+    },
+  });
+  return tokenclockFetch;
+}

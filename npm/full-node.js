@@ -1,0 +1,10 @@
+// Node entry of "tokenclock/full" (see node.js): the full build, read from disk, compiled
+// synchronously.
+import { readFileSync } from "node:fs";
+import * as glue from "./pkg/full/tokenclock_wasm.js";
+import { setup } from "./setup.js";
+
+glue.initSync({ module: readFileSync(new URL("./pkg/full/tokenclock_wasm_bg.wasm", import.meta.url)) });
+setup(glue);
+
+export * from "./api-full.js";

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the npm package's two WebAssembly modules from bindings-wasm/ and reports their size:
+#
+#   npm/pkg/client/  cargo feature `client` (default): the token client; no verification crypto
+#   npm/pkg/full/    cargo feature `full`: + Verifier, SkewMonitor, signed assertions, simulation
+#
+# `wasm-bindgen --target web` emits plain ESM whose init() fetches the .wasm beside it (browsers,
+# no bundler); the package's Node entries read the bytes with fs and call initSync() instead.
+# Both builds share target/ (the crate is rebuilt per feature set, so they run one after the
+# other: each wasm-bindgen step must read the module its own cargo step just wrote).
+#
+# Usage: npm/scripts/build-wasm.sh            (from anywhere; the Makefile's `wasm` target)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+export PATH="$ROOT/.tools/bin:$PATH"
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+WASM_FILE=$TARGET_DIR/wasm32-unknown-unknown/wasm-release/tokenclock_wasm.wasm
+
+build() {
+    local name=$1
+    shift
+    echo "==> wasm ($name): cargo build $*"
+    cargo build -p tokenclock-wasm --target wasm32-unknown-unknown --profile wasm-release "$@"
+    rm -rf "npm/pkg/$name"
+    wasm-bindgen --target web --out-dir "npm/pkg/$name" --out-name tokenclock_wasm "$WASM_FILE"
+}
+
+rm -rf npm/pkg
+build client
+build full --features full
+
+# Size is a product figure: report it every build (never asserted here).
+for name in client full; do
+    f="npm/pkg/$name/tokenclock_wasm_bg.wasm"
+    raw=$(wc -c <"$f")
+    gz=$(gzip -9 -c "$f" | wc -c)
+    echo "==> wasm size ($name): $f $raw bytes raw, $gz bytes gzip -9"
+done
