@@ -1,0 +1,767 @@
+//! `Session` (core `session::Session`) and its outputs `Authorization`, `Ticket`, `Verdict`.
+//!
+//! The core session sits in a `Mutex` inside a frozen pyclass, so one `Session` serves many
+//! threads. The lock is never held across a Python call: the clock callable runs before it is
+//! taken and Python objects are built after it is released. Uncontended calls take it
+//! without releasing the GIL (cheaper); a contended call releases the GIL while it waits.
+
+use std::sync::{Mutex, TryLockError};
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use tokenclock::oauth::Secret;
+use tokenclock::session as core_s;
+
+use crate::convert::{self, seconds, Clock, Int, Secs};
+use crate::errors::{self, guard, Error, Exc, POISONED};
+use crate::lifetime::{Lifetime, PolicyArgs, TokenState};
+use crate::oauth::{request_repr, Grant};
+use crate::skew::Estimate;
+use crate::time::Reading;
+
+/// The single outstanding refresh: send the request (`method`, `url`, `headers`, `body`),
+/// then call `Session.complete_refresh` or `Session.fail_refresh` with this ticket (or its
+/// `id`). `repr` shows no credential.
+#[pyclass(frozen, module = "tokenclock._native", name = "Ticket")]
+pub struct Ticket(pub core_s::Ticket);
+
+#[pymethods]
+impl Ticket {
+    /// The ticket id (an opaque integer).
+    #[getter]
+    fn id(&self) -> u64 {
+        self.0.id.0
+    }
+
+    /// Why the refresh happens: `initial`, `stale`, `expired`, `rejected`, `fallback`,
+    /// `retry`.
+    #[getter]
+    fn reason(&self) -> &'static str {
+        self.0.reason.as_str()
+    }
+
+    /// Always `"POST"`.
+    #[getter]
+    fn method(&self) -> &'static str {
+        self.0.request.method
+    }
+
+    /// The token endpoint.
+    #[getter]
+    fn url(&self) -> &str {
+        &self.0.request.url
+    }
+
+    /// Header `(name, value)` pairs, in order (may carry client credentials).
+    #[getter]
+    fn headers(&self) -> Vec<(String, String)> {
+        self.0.request.headers.clone()
+    }
+
+    /// Form `(name, value)` pairs, in order (credentials included).
+    #[getter]
+    fn form(&self) -> Vec<(String, String)> {
+        self.0
+            .request
+            .form
+            .iter()
+            .map(|(n, v)| (n.clone(), v.expose().to_owned()))
+            .collect()
+    }
+
+    /// The form-encoded body (contains credentials: don't log it).
+    #[getter]
+    fn body(&self) -> String {
+        self.0.request.body()
+    }
+
+    fn __repr__(&self) -> String {
+        request_repr(
+            "Ticket",
+            &self.0.request,
+            Some(format!(
+                "id={}, reason='{}'",
+                self.0.id.0,
+                self.0.reason.as_str()
+            )),
+        )
+    }
+}
+
+fn wait_reason(r: core_s::WaitReason) -> &'static str {
+    match r {
+        core_s::WaitReason::RefreshInFlight => "refresh_in_flight",
+        core_s::WaitReason::NotYetValid => "not_yet_valid",
+        core_s::WaitReason::Backoff => "backoff",
+    }
+}
+
+/// The answer to `Session.authorize`: `kind` says what the caller does next.
+///
+/// * `ready`: send the request with `header` (`Authorization` value); report the response
+///   with `token_id`;
+/// * `ready_and_refresh`: the same, and this caller also performs `ticket`;
+/// * `refresh`: perform `ticket`, then call `authorize` again;
+/// * `wait`: call `authorize` again after `wait` seconds (at `until`), or as soon as the
+///   in-flight refresh closes; `wait_reason` says why;
+/// * `failed`: no token can be had; `error` is the exception to raise.
+///
+/// `repr` shows the kind and ids, never the header.
+#[pyclass(frozen, module = "tokenclock._native", name = "Authorization")]
+pub struct Authorization {
+    kind: &'static str,
+    header: Option<Secret>,
+    token_id: Option<u64>,
+    ticket: Option<Py<Ticket>>,
+    until: Option<Reading>,
+    wait_ms: Option<i64>,
+    wait_reason: Option<&'static str>,
+    error: Option<Py<PyAny>>,
+}
+
+impl Authorization {
+    fn from_core(
+        py: Python<'_>,
+        a: core_s::Authorization,
+        now: tokenclock::time::Reading,
+    ) -> PyResult<Self> {
+        let mut out = Authorization {
+            kind: "",
+            header: None,
+            token_id: None,
+            ticket: None,
+            until: None,
+            wait_ms: None,
+            wait_reason: None,
+            error: None,
+        };
+        match a {
+            core_s::Authorization::Ready { header, token_id } => {
+                out.kind = "ready";
+                out.header = Some(header);
+                out.token_id = Some(token_id.0);
+            }
+            core_s::Authorization::ReadyAndRefresh {
+                header,
+                token_id,
+                ticket,
+            } => {
+                out.kind = "ready_and_refresh";
+                out.header = Some(header);
+                out.token_id = Some(token_id.0);
+                out.ticket = Some(Py::new(py, Ticket(ticket))?);
+            }
+            core_s::Authorization::Refresh { ticket } => {
+                out.kind = "refresh";
+                out.ticket = Some(Py::new(py, Ticket(ticket))?);
+            }
+            core_s::Authorization::Wait { until, reason } => {
+                out.kind = "wait";
+                out.until = Some(Reading(until));
+                out.wait_ms = Some(until.mono.since(now.mono).max(0));
+                out.wait_reason = Some(wait_reason(reason));
+            }
+            core_s::Authorization::Failed { error } => {
+                out.kind = "failed";
+                out.error = Some(errors::exception(py, &Error::Session(error))?.unbind());
+            }
+            _ => {
+                return Err(
+                    Error::Internal("an authorization kind this binding does not know").into(),
+                )
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[pymethods]
+impl Authorization {
+    /// `ready`, `ready_and_refresh`, `refresh`, `wait` or `failed`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The `Authorization` header value (`Bearer ...`) for `ready` / `ready_and_refresh`.
+    #[getter]
+    fn header(&self) -> Option<&str> {
+        self.header.as_ref().map(Secret::expose)
+    }
+
+    /// The token used (report the response with it).
+    #[getter]
+    fn token_id(&self) -> Option<u64> {
+        self.token_id
+    }
+
+    /// The refresh this caller performs (`ready_and_refresh`, `refresh`).
+    #[getter]
+    fn ticket(&self, py: Python<'_>) -> Option<Py<Ticket>> {
+        self.ticket.as_ref().map(|t| t.clone_ref(py))
+    }
+
+    /// For `wait`: when to come back at the latest.
+    #[getter]
+    fn until(&self) -> Option<Reading> {
+        self.until
+    }
+
+    /// For `wait`: seconds from the reading passed to `authorize` until `until`.
+    #[getter]
+    fn wait(&self) -> Option<f64> {
+        self.wait_ms.map(seconds)
+    }
+
+    /// For `wait`: `refresh_in_flight`, `not_yet_valid` or `backoff`.
+    #[getter]
+    fn wait_reason(&self) -> Option<&'static str> {
+        self.wait_reason
+    }
+
+    /// For `failed`: the exception to raise (a `TokenClockError` subclass).
+    #[getter]
+    fn error(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.error.as_ref().map(|e| e.clone_ref(py))
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        if let Some(t) = &self.ticket {
+            visit.call(t)?;
+        }
+        if let Some(e) = &self.error {
+            visit.call(e)?;
+        }
+        Ok(())
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let mut parts = vec![format!("kind='{}'", self.kind)];
+        if let Some(id) = self.token_id {
+            parts.push(format!("token_id={id}"));
+        }
+        if let Some(t) = &self.ticket {
+            let t = t.bind(py).get();
+            parts.push(format!(
+                "ticket={}, reason='{}'",
+                t.0.id.0,
+                t.0.reason.as_str()
+            ));
+        }
+        if let (Some(w), Some(r)) = (self.wait_ms, self.wait_reason) {
+            parts.push(format!("wait={:.3}, wait_reason='{r}'", seconds(w)));
+        }
+        if let Some(e) = &self.error {
+            let code = e
+                .bind(py)
+                .getattr("code")
+                .and_then(|c| c.extract::<String>())
+                .unwrap_or_default();
+            parts.push(format!("error='{code}'"));
+        }
+        format!("Authorization({})", parts.join(", "))
+    }
+}
+
+/// The answer to `Session.on_response`: `accept` (hand the response over), `retry` (wait
+/// `wait` seconds, authorize again, resend once), or `fail` (`diagnosis` `clock_skew` with
+/// `evidence`, or `unauthorized`).
+#[pyclass(frozen, module = "tokenclock._native", name = "Verdict")]
+pub struct Verdict(pub core_s::Verdict);
+
+fn evidence_dict<'py>(py: Python<'py>, e: &core_s::SkewEvidence) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("finding", e.finding.as_str())?;
+    d.set_item("resource", Estimate(e.resource))?;
+    d.set_item("issuer", Estimate(e.issuer))?;
+    d.set_item(
+        "resource_now_low",
+        convert::opt_seconds(e.resource_now_ms.0),
+    )?;
+    d.set_item(
+        "resource_now_high",
+        convert::opt_seconds(e.resource_now_ms.1),
+    )?;
+    d.set_item("exp", convert::opt_seconds(e.exp_ms))?;
+    d.set_item("nbf", convert::opt_seconds(e.nbf_ms))?;
+    d.set_item("iat", convert::opt_seconds(e.iat_ms))?;
+    Ok(d)
+}
+
+#[pymethods]
+impl Verdict {
+    /// `accept`, `retry` or `fail`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match self.0 {
+            core_s::Verdict::Accept => "accept",
+            core_s::Verdict::Retry { .. } => "retry",
+            core_s::Verdict::Fail { .. } => "fail",
+            _ => "unknown",
+        }
+    }
+
+    /// For `retry`: seconds to wait before re-authorizing (0: at once).
+    #[getter]
+    fn wait(&self) -> Option<f64> {
+        match self.0 {
+            core_s::Verdict::Retry { wait_ms } => Some(seconds(wait_ms)),
+            _ => None,
+        }
+    }
+
+    /// For `fail`: `clock_skew` or `unauthorized`.
+    #[getter]
+    fn diagnosis(&self) -> Option<&'static str> {
+        match &self.0 {
+            core_s::Verdict::Fail { diagnosis } => Some(diagnosis.as_str()),
+            _ => None,
+        }
+    }
+
+    /// For a `clock_skew` diagnosis: `finding` (`not_yet_valid`, `issued_in_future`,
+    /// `expired`), the `resource` and `issuer` estimates, the resource server's clock bounds
+    /// `resource_now_low`/`resource_now_high`, and the token's `exp`/`nbf`/`iat` (seconds).
+    #[getter]
+    fn evidence<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        match &self.0 {
+            core_s::Verdict::Fail {
+                diagnosis: core_s::Diagnosis::ClockSkew(e),
+            } => Ok(Some(evidence_dict(py, e)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// For a `clock_skew` diagnosis: a `ClockSkewError` (with `.evidence`) to raise.
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match &self.0 {
+            core_s::Verdict::Fail {
+                diagnosis: core_s::Diagnosis::ClockSkew(e),
+            } => {
+                let msg = format!(
+                    "the resource server keeps rejecting fresh tokens; its clock explains it ({})",
+                    e.finding.as_str()
+                );
+                let attrs = vec![("evidence", evidence_dict(py, e)?.into_any())];
+                Ok(Some(errors::make(
+                    py,
+                    Exc::ClockSkewError,
+                    "clock_skew",
+                    &msg,
+                    attrs,
+                )?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        match &self.0 {
+            core_s::Verdict::Retry { wait_ms } => {
+                format!("Verdict(kind='retry', wait={:.3})", seconds(*wait_ms))
+            }
+            core_s::Verdict::Fail { diagnosis } => {
+                format!("Verdict(kind='fail', diagnosis='{}')", diagnosis.as_str())
+            }
+            _ => format!("Verdict(kind='{}')", self.kind()),
+        }
+    }
+}
+
+fn transport_failure(name: &str) -> Result<core_s::TransportFailure, Error> {
+    match name {
+        "connect" => Ok(core_s::TransportFailure::Connect),
+        "timeout" => Ok(core_s::TransportFailure::Timeout),
+        "aborted" => Ok(core_s::TransportFailure::Aborted),
+        _ => Err(Error::Arg(
+            "failure must be \"connect\", \"timeout\" or \"aborted\"".into(),
+        )),
+    }
+}
+
+/// A ticket argument: a `Ticket` or its integer id.
+fn ticket_id(t: &Bound<'_, PyAny>) -> PyResult<core_s::TicketId> {
+    if let Ok(t) = t.cast::<Ticket>() {
+        return Ok(t.get().0.id);
+    }
+    let Int(id): Int<u64> = t.extract()?;
+    Ok(core_s::TicketId(id))
+}
+
+fn event_dict<'py>(py: Python<'py>, e: &core_s::SessionEvent) -> PyResult<Bound<'py, PyDict>> {
+    use core_s::SessionEvent as E;
+    let d = PyDict::new(py);
+    let (kind, at) = match e {
+        E::TicketIssued { at, ticket, reason } => {
+            d.set_item("ticket", ticket.0)?;
+            d.set_item("reason", reason.as_str())?;
+            ("ticket_issued", at)
+        }
+        E::TokenReceived {
+            at,
+            token,
+            lifetime_ms,
+            usable_ms,
+        } => {
+            d.set_item("token", token.0)?;
+            d.set_item("lifetime", seconds(*lifetime_ms))?;
+            d.set_item("usable", seconds(*usable_ms))?;
+            ("token_received", at)
+        }
+        E::RefreshFailed {
+            at,
+            code,
+            backoff_ms,
+        } => {
+            d.set_item("code", *code)?;
+            d.set_item("backoff", seconds(*backoff_ms))?;
+            ("refresh_failed", at)
+        }
+        E::TokenReused { at, token } => {
+            d.set_item("token", token.0)?;
+            ("token_reused", at)
+        }
+        E::TicketAbandoned { at, ticket } => {
+            d.set_item("ticket", ticket.0)?;
+            ("ticket_abandoned", at)
+        }
+        E::Rejected { at, token, verdict } => {
+            d.set_item("token", token.0)?;
+            d.set_item("verdict", *verdict)?;
+            ("rejected", at)
+        }
+        E::ClockDiscontinuity { at, wall_excess_ms } => {
+            d.set_item("wall_excess", seconds(*wall_excess_ms))?;
+            ("clock_discontinuity", at)
+        }
+        _ => {
+            d.set_item("kind", "other")?;
+            return Ok(d);
+        }
+    };
+    d.set_item("kind", kind)?;
+    d.set_item("at", Reading(*at))?;
+    Ok(d)
+}
+
+/// The refresh state machine for one credential and audience (core `Session`). Thread-safe:
+/// share one per credential.
+///
+/// Call `authorize()` before every API request, report every response with
+/// `on_response(...)`, and close each ticket with `complete_refresh(...)` or
+/// `fail_refresh(...)`. Every method that needs "now" takes an optional `Reading`; without one
+/// it reads the session's clock (`clock=`, default the system clocks).
+#[pyclass(frozen, module = "tokenclock._native", name = "Session")]
+pub struct Session {
+    inner: Mutex<core_s::Session>,
+    clock: Clock,
+    token_url: String,
+    grant_type: &'static str,
+    client_id: Option<String>,
+    policy: tokenclock::lifetime::LifetimePolicy,
+}
+
+impl Session {
+    /// Runs `f` on the core session: without releasing the GIL when the lock is free,
+    /// releasing it while waiting otherwise. `f` must not touch Python.
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut core_s::Session) -> T + Send,
+    ) -> PyResult<T> {
+        match self.inner.try_lock() {
+            Ok(mut g) => Ok(f(&mut g)),
+            Err(TryLockError::Poisoned(_)) => Err(Error::Internal(POISONED).into()),
+            Err(TryLockError::WouldBlock) => py
+                .detach(|| match self.inner.lock() {
+                    Ok(mut g) => Ok(f(&mut g)),
+                    Err(_) => Err(Error::Internal(POISONED)),
+                })
+                .map_err(PyErr::from),
+        }
+    }
+
+    /// Like `with`, but always releases the GIL (for the heavier inputs: parsing a token
+    /// response, peeking the token).
+    fn with_detached<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut core_s::Session) -> T + Send,
+    ) -> PyResult<T> {
+        py.detach(|| match self.inner.lock() {
+            Ok(mut g) => Ok(f(&mut g)),
+            Err(_) => Err(Error::Internal(POISONED)),
+        })
+        .map_err(PyErr::from)
+    }
+}
+
+#[pymethods]
+impl Session {
+    /// A session with no token yet for `grant`. Expiry policy: `margin` (fixed, seconds) or
+    /// `margin_cap` (cap of `min(cap, lifetime/10)`, default 10), `refresh_window`
+    /// (fractions, default (0.75, 0.85)) or `refresh_before` (seconds before hard expiry),
+    /// `assumed_lifetime` (default 300), `max_wait` (default 2), `not_before` (`nbf_and_iat`
+    /// default, or `nbf`). Backoff: `backoff_base` (1), `backoff_cap` (60),
+    /// `max_retry_after` (600). Skew: `drift_ppm` (200), `max_samples` (16).
+    /// `ticket_timeout` (60), `max_401_wait` (10). `clock`: a callable returning a `Reading`.
+    /// `seed`: a deterministic RNG (tests only; default the OS's).
+    #[new]
+    #[pyo3(signature = (grant, *, margin=None, margin_cap=None, refresh_window=None, refresh_before=None,
+        assumed_lifetime=None, max_wait=None, not_before=None, backoff_base=None, backoff_cap=None,
+        max_retry_after=None, drift_ppm=None, max_samples=None, ticket_timeout=None, max_401_wait=None,
+        clock=None, seed=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        grant: &Bound<'_, Grant>,
+        margin: Option<Secs>,
+        margin_cap: Option<Secs>,
+        refresh_window: Option<(Secs, Secs)>,
+        refresh_before: Option<Secs>,
+        assumed_lifetime: Option<Secs>,
+        max_wait: Option<Secs>,
+        not_before: Option<String>,
+        backoff_base: Option<Secs>,
+        backoff_cap: Option<Secs>,
+        max_retry_after: Option<Secs>,
+        drift_ppm: Option<Int<u32>>,
+        max_samples: Option<Int<usize>>,
+        ticket_timeout: Option<Secs>,
+        max_401_wait: Option<Secs>,
+        clock: Option<&Bound<'_, PyAny>>,
+        seed: Option<Int<u64>>,
+    ) -> PyResult<Self> {
+        guard(|| {
+            let g = grant.get();
+            let mut config =
+                core_s::SessionConfig::new(g.token_url.clone(), g.auth.clone(), g.grant.clone());
+            config.policy = PolicyArgs {
+                margin,
+                margin_cap,
+                refresh_window,
+                refresh_before,
+                assumed_lifetime,
+                max_wait,
+                not_before,
+            }
+            .build()?;
+            if let Some(v) = backoff_base {
+                config.backoff.base_ms = v.ms("backoff_base")?;
+            }
+            if let Some(v) = backoff_cap {
+                config.backoff.cap_ms = v.ms("backoff_cap")?;
+            }
+            if let Some(v) = max_retry_after {
+                config.backoff.max_retry_after_ms = v.ms("max_retry_after")?;
+            }
+            if let Some(Int(v)) = drift_ppm {
+                config.skew.drift_ppm = v;
+            }
+            if let Some(Int(v)) = max_samples {
+                config.skew.max_samples = v;
+            }
+            if let Some(v) = ticket_timeout {
+                config.ticket_timeout_ms = v.ms("ticket_timeout")?;
+            }
+            if let Some(v) = max_401_wait {
+                config.max_401_wait_ms = v.ms("max_401_wait")?;
+            }
+            let policy = config.policy;
+            let inner = core_s::Session::new(config, convert::rng(seed)).map_err(Error::Session)?;
+            Ok(Session {
+                inner: Mutex::new(inner),
+                clock: Clock::from_arg(clock)?,
+                token_url: g.token_url.clone(),
+                grant_type: g.grant.grant_type(),
+                client_id: g.auth.client_id().map(str::to_owned),
+                policy,
+            })
+        })
+    }
+
+    /// What the caller of an API request does now (see `Authorization`).
+    #[pyo3(signature = (now=None))]
+    fn authorize(&self, py: Python<'_>, now: Option<Reading>) -> PyResult<Authorization> {
+        guard(|| {
+            let now = self.clock.reading(py, now)?;
+            let a = self.with(py, |s| s.authorize(now))?;
+            Authorization::from_core(py, a, now)
+        })
+    }
+
+    /// Closes `ticket` with the token endpoint's answer (`status`, `headers`, raw `body`);
+    /// `sent`/`received` bracket the token request (`received=None`: now). Returns the new
+    /// token's id; raises a `RefreshError` subclass (or `StaleTicket`) otherwise.
+    #[pyo3(signature = (ticket, status, headers, body, sent, received=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn complete_refresh(
+        &self,
+        py: Python<'_>,
+        ticket: &Bound<'_, PyAny>,
+        status: Int<u16>,
+        headers: Option<&Bound<'_, PyAny>>,
+        body: &Bound<'_, PyAny>,
+        sent: Reading,
+        received: Option<Reading>,
+    ) -> PyResult<u64> {
+        guard(|| {
+            let ticket = ticket_id(ticket)?;
+            let headers = convert::headers(headers)?;
+            let body = convert::body(body)?;
+            let received = self.clock.reading(py, received)?;
+            let r = self.with_detached(py, move |s| {
+                s.complete_refresh(ticket, status.0, &headers, &body, sent.0, received)
+            })?;
+            Ok(r.map_err(Error::Session)?.0)
+        })
+    }
+
+    /// Closes `ticket` after a transport failure (`connect`, `timeout`, or `aborted`: no
+    /// backoff). Returns the error callers will see (not raised); raises `StaleTicket` when
+    /// the ticket is not the outstanding one.
+    #[pyo3(signature = (ticket, failure, now=None))]
+    fn fail_refresh<'py>(
+        &self,
+        py: Python<'py>,
+        ticket: &Bound<'py, PyAny>,
+        failure: &str,
+        now: Option<Reading>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let ticket = ticket_id(ticket)?;
+            let failure = transport_failure(failure)?;
+            let now = self.clock.reading(py, now)?;
+            let r = self.with(py, |s| s.fail_refresh(ticket, failure, now))?;
+            match r {
+                Ok(e) => errors::exception(py, &Error::Session(e)),
+                Err(e) => Err(Error::Session(e).into()),
+            }
+        })
+    }
+
+    /// Takes every API response made with a token of this session: `token_id` from the
+    /// `Authorization`, the response `status` and `headers` (its `Date` feeds the resource
+    /// server's clock estimate), `sent`/`received` readings (`received=None`: now).
+    #[pyo3(signature = (token_id, status, headers, sent, received=None))]
+    fn on_response(
+        &self,
+        py: Python<'_>,
+        token_id: Int<u64>,
+        status: Int<u16>,
+        headers: Option<&Bound<'_, PyAny>>,
+        sent: Reading,
+        received: Option<Reading>,
+    ) -> PyResult<Verdict> {
+        guard(|| {
+            let headers = convert::headers(headers)?;
+            let received = self.clock.reading(py, received)?;
+            let token = core_s::TokenId(token_id.0);
+            let v = self.with(py, move |s| {
+                s.on_response(token, status.0, &headers, sent.0, received)
+            })?;
+            Ok(Verdict(v))
+        })
+    }
+
+    /// When the session next wants attention on its own (refresh time, hard expiry, end of a
+    /// backoff, ticket timeout), or `None`.
+    #[pyo3(signature = (now=None))]
+    fn next_timeout(&self, py: Python<'_>, now: Option<Reading>) -> PyResult<Option<Reading>> {
+        guard(|| {
+            let now = self.clock.reading(py, now)?;
+            Ok(self.with(py, |s| s.next_timeout(now))?.map(Reading))
+        })
+    }
+
+    /// Counters: `token_requests`, `refreshes`, `failures`, `unauthorized`, `retries`,
+    /// `abandoned_tickets`, `discontinuities`.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        guard(|| {
+            let st = self.with(py, |s| s.stats().clone())?;
+            let d = PyDict::new(py);
+            d.set_item("token_requests", st.token_requests)?;
+            d.set_item("refreshes", st.refreshes)?;
+            d.set_item("failures", st.failures)?;
+            d.set_item("unauthorized", st.unauthorized)?;
+            d.set_item("retries", st.retries)?;
+            d.set_item("abandoned_tickets", st.abandoned_tickets)?;
+            d.set_item("discontinuities", st.discontinuities)?;
+            Ok(d)
+        })
+    }
+
+    /// The (issuer, resource server) clock-offset estimates at `now`.
+    #[pyo3(signature = (now=None))]
+    fn estimates(&self, py: Python<'_>, now: Option<Reading>) -> PyResult<(Estimate, Estimate)> {
+        guard(|| {
+            let now = self.clock.reading(py, now)?;
+            let (a, b) = self.with(py, |s| s.estimates(now))?;
+            Ok((Estimate(a), Estimate(b)))
+        })
+    }
+
+    /// The current token's state at `now` (judged against the resource server's estimate),
+    /// or `None` without a token.
+    #[pyo3(signature = (now=None))]
+    fn token_state(&self, py: Python<'_>, now: Option<Reading>) -> PyResult<Option<TokenState>> {
+        guard(|| {
+            let now = self.clock.reading(py, now)?;
+            Ok(self.with(py, |s| s.token_state(now))?.map(TokenState))
+        })
+    }
+
+    /// The current token's id and `Lifetime`, or `None`.
+    fn current_token(&self, py: Python<'_>) -> PyResult<Option<(u64, Lifetime)>> {
+        guard(|| {
+            let cur = self.with(py, |s| s.current_token().map(|(id, lt)| (id.0, *lt)))?;
+            Ok(cur.map(|(id, inner)| {
+                let clock = match &self.clock {
+                    Clock::System => Clock::System,
+                    Clock::Callable(f) => Clock::Callable(f.clone_ref(py)),
+                };
+                (
+                    id,
+                    Lifetime {
+                        inner,
+                        policy: self.policy,
+                        clock,
+                    },
+                )
+            }))
+        })
+    }
+
+    /// Whether a ticket is outstanding.
+    #[getter]
+    fn refresh_in_flight(&self, py: Python<'_>) -> PyResult<bool> {
+        guard(|| self.with(py, |s| s.refresh_in_flight()))
+    }
+
+    /// Drains what happened since the last call, oldest first (at most 256 are kept), as
+    /// dicts with `kind` (`ticket_issued`, `token_received`, `refresh_failed`,
+    /// `token_reused`, `ticket_abandoned`, `rejected`, `clock_discontinuity`) and `at`. Never
+    /// contains a token or secret. `tokenclock.log_events(session)` logs them.
+    fn events<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        guard(|| {
+            let evs = self.with(py, |s| {
+                std::iter::from_fn(|| s.poll_event()).collect::<Vec<_>>()
+            })?;
+            evs.iter().map(|e| event_dict(py, e)).collect()
+        })
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        self.clock.traverse(&visit)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Session(token_url={}, grant_type={}, client_id={}, clock='{}')",
+            convert::py_str(&self.token_url),
+            convert::py_str(self.grant_type),
+            convert::py_opt_str(self.client_id.as_deref()),
+            self.clock.describe()
+        )
+    }
+}
