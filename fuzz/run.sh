@@ -29,7 +29,7 @@ SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
 ALL_TARGETS=(peek http_date retry_after sntp token_response jwks verify skew session lifetime monitor)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
-OUT="$FUZZ/target/campaign"
+OUT="${FUZZ_OUT:-$FUZZ/target/campaign}"
 export PATH="$TOOLS/bin:$PATH"
 
 log() { printf '==> fuzz: %s\n' "$*" >&2; }

@@ -332,15 +332,16 @@ struct Jump {
 impl Jump {
     /// True when a sample completed at `at` was taken before the jump.
     fn is_after(&self, at: Reading) -> bool {
-        // Within [from, to] on the monotonic clock (a step can happen within one monotonic
-        // millisecond), the wall clock tells: a reading that disagrees with `from` by the
-        // jump was taken after it.
         if at.mono < self.from.mono {
             false
         } else if at.mono > self.to.mono {
             true
         } else {
-            at.discontinuity_since(&self.from).is_some()
+            // Within [from, to] on the monotonic clock (several steps can happen within one
+            // monotonic millisecond), the wall clock tells: the reading belongs to the side
+            // whose wall−monotonic relation it shares.
+            let rel = |r: Reading| i128::from(r.wall.0) - i128::from(r.mono.0);
+            (rel(at) - rel(self.to)).abs() < (rel(at) - rel(self.from)).abs()
         }
     }
 

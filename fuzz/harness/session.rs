@@ -319,8 +319,10 @@ impl Harness {
     }
 
     fn authorize(&mut self, now: Reading, honest_reading: bool) {
-        // Mirror rule 1: a ticket older than the timeout is abandoned by this call.
-        if let Some((_, issued)) = self.live {
+        // Mirror rule 1: a ticket older than the timeout is abandoned by this call — unless the
+        // reading is out of range, which the session refuses without touching its state.
+        let in_range = Reading::new(now.wall.0, now.mono.0).is_ok();
+        if let Some((_, issued)) = self.live.filter(|_| in_range) {
             if now.mono.since(issued.mono) >= self.session.config().ticket_timeout_ms {
                 self.live = None;
             }

@@ -293,6 +293,12 @@ fn honest(input: SkewInput, mut u: Unstructured<'_>) {
         let Ok(op) = HonestOp::arbitrary(&mut u) else {
             return;
         };
+        if std::env::var_os("TC_FUZZ_DEBUG").is_some() {
+            eprintln!(
+                "op {op:?} at tau {} shift {} paused {}",
+                w.tau, w.shift, w.paused
+            );
+        }
         let gap = |g: u32| i64::from(g % 900_000);
         // Two discontinuities with no reading between them are indistinguishable from their
         // sum, so the host reads its clocks between any two (properties.rs, `apply`).
@@ -334,6 +340,10 @@ fn honest(input: SkewInput, mut u: Unstructured<'_>) {
                 est.add(Sample::from_sntp(&reply, w.now()).expect("honest SNTP sample"));
             }
             HonestOp::Step { gap: g, by } => {
+                // SPEC's premise: the host reads its clocks between two jumps. Without a reading
+                // in between, a step and a suspend can cancel out on the two clocks (a −1.0 s
+                // step plus a 1.08 s suspend nets 80 ms) and no one can see it.
+                est.observe(w.now());
                 // Known finding fuzz-skew-601d17aaab16: a sample completed in the same
                 // monotonic millisecond as the reading before a step counts as before it.
                 w.tau += if super::avoid_known() {
@@ -353,6 +363,7 @@ fn honest(input: SkewInput, mut u: Unstructured<'_>) {
                 est.observe(w.now());
             }
             HonestOp::Suspend { gap: g, dur } => {
+                est.observe(w.now());
                 let dur = i64::from(dur % 86_400_000).max(1_001);
                 w.tau += gap(g) + dur;
                 w.paused += dur;

@@ -164,12 +164,14 @@ MAX_JUMPS = 8
 
 
 def is_after(jump, at):
-    """A sample completed at `at` was taken after the jump."""
-    if at["mono_ms"] <= jump["from"]["mono_ms"]:
+    """A sample completed at `at` was taken after the jump: within [from, to] on the monotonic
+    clock, the side whose wall-monotonic relation the reading shares."""
+    if at["mono_ms"] < jump["from"]["mono_ms"]:
         return False
-    if at["mono_ms"] >= jump["to"]["mono_ms"]:
+    if at["mono_ms"] > jump["to"]["mono_ms"]:
         return True
-    return discontinuity(at, jump["from"]) is not None
+    rel = lambda r: r["wall_ms"] - r["mono_ms"]
+    return abs(rel(at) - rel(jump["to"])) < abs(rel(at) - rel(jump["from"]))
 
 
 def drift_ms(ms, ppm):
