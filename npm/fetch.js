@@ -445,13 +445,24 @@ function create(lib, options) {
 
   // ----- authorize: get a header, performing or awaiting the refresh as told ------------
 
+  let headerCache = { id: 0, header: null };
+
   async function acquire(signal) {
     let performed = 0;
     let lastError = null;
     for (;;) {
       throwIfAborted(signal);
       const at = now();
-      const a = plain(session.authorize(at));
+      // Hot path: a ready answer is just the token id (no wasm-side object); the header
+      // string crosses into JS once per token.
+      const tokenId = session.authorizeToken(at);
+      let a;
+      if (tokenId > 0) {
+        if (headerCache.id !== tokenId) headerCache = { id: tokenId, header: session.tokenHeader(tokenId) };
+        a = { kind: "ready", header: headerCache.header, tokenId, ticket: null };
+      } else {
+        a = plain(session.takeAuthorization());
+      }
       switch (a.kind) {
         case "ready":
           return a;

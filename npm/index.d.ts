@@ -493,6 +493,14 @@ export interface SessionOptions {
 export declare class Session {
   constructor(grant: Grant, options?: SessionOptions);
   authorize(now?: Reading): Authorization;
+  /** Hot path: the token id (> 0) when the answer is `ready` — get its header once with
+   * `tokenHeader(id)` and cache it; otherwise 0, and `takeAuthorization()` hands over the
+   * full answer exactly once. */
+  authorizeToken(now?: Reading): number;
+  /** The `Authorization` header of a token `authorizeToken()` returned. */
+  tokenHeader(tokenId: number): string | undefined;
+  /** The answer held back by the last `authorizeToken()` that returned 0. */
+  takeAuthorization(): Authorization | undefined;
   /** Closes a ticket with the token endpoint's answer; returns the token id now in use. */
   completeRefresh(
     ticketId: number,

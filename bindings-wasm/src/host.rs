@@ -79,19 +79,39 @@ fn host_reading() -> Result<Reading, JsValue> {
 }
 
 fn performance_now() -> Result<Option<f64>, JsValue> {
-    let perf = Reflect::get(&js_sys::global(), &JsValue::from_str("performance"))?;
-    if !perf.is_object() {
-        return Ok(None);
+    // `performance.timeOrigin` does not change: read it once. `performance.now()` is bound
+    // directly (a Reflect lookup per call cost more than the decision itself).
+    thread_local! {
+        static TIME_ORIGIN: std::cell::Cell<Option<Option<f64>>> = const { std::cell::Cell::new(None) };
     }
-    let origin = Reflect::get(&perf, &JsValue::from_str("timeOrigin"))?.as_f64();
-    let now = match Reflect::get(&perf, &JsValue::from_str("now"))?.dyn_into::<Function>() {
-        Ok(f) => f.call0(&perf)?.as_f64(),
-        Err(_) => None,
+    let origin = match TIME_ORIGIN.with(std::cell::Cell::get) {
+        Some(o) => o,
+        None => {
+            let perf = Reflect::get(&js_sys::global(), &JsValue::from_str("performance"))?;
+            let o = if perf.is_object() {
+                Reflect::get(&perf, &JsValue::from_str("timeOrigin"))?.as_f64()
+            } else {
+                None
+            };
+            TIME_ORIGIN.with(|c| c.set(Some(o)));
+            o
+        }
     };
-    Ok(match (origin, now) {
-        (Some(o), Some(n)) if (o + n).is_finite() => Some(o + n),
+    let Some(origin) = origin else {
+        return Ok(None);
+    };
+    let now = perf_now().ok();
+    Ok(match now {
+        Some(n) if (origin + n).is_finite() => Some(origin + n),
         _ => None,
     })
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `performance.now()`; throws (caught) where there is no `performance`.
+    #[wasm_bindgen(catch, js_namespace = performance, js_name = now)]
+    fn perf_now() -> Result<f64, JsValue>;
 }
 
 /// The host's cryptographic RNG (`crypto.getRandomValues` on wasm), checked once when created.

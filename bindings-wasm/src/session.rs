@@ -422,6 +422,10 @@ fn event_js(e: &SessionEvent) -> JsValue {
 pub struct Session {
     inner: RefCell<core_session::Session>,
     clock: Clock,
+    /// `authorizeToken`'s non-ready answer, for `takeAuthorization`.
+    pending: RefCell<Option<CoreAuthorization>>,
+    /// The header of the token `authorizeToken` last returned.
+    last_header: RefCell<Option<(u64, tokenclock::oauth::Secret)>>,
 }
 
 impl Session {
@@ -462,6 +466,8 @@ impl Session {
         let rng = host::rng(edge::opt_seed(&edge::get(&options, "seed")?)?)?;
         let inner = core_session::Session::new(config, rng).map_err(|e| session_error(&e))?;
         Ok(Session {
+            pending: RefCell::new(None),
+            last_header: RefCell::new(None),
             inner: RefCell::new(inner),
             clock,
         })
@@ -471,6 +477,48 @@ impl Session {
     pub fn authorize(&self, now: JsValue) -> Result<Authorization, JsValue> {
         let now = self.clock.or_now("now", &now)?;
         self.with(|s| Authorization::from_core(s.authorize(now)))
+    }
+
+    /// The hot path of `authorize`, for per-request use: the same decision, but a `ready`
+    /// answer comes back as just the token id (a number > 0), without building an object;
+    /// fetch the header once per token with `tokenHeader(id)` and cache it. Any other answer
+    /// returns 0, and `takeAuthorization()` then hands over the full answer (a ticket to
+    /// perform, a wait, a failure) exactly once — take it before the next call.
+    #[wasm_bindgen(js_name = authorizeToken)]
+    pub fn authorize_token(&self, now: JsValue) -> Result<f64, JsValue> {
+        let now = self.clock.or_now("now", &now)?;
+        match self.with(|s| s.authorize(now))? {
+            CoreAuthorization::Ready { header, token_id } => {
+                *self.last_header.borrow_mut() = Some((token_id.0, header));
+                Ok(id_js(token_id.0))
+            }
+            other => {
+                *self.pending.borrow_mut() = Some(other);
+                Ok(0.0)
+            }
+        }
+    }
+
+    /// The `Authorization` header of a token `authorizeToken` returned (`undefined` for any
+    /// other id).
+    #[wasm_bindgen(js_name = tokenHeader)]
+    pub fn token_header(&self, token_id: JsValue) -> Result<Option<String>, JsValue> {
+        let id = id_arg("tokenId", &token_id)?;
+        Ok(self
+            .last_header
+            .borrow()
+            .as_ref()
+            .filter(|(t, _)| *t == id)
+            .map(|(_, h)| h.expose().to_owned()))
+    }
+
+    /// The full answer held back by the last `authorizeToken` that returned 0.
+    #[wasm_bindgen(js_name = takeAuthorization)]
+    pub fn take_authorization(&self) -> Option<Authorization> {
+        self.pending
+            .borrow_mut()
+            .take()
+            .map(Authorization::from_core)
     }
 
     /// Closes ticket `ticketId` with the token endpoint's answer (`status`, `headers`, `body`

@@ -34,6 +34,9 @@ pub const DEFAULT_MAX_SAMPLES: usize = 16;
 /// Largest drift bound accepted (10 %); larger values are clamped.
 pub const MAX_DRIFT_PPM: u32 = 100_000;
 
+/// Samples handled without a heap allocation when estimating.
+const STACK_SAMPLES: usize = 32;
+
 /// Largest number of samples an estimator can be configured to keep.
 pub const MAX_SAMPLES_LIMIT: usize = 1_024;
 
@@ -660,20 +663,24 @@ impl SkewEstimator {
                 resolved: None,
             })
         });
-        let intervals: Vec<(i64, Option<i64>)> = self
-            .samples
-            .iter()
-            .map(|s| {
-                drifted(
-                    self.carried(s, pending.as_ref(), None),
-                    s.at,
-                    s.rtt,
-                    now,
-                    self.config.drift_ppm,
-                )
-            })
-            .collect();
-        intersect(&intervals)
+        let widened = |s: &Stored| {
+            drifted(
+                self.carried(s, pending.as_ref(), None),
+                s.at,
+                s.rtt,
+                now,
+                self.config.drift_ppm,
+            )
+        };
+        if self.samples.len() <= STACK_SAMPLES {
+            let mut stack = [(0i64, None); STACK_SAMPLES];
+            for (slot, s) in stack.iter_mut().zip(&self.samples) {
+                *slot = widened(s);
+            }
+            intersect(&stack[..self.samples.len()])
+        } else {
+            intersect(&self.samples.iter().map(widened).collect::<Vec<_>>())
+        }
     }
 
     /// The last round-trip time seen on a sample of the given source.
@@ -741,18 +748,32 @@ fn intersect(intervals: &[(i64, Option<i64>)]) -> Estimate {
         return Estimate::UNKNOWN;
     }
     // Events: (value, kind) with starts (kind 0) sorted before ends (kind 1) at equal values,
-    // so touching closed intervals count as overlapping.
-    let mut events: Vec<(i64, u8)> = Vec::with_capacity(n * 2);
+    // so touching closed intervals count as overlapping. A stack buffer serves the usual
+    // handful of samples (this runs on every `authorize`).
+    let mut stack = [(0i64, 0u8); 2 * STACK_SAMPLES];
+    let mut heap = Vec::new();
+    let buf: &mut [(i64, u8)] = if n <= STACK_SAMPLES {
+        &mut stack[..]
+    } else {
+        heap.resize(2 * n, (0, 0));
+        &mut heap[..]
+    };
+    let mut len = 0;
     for &(l, h) in intervals {
-        events.push((l, 0));
+        buf[len] = (l, 0);
+        len += 1;
         if let Some(h) = h {
-            events.push((h, 1));
+            buf[len] = (h, 1);
+            len += 1;
         }
     }
+    let events = &mut buf[..len];
     events.sort_unstable();
     let mut count = 0usize;
     let mut best = 0usize;
-    let mut regions: Vec<(i64, Option<i64>)> = Vec::new();
+    // The hull of every region reaching the best count: lowest start, highest end (`None`:
+    // some region is unbounded above).
+    let mut hull: (i64, Option<i64>) = (0, None);
     for (i, &(v, kind)) in events.iter().enumerate() {
         if kind == 0 {
             count += 1;
@@ -761,21 +782,17 @@ fn intersect(intervals: &[(i64, Option<i64>)]) -> Estimate {
                 let end = events[i + 1..].iter().find(|e| e.1 == 1).map(|e| e.0);
                 if count > best {
                     best = count;
-                    regions.clear();
+                    hull = (v, end);
+                } else {
+                    hull = (hull.0.min(v), hull.1.zip(end).map(|(a, b)| a.max(b)));
                 }
-                regions.push((v, end));
             }
         } else {
             count = count.saturating_sub(1);
         }
     }
     let (low, high) = if best * 2 > n {
-        let low = regions.iter().map(|r| r.0).min();
-        let high = regions
-            .iter()
-            .map(|r| r.1)
-            .try_fold(i64::MIN, |acc, h| h.map(|h| acc.max(h)));
-        (low, high)
+        (Some(hull.0), hull.1)
     } else {
         let low = intervals.iter().map(|r| r.0).min();
         let high = intervals

@@ -64,12 +64,12 @@ pub use response::{
 /// in time independent of where the first difference is. On drop the bytes are overwritten
 /// (best effort: copies the host made, e.g. of a request body, are not covered).
 #[derive(Clone, Default)]
-pub struct Secret(String);
+pub struct Secret(std::sync::Arc<String>);
 
 impl Secret {
     /// Wraps a credential.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        Secret(std::sync::Arc::new(value.into()))
     }
 
     /// The credential itself. Call it only where the value must leave the process (a header,
@@ -91,13 +91,13 @@ impl Secret {
 
 impl From<String> for Secret {
     fn from(value: String) -> Self {
-        Secret(value)
+        Secret(std::sync::Arc::new(value))
     }
 }
 
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
-        Secret(value.to_owned())
+        Secret(std::sync::Arc::new(value.to_owned()))
     }
 }
 
@@ -123,7 +123,12 @@ impl Eq for Secret {}
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        let mut bytes = core::mem::take(&mut self.0).into_bytes();
+        // Clones share the bytes (a clone is a reference count, so handing a token out on every
+        // request costs no copy); the last one to go zeroes them.
+        let Some(value) = std::sync::Arc::get_mut(&mut self.0) else {
+            return;
+        };
+        let mut bytes = core::mem::take(value).into_bytes();
         bytes.iter_mut().for_each(|b| *b = 0);
         // Keeps the writes from being optimised away as dead stores.
         std::hint::black_box(&bytes);
