@@ -590,6 +590,31 @@ impl Session {
         })
     }
 
+    /// The hot path of `authorize` for per-request use: the same decision, but a `ready`
+    /// answer is just the token id (an `int`; get its header once with `token_header` and
+    /// cache it). Any other answer is the full `Authorization`.
+    #[pyo3(signature = (now=None))]
+    fn authorize_token(&self, py: Python<'_>, now: Option<Reading>) -> PyResult<Py<PyAny>> {
+        guard(|| {
+            let now = self.clock.reading(py, now)?;
+            match self.with(py, |s| s.authorize(now))? {
+                core_s::Authorization::Ready { token_id, .. } => {
+                    Ok(token_id.0.into_pyobject(py)?.into_any().unbind())
+                }
+                a => Ok(Py::new(py, Authorization::from_core(py, a, now)?)?.into_any()),
+            }
+        })
+    }
+
+    /// The `Authorization` header value of a token the session still holds (the current one,
+    /// or the previous one while it is served); `None` for any other id.
+    fn token_header(&self, py: Python<'_>, token_id: Int<u64>) -> PyResult<Option<String>> {
+        guard(|| {
+            let id = core_s::TokenId(token_id.0);
+            self.with(py, |s| s.header_of(id).map(|h| h.expose().to_owned()))
+        })
+    }
+
     /// Closes `ticket` with the token endpoint's answer (`status`, `headers`, raw `body`);
     /// `sent`/`received` bracket the token request (`received=None`: now). Returns the new
     /// token's id; raises a `RefreshError` subclass (or `StaleTicket`) otherwise.

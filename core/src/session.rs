@@ -699,6 +699,17 @@ impl Session {
             .map(|t| t.lifetime.state(now, &judge, &self.config.policy))
     }
 
+    /// The `Authorization` value (`Bearer …`) of a token this session still holds (the
+    /// current one, or the previous one while it is still served). For hosts that cache the
+    /// header per token id on their hot path.
+    pub fn header_of(&self, token: TokenId) -> Option<&Secret> {
+        self.current
+            .iter()
+            .chain(self.previous.iter())
+            .find(|t| t.id == token)
+            .map(|t| &t.header)
+    }
+
     /// True while a ticket is outstanding.
     pub fn refresh_in_flight(&self) -> bool {
         self.ticket.is_some()

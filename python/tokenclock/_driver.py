@@ -57,6 +57,20 @@ class TokenTransportError(Exception):
         self.kind = kind
 
 
+class _Ready:
+    """A ``ready`` answer, built once per token."""
+
+    __slots__ = ("header", "token_id")
+    kind = "ready"
+
+    def __init__(self, header: str, token_id: int) -> None:
+        self.header = header
+        self.token_id = token_id
+
+    def __repr__(self) -> str:
+        return f"Authorization(ready, token {self.token_id})"
+
+
 class Credential(Protocol):
     """What an API request is sent with (a ``ready`` :class:`tokenclock.Authorization`): the
     ``Authorization`` value and the id to report the response with."""
@@ -153,7 +167,11 @@ class Driver:
             )
         self._session = session
         # The session reads its own clock (the `clock` it was built with).
-        self._authorize: Callable[[], Any] = session.authorize
+        # Hot path: a ready answer is a token id, and the credential object is built once per
+        # token (no object or 1 KB header string per request).
+        self._authorize_token: Callable[[], Any] = session.authorize_token
+        self._ready: Optional[_Ready] = None
+        self._authorize: Callable[[], Any] = self._fast_authorize
         if clock is None:
             from tokenclock import Reading
 
@@ -236,6 +254,21 @@ class Driver:
             finally:
                 self._notify()
         return _as_exception(result) if result is not None else None
+
+    def _fast_authorize(self) -> Any:
+        r = self._authorize_token()
+        if r.__class__ is not int:
+            return r  # not ready: the full Authorization
+        c = self._ready
+        if c is not None and c.token_id == r:
+            return c
+        header = self._session.token_header(r)
+        if header is None:
+            # Replaced between the two calls: ask again in full.
+            return self._session.authorize()
+        c = _Ready(header, r)
+        self._ready = c
+        return c
 
     # ----- threads ----------------------------------------------------------------------
 
