@@ -311,6 +311,9 @@ struct Stored {
     at: Reading,
     rtt: Option<i64>,
     source: SampleSource,
+    /// Sequence number of the first jump *not* before this sample: the sample was taken after
+    /// every jump with a smaller `seq`, before every other.
+    epoch: u64,
 }
 
 /// How a local clock discontinuity turned out.
@@ -326,6 +329,8 @@ pub enum Explanation {
 /// A discontinuity noticed between two readings, and what we know about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Jump {
+    /// Order of the jumps noticed by this estimator (0, 1, 2, ...).
+    seq: u64,
     from: Reading,
     to: Reading,
     d: Discontinuity,
@@ -333,7 +338,14 @@ struct Jump {
 }
 
 impl Jump {
-    /// True when a sample completed at `at` was taken before the jump.
+    /// True when `s` was taken after this jump.
+    fn precedes(&self, s: &Stored) -> bool {
+        self.seq < s.epoch
+    }
+
+    /// For a sample that arrives late (its reading is older than the latest one seen): was it
+    /// taken after this jump? Decided from the clocks; within the jump's own monotonic
+    /// millisecond the reading belongs to the side whose wall−monotonic relation it shares.
     fn is_after(&self, at: Reading) -> bool {
         if at.mono < self.from.mono {
             false
@@ -454,6 +466,8 @@ pub struct SkewEstimator {
     last: Option<Reading>,
     discontinuities: u32,
     resolutions: Vec<Resolution>,
+    /// `seq` of the next jump noticed.
+    next_seq: u64,
 }
 
 /// A local clock discontinuity that a sample explained.
@@ -531,22 +545,37 @@ impl SkewEstimator {
             // Forget the oldest jump, baking its effect into the samples taken before it.
             let oldest = self.jumps.remove(0);
             let drift = self.config.drift_ppm;
-            for s in self.samples.iter_mut().filter(|s| !oldest.is_after(s.at)) {
+            for s in self.samples.iter_mut().filter(|s| !oldest.precedes(s)) {
                 (s.low, s.high) = oldest.carry((s.low, s.high), oldest.resolved, drift);
             }
         }
         self.jumps.push(Jump {
+            seq: self.next_seq,
             from: last,
             to: now,
             d,
             resolved: None,
         });
+        self.next_seq += 1;
         Some(d)
     }
 
     /// Adds a sample, then tries to resolve the latest unresolved discontinuity with it.
     pub fn add(&mut self, sample: Sample) {
+        let late = self.last.is_some_and(|l| sample.at.mono < l.mono);
         self.observe(sample.at);
+        // In order, a sample comes after every jump noticed so far (including one its own
+        // reading just revealed). A late one is placed among the recorded jumps by its clocks.
+        let epoch = if late {
+            self.jumps
+                .iter()
+                .filter(|j| j.is_after(sample.at))
+                .map(|j| j.seq + 1)
+                .max()
+                .unwrap_or_else(|| self.jumps.first().map_or(self.next_seq, |j| j.seq))
+        } else {
+            self.next_seq
+        };
         if self.samples.len() >= self.config.max_samples {
             // Drop the oldest by monotonic time.
             if let Some(i) = (0..self.samples.len()).min_by_key(|&i| self.samples[i].at.mono) {
@@ -559,6 +588,7 @@ impl SkewEstimator {
             at: sample.at,
             rtt: sample.rtt_ms,
             source: sample.source,
+            epoch,
         });
         self.try_resolve();
     }
@@ -590,7 +620,7 @@ impl SkewEstimator {
     ) -> (i64, Option<i64>) {
         let mut b = (s.low, s.high);
         for (i, j) in self.jumps.iter().enumerate() {
-            if !j.is_after(s.at) {
+            if !j.precedes(s) {
                 let how = match k {
                     Some((ki, e)) if ki == i => Some(e),
                     _ => j.resolved,
@@ -598,10 +628,9 @@ impl SkewEstimator {
                 b = j.carry(b, how, self.config.drift_ppm);
             }
         }
+        // A jump not yet recorded comes after every sample held.
         if let Some(j) = pending {
-            if !j.is_after(s.at) {
-                b = j.carry(b, None, self.config.drift_ppm);
-            }
+            b = j.carry(b, None, self.config.drift_ppm);
         }
         b
     }
@@ -614,7 +643,7 @@ impl SkewEstimator {
         };
         let jump = self.jumps[k];
         let (after, before): (Vec<&Stored>, Vec<&Stored>) =
-            self.samples.iter().partition(|s| jump.is_after(s.at));
+            self.samples.iter().partition(|s| jump.precedes(s));
         // One sample could be false: it takes two agreeing ones to explain a jump.
         if after.len() < 2 || before.is_empty() {
             return;
@@ -657,6 +686,7 @@ impl SkewEstimator {
     pub fn estimate(&self, now: Reading) -> Estimate {
         let pending = self.last.filter(|l| now.mono >= l.mono).and_then(|l| {
             now.discontinuity_since(&l).map(|d| Jump {
+                seq: u64::MAX,
                 from: l,
                 to: now,
                 d,

@@ -203,6 +203,7 @@ class Model:
         self.samples = []
         self.jumps = []
         self.last = None
+        self.next_seq = 0
 
     def observe(self, now):
         if self.last is None:
@@ -221,10 +222,11 @@ class Model:
             # The oldest jump is forgotten after baking its effect into older samples.
             oldest = self.jumps.pop(0)
             for smp in self.samples:
-                if not is_after(oldest, smp["at"]):
+                if not oldest["seq"] < smp["epoch"]:
                     smp["low"], smp["high"] = carry(oldest, (smp["low"], smp["high"]),
                                                     oldest["resolved"], self.ppm)
-        self.jumps.append({"from": prev, "to": now, "x": x, "resolved": None})
+        self.jumps.append({"from": prev, "to": now, "x": x, "resolved": None, "seq": self.next_seq})
+        self.next_seq += 1
 
     def drifted(self, b, at, now, rtt=0):
         # The server may have read its clock up to one round trip before `at`.
@@ -235,10 +237,10 @@ class Model:
     def carried(self, s, pending=None, hypothesis=None):
         b = (s["low"], s["high"])
         for i, j in enumerate(self.jumps):
-            if not is_after(j, s["at"]):
+            if not j["seq"] < s["epoch"]:
                 how = hypothesis[1] if hypothesis and hypothesis[0] == i else j["resolved"]
                 b = carry(j, b, how, self.ppm)
-        if pending is not None and not is_after(pending, s["at"]):
+        if pending is not None:  # a jump not yet recorded comes after every sample held
             b = carry(pending, b, None, self.ppm)
         return b
 
@@ -248,8 +250,8 @@ class Model:
             return
         k = unresolved[-1]
         jump = self.jumps[k]
-        after = [s for s in self.samples if is_after(jump, s["at"])]
-        before = [s for s in self.samples if not is_after(jump, s["at"])]
+        after = [s for s in self.samples if jump["seq"] < s["epoch"]]
+        before = [s for s in self.samples if not jump["seq"] < s["epoch"]]
         # It takes two agreeing post-jump samples to explain a jump (one could be false).
         if len(after) < 2 or not before:
             return
@@ -264,7 +266,15 @@ class Model:
             jump["resolved"] = fits[0]
 
     def add(self, s):
+        # In order, a sample comes after every jump noticed so far; a late one (older than the
+        # latest reading) is placed among the recorded jumps by its clocks.
+        late = self.last is not None and s["at"]["mono_ms"] < self.last["mono_ms"]
         self.observe(s["at"])
+        if late:
+            after = [j["seq"] + 1 for j in self.jumps if is_after(j, s["at"])]
+            s = dict(s, epoch=max(after) if after else (self.jumps[0]["seq"] if self.jumps else self.next_seq))
+        else:
+            s = dict(s, epoch=self.next_seq)
         if len(self.samples) >= self.max:
             oldest = min(range(len(self.samples)), key=lambda i: self.samples[i]["at"]["mono_ms"])
             del self.samples[oldest]
