@@ -28,6 +28,8 @@ pub mod lifetime;
 pub mod monitor;
 pub mod oauth;
 pub mod peek;
+#[cfg(feature = "full")]
+pub mod report;
 pub mod session;
 #[cfg(feature = "full")]
 pub mod sim;

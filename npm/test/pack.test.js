@@ -50,7 +50,7 @@ test("the tarball ships the runtime files and nothing else", () => {
   }
   assert.ok(shipped.some((p) => p.endsWith(".wasm")), "a .wasm module is shipped");
   for (const path of shipped) {
-    assert.match(path, /^(?:[\w.-]+\.(?:js|d\.ts|json|md)|LICENSE[\w.-]*|pkg\/[\w./-]+\.(?:js|d\.ts|wasm))$/, `${path} belongs in the package`);
+    assert.match(path, /^(?:[\w.-]+\.(?:js|d\.ts|json|md)|LICENSE[\w.-]*|(?:bin|cli)\/[\w.-]+\.js|pkg\/[\w./-]+\.(?:js|d\.ts|wasm))$/, `${path} belongs in the package`);
     assert.doesNotMatch(path, /^(?:test|bench|node_modules)\//, `${path} must not be published`);
   }
   // Every file the exports map points at is in the tarball.

@@ -1,0 +1,27 @@
+// The core, for the command line: the full build of the wasm module (the reports need the
+// verifier and the simulation). Importing the package's Node entry instantiates the module and
+// registers TokenClockError; the report functions come from the same module instance (the
+// wasm-bindgen glue is one ES module, cached), so errors they throw are TokenClockErrors too.
+import "../full-node.js";
+
+export {
+  inspect,
+  skew,
+  ages,
+  agesPrometheus,
+  simulate,
+  help,
+  usageError,
+  argumentError,
+  inputError,
+  parseSecondsArg,
+  parseCountArg,
+  parseHostPort,
+  parseCellArg,
+  transportErrorMessage,
+  reportConstants,
+  SkewProbe,
+  AgesCollector,
+  TimeField,
+  ReportError,
+} from "../pkg/full/tokenclock_wasm.js";
