@@ -131,12 +131,11 @@ pip-check: bootstrap-venv
 		print("==> pip-check: pip install ./python OK, tokenclock", t.__version__)'
 
 # --- demo --------------------------------------------------------------------------------
-demo: bootstrap-rust
-	@if [ -f core/examples/demo.rs ]; then \
-		cargo run -p tokenclock --example demo --release; \
-	else \
-		echo "make demo: core/examples/demo.rs does not exist yet (the lead adds it)"; \
-	fi
+# The main job: build everything (the wasm package and the Python wheel too), then run the
+# skew gauntlet — every strategy over the grid of clock offsets, lifetimes, leeways, cached
+# issuers and wall steps — print its table and write target/demo/gauntlet.json.
+demo: bootstrap wasm python
+	cargo run -p tokenclock --features sim --example demo --release
 
 clean:
 	rm -rf npm/pkg $(TARGET_DIR)/wheels $(TARGET_DIR)/pip-check-venv
