@@ -25,6 +25,7 @@ pub mod errors;
 pub mod lifetime;
 pub mod oauth;
 pub mod parse;
+pub mod report;
 pub mod session;
 pub mod sim;
 pub mod skew;
@@ -68,5 +69,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
     m.add_function(wrap_pyfunction!(sim::simulate_cell, m)?)?;
     m.add_function(wrap_pyfunction!(sim::gauntlet_cells, m)?)?;
+
+    report::register(m)?;
     Ok(())
 }
