@@ -7,49 +7,9 @@ use tokenclock::sim as core_sim;
 use crate::convert::{Int, Secs};
 use crate::errors::{guard, Error};
 
-/// Core's `Cell` has no range check of its own and its loops run for `hours` of simulated
-/// time, so the binding refuses cells a caller cannot mean (and that could take hours of CPU
-/// or overflow core's unchecked cell arithmetic). TODO(core): a `Cell::validate` would own this.
+/// The core decides which cells are valid (`Cell::validate`).
 fn check_cell(c: &core_sim::Cell) -> Result<(), Error> {
-    let finite_within = |v: f64, limit: f64| v.is_finite() && v.abs() <= limit;
-    let checks: [(bool, &str); 8] = [
-        (
-            finite_within(c.client_offset_s, 1.0e6),
-            "client_offset must be finite, |x| <= 1e6 s",
-        ),
-        (
-            finite_within(c.rs_offset_s, 1.0e6),
-            "rs_offset must be finite, |x| <= 1e6 s",
-        ),
-        (
-            (1..=31_622_400).contains(&c.ttl_s),
-            "ttl must be 1..=31622400 s",
-        ),
-        (
-            (0..=86_400).contains(&c.rs_leeway_s),
-            "rs_leeway must be 0..=86400 s",
-        ),
-        (
-            (0..=c.ttl_s).contains(&c.cached_age_s),
-            "cached_age must be 0..=ttl",
-        ),
-        (
-            (-1_000_000..=1_000_000).contains(&c.step_s),
-            "step must be within +-1e6 s",
-        ),
-        (
-            c.hours.is_finite() && c.hours > 0.0 && c.hours <= 1_000.0,
-            "hours must be in (0, 1000]",
-        ),
-        (
-            c.request_interval_s.is_finite() && (0.001..=86_400.0).contains(&c.request_interval_s),
-            "request_interval must be in [0.001, 86400] s",
-        ),
-    ];
-    match checks.iter().find(|(ok, _)| !ok) {
-        Some((_, msg)) => Err(Error::Arg((*msg).to_owned())),
-        None => Ok(()),
-    }
+    c.validate().map_err(|e| Error::Arg(e.to_string()))
 }
 
 fn outcome_dict<'py>(py: Python<'py>, o: &core_sim::Outcome) -> PyResult<Bound<'py, PyDict>> {

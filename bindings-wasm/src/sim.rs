@@ -64,7 +64,7 @@ fn cell_arg(v: &JsValue) -> Result<Cell, JsValue> {
         }
     };
     let seed = field(v, "seed")?;
-    Ok(Cell {
+    let cell = Cell {
         client_offset_s: opt_f(
             "clientOffsetS",
             -MAX_SECONDS,
@@ -83,7 +83,11 @@ fn cell_arg(v: &JsValue) -> Result<Cell, JsValue> {
         } else {
             edge::seed("cell.seed", &seed)?
         },
-    })
+    };
+    // The core has the last word on which cells are valid.
+    cell.validate()
+        .map_err(|e| range_error(&format!("cell: {e}")))?;
+    Ok(cell)
 }
 
 fn cell_js(c: &Cell) -> JsValue {

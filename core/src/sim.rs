@@ -52,6 +52,72 @@ pub struct Cell {
     pub seed: u64,
 }
 
+/// A cell a caller cannot mean: names the field and its bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidCell(pub &'static str);
+
+impl crate::ErrorCode for InvalidCell {
+    fn code(&self) -> &'static str {
+        "invalid_argument"
+    }
+}
+
+impl core::fmt::Display for InvalidCell {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for InvalidCell {}
+
+impl Cell {
+    /// Checks every field's range: the simulation runs for `hours` of simulated time, so a
+    /// cell must be finite, and its arithmetic must stay far from overflow. Hosts check a cell
+    /// from user input with this before running it.
+    pub fn validate(&self) -> Result<(), InvalidCell> {
+        let finite_within = |v: f64, limit: f64| v.is_finite() && v.abs() <= limit;
+        let checks: [(bool, &'static str); 8] = [
+            (
+                finite_within(self.client_offset_s, 1.0e6),
+                "client offset must be finite, |x| <= 1e6 s",
+            ),
+            (
+                finite_within(self.rs_offset_s, 1.0e6),
+                "resource-server offset must be finite, |x| <= 1e6 s",
+            ),
+            (
+                (1..=31_622_400).contains(&self.ttl_s),
+                "ttl must be 1..=31622400 s",
+            ),
+            (
+                (0..=86_400).contains(&self.rs_leeway_s),
+                "leeway must be 0..=86400 s",
+            ),
+            (
+                (0..=self.ttl_s).contains(&self.cached_age_s),
+                "cached age must be 0..=ttl",
+            ),
+            (
+                (-1_000_000..=1_000_000).contains(&self.step_s),
+                "step must be within +-1e6 s",
+            ),
+            (
+                self.hours.is_finite() && self.hours > 0.0 && self.hours <= 1_000.0,
+                "hours must be in (0, 1000]",
+            ),
+            (
+                self.request_interval_s.is_finite()
+                    && (0.001..=86_400.0).contains(&self.request_interval_s),
+                "request interval must be in [0.001, 86400] s",
+            ),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, what)) => Err(InvalidCell(what)),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Default for Cell {
     fn default() -> Self {
         Cell {
@@ -870,4 +936,62 @@ pub fn render_breakdown(rows: &[Row]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_validated() {
+        assert_eq!(Cell::default().validate(), Ok(()));
+        for (cell, what) in [
+            (
+                Cell {
+                    hours: f64::NAN,
+                    ..Cell::default()
+                },
+                "hours",
+            ),
+            (
+                Cell {
+                    hours: 0.0,
+                    ..Cell::default()
+                },
+                "hours",
+            ),
+            (
+                Cell {
+                    ttl_s: 0,
+                    ..Cell::default()
+                },
+                "ttl",
+            ),
+            (
+                Cell {
+                    cached_age_s: 301,
+                    ..Cell::default()
+                },
+                "cached age",
+            ),
+            (
+                Cell {
+                    client_offset_s: f64::INFINITY,
+                    ..Cell::default()
+                },
+                "client offset",
+            ),
+            (
+                Cell {
+                    request_interval_s: 0.0,
+                    ..Cell::default()
+                },
+                "request interval",
+            ),
+        ] {
+            let e = cell.validate().unwrap_err();
+            assert!(e.to_string().starts_with(what), "{e}");
+            assert_eq!(crate::ErrorCode::code(&e), "invalid_argument");
+        }
+    }
 }
