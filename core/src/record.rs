@@ -87,6 +87,14 @@ pub enum RecordError {
     Checksum,
     /// A time value is out of range or inconsistent (names it).
     OutOfRange(&'static str),
+    /// The record is encrypted and no key was given.
+    Encrypted,
+    /// A key was given but the record is in clear (a reader with a key trusts only sealed
+    /// records).
+    NotEncrypted,
+    /// The sealed record does not open with this key and store key: another key, another
+    /// credential's record, or tampered.
+    Decrypt,
 }
 
 impl ErrorCode for RecordError {
@@ -97,6 +105,9 @@ impl ErrorCode for RecordError {
             RecordError::UnsupportedVersion => "record_version",
             RecordError::Checksum => "record_checksum",
             RecordError::OutOfRange(_) => "record_out_of_range",
+            RecordError::Encrypted => "record_encrypted",
+            RecordError::NotEncrypted => "record_not_encrypted",
+            RecordError::Decrypt => "record_decrypt",
         }
     }
 }
@@ -113,6 +124,13 @@ impl fmt::Display for RecordError {
                 f.write_str("token record checksum mismatch (truncated or tampered)")
             }
             RecordError::OutOfRange(what) => write!(f, "token record: {what} out of range"),
+            RecordError::Encrypted => f.write_str("token record is encrypted and no key was given"),
+            RecordError::NotEncrypted => {
+                f.write_str("token record is not encrypted but a key was given")
+            }
+            RecordError::Decrypt => f.write_str(
+                "token record does not decrypt with this key (wrong key, other credential or tampered)",
+            ),
         }
     }
 }
@@ -145,8 +163,10 @@ pub fn store_key(
             None => h.update([0u8]),
         }
     }
+    // The hash is a Redis Cluster hash tag (`{...}`): the record, its lease and its fencing
+    // counter ([`crate::fleet::StoreKeys`]) live in one slot, so one script can touch them all.
     format!(
-        "{prefix}:token:v{RECORD_VERSION}:{}",
+        "{prefix}:token:v{RECORD_VERSION}:{{{}}}",
         hex(&h.finalize()[..16])
     )
 }
@@ -272,6 +292,99 @@ impl TokenRecord {
     }
 }
 
+/// The prefix of a sealed (encrypted) record.
+pub const SEALED_PREFIX: &str = "tce1.";
+
+/// A 256-bit key for sealing records at rest. Its `Debug` is redacted; it is zeroed on drop.
+#[derive(Clone)]
+pub struct RecordKey([u8; 32]);
+
+impl RecordKey {
+    /// A key from exactly 32 bytes (`None` for any other length).
+    pub fn new(bytes: &[u8]) -> Option<RecordKey> {
+        <[u8; 32]>::try_from(bytes).ok().map(RecordKey)
+    }
+}
+
+impl fmt::Debug for RecordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RecordKey(<redacted>)")
+    }
+}
+
+impl Drop for RecordKey {
+    fn drop(&mut self) {
+        // Not a guaranteed wipe (no volatile writes under `forbid(unsafe_code)`), but the key
+        // does not linger in the freed allocation in the common case.
+        self.0 = [0; 32];
+        core::hint::black_box(&self.0);
+    }
+}
+
+/// Seals an encoded record with AES-256-GCM: `tce1.<base64url(nonce ‖ ciphertext ‖ tag)>`.
+/// The store key is the associated data, so a sealed record moved under another credential's
+/// key does not open. `nonce` must be fresh random bytes for every seal (the host's CSPRNG;
+/// this crate has no randomness of its own).
+#[cfg(feature = "encrypt")]
+pub fn seal(encoded: &str, key: &RecordKey, store_key: &str, nonce: [u8; 12]) -> String {
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    let cipher = aes_gcm::Aes256Gcm::new(&key.0.into());
+    let ct = cipher
+        .encrypt(
+            &nonce.into(),
+            Payload {
+                msg: encoded.as_bytes(),
+                aad: store_key.as_bytes(),
+            },
+        )
+        // Only fails for messages beyond 64 GiB.
+        .unwrap_or_default();
+    let mut raw = Vec::with_capacity(12 + ct.len());
+    raw.extend_from_slice(&nonce);
+    raw.extend_from_slice(&ct);
+    format!("{SEALED_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw))
+}
+
+/// Opens a value read from the store into an encoded record (then
+/// [`TokenRecord::decode`]). With a key only sealed values are accepted; without one only
+/// clear ones.
+pub fn open(value: &str, key: Option<&RecordKey>, store_key: &str) -> Result<String, RecordError> {
+    if value.len() > MAX_RECORD_BYTES * 2 {
+        return Err(RecordError::TooLarge);
+    }
+    let sealed = value.strip_prefix(SEALED_PREFIX);
+    match (sealed, key) {
+        (None, None) => Ok(value.to_owned()),
+        (None, Some(_)) => Err(RecordError::NotEncrypted),
+        (Some(_), None) => Err(RecordError::Encrypted),
+        #[cfg(feature = "encrypt")]
+        (Some(b64), Some(key)) => {
+            use aes_gcm::aead::{Aead, KeyInit, Payload};
+            let raw = URL_SAFE_NO_PAD
+                .decode(b64)
+                .map_err(|_| RecordError::Malformed("base64"))?;
+            if raw.len() < 12 + 16 {
+                return Err(RecordError::Decrypt);
+            }
+            let (nonce, ct) = raw.split_at(12);
+            let cipher = aes_gcm::Aes256Gcm::new(&key.0.into());
+            let nonce = <[u8; 12]>::try_from(nonce).map_err(|_| RecordError::Decrypt)?;
+            let plain = cipher
+                .decrypt(
+                    &nonce.into(),
+                    Payload {
+                        msg: ct,
+                        aad: store_key.as_bytes(),
+                    },
+                )
+                .map_err(|_| RecordError::Decrypt)?;
+            String::from_utf8(plain).map_err(|_| RecordError::Malformed("utf-8"))
+        }
+        #[cfg(not(feature = "encrypt"))]
+        (Some(_), Some(_)) => Err(RecordError::Decrypt),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,7 +466,8 @@ mod tests {
             Some("read"),
             None,
         );
-        assert!(k.starts_with("tokenclock:token:v1:"));
+        assert!(k.starts_with("tokenclock:token:v1:{"), "{k}");
+        assert!(k.ends_with('}'), "{k}");
         assert_ne!(
             k,
             store_key(
@@ -374,5 +488,56 @@ mod tests {
                 None
             )
         );
+    }
+}
+
+#[cfg(all(test, feature = "encrypt"))]
+mod sealing {
+    use super::*;
+
+    #[test]
+    fn sealed_records_hold_no_token_bytes_and_open_only_with_key_and_store_key() {
+        let token = "header.payload.sig";
+        let r = TokenRecord {
+            token_id: token_id(token),
+            access_token: Secret::new(token),
+            origin: "https://issuer.example/token".into(),
+            scope: None,
+            audience: None,
+            deadline_ms: 1_700_000_060_000,
+            deadline_slack_ms: 0,
+            exp_ms: None,
+            nbf_ms: None,
+            iat_ms: None,
+            fencing: 1,
+        };
+        let key = RecordKey::new(&[7; 32]).unwrap();
+        let sealed = seal(&r.encode(), &key, "k1", [1; 12]);
+        assert!(sealed.starts_with(SEALED_PREFIX));
+        assert!(!sealed.contains("payload"));
+        assert!(!sealed.contains(&URL_SAFE_NO_PAD.encode(token)));
+        let opened = open(&sealed, Some(&key), "k1").unwrap();
+        assert_eq!(TokenRecord::decode(&opened).unwrap(), r);
+        assert_eq!(open(&sealed, Some(&key), "k2"), Err(RecordError::Decrypt));
+        let other = RecordKey::new(&[8; 32]).unwrap();
+        assert_eq!(open(&sealed, Some(&other), "k1"), Err(RecordError::Decrypt));
+        assert_eq!(open(&sealed, None, "k1"), Err(RecordError::Encrypted));
+        assert_eq!(
+            open(&r.encode(), Some(&key), "k1"),
+            Err(RecordError::NotEncrypted)
+        );
+        let mut bad = sealed.clone().into_bytes();
+        let i = bad.len() - 2;
+        bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+        assert_eq!(
+            open(&String::from_utf8(bad).unwrap(), Some(&key), "k1"),
+            Err(RecordError::Decrypt)
+        );
+        assert_eq!(
+            open("tce1.AAAA", Some(&key), "k1"),
+            Err(RecordError::Decrypt)
+        );
+        assert!(RecordKey::new(&[0; 31]).is_none());
+        assert_eq!(format!("{key:?}"), "RecordKey(<redacted>)");
     }
 }

@@ -592,6 +592,11 @@ impl fmt::Debug for Session {
 
 /// Readings outside `Reading::new`'s range are refused at every input: they could only come
 /// from a broken host clock, and arithmetic on them would mean nothing.
+/// Whether a reading is within the range the session accepts (for the fleet machine).
+pub(crate) fn reading_in_range(r: Reading) -> bool {
+    in_range(r)
+}
+
 fn in_range(r: Reading) -> bool {
     Reading::new(r.wall.0, r.mono.0).is_ok()
 }
@@ -1235,6 +1240,16 @@ impl Session {
     }
 
     // ----- fleet ---------------------------------------------------------------------------
+
+    /// The held token's id ([`crate::record::token_id`]) and its earliest deadline on the
+    /// issuer's clock (ms) — what a shared record is compared with. `None` without a token,
+    /// or when the resource server rejected it.
+    pub fn held_token_deadline(&self) -> Option<(&str, i64)> {
+        self.current
+            .as_ref()
+            .filter(|t| !t.rejected)
+            .map(|t| (t.token_id.as_str(), t.issuer_deadline.0))
+    }
 
     /// Feeds a `Date` header from the token endpoint that was not part of a refresh (e.g. a
     /// `HEAD` probe before adopting a record, when the issuer's clock is still unknown).
