@@ -20,6 +20,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use pyo3::IntoPyObjectExt;
+use tokenclock::fleet::FleetError;
 use tokenclock::httpdate::HttpDateError;
 use tokenclock::lifetime::LifetimeError;
 use tokenclock::monitor::MonitorError;
@@ -60,6 +61,8 @@ pub enum Error {
     /// A verifier that cannot be built (keys, options).
     VerifierSetup(VerifyError),
     Monitor(MonitorError),
+    /// The fleet protocol (an input out of turn, a bad configuration).
+    Fleet(FleetError),
     /// A panic or a poisoned lock: a bug, reported as `internal_error`.
     Internal(&'static str),
 }
@@ -487,6 +490,14 @@ fn classify<'py>(py: Python<'py>, e: &Error) -> PyResult<(Exc, &'static str, Str
             (exc, v.code(), v.to_string())
         }
         Error::Monitor(m) => (Exc::MonitorError, m.code(), m.to_string()),
+        Error::Fleet(f) => {
+            let exc = match f {
+                FleetError::InvalidConfig(_) => Exc::ConfigError,
+                FleetError::InvalidArgument(_) => Exc::InvalidArgument,
+                _ => Exc::TokenClockError,
+            };
+            (exc, f.code(), f.to_string())
+        }
         Error::Internal(what) => (
             Exc::TokenClockError,
             "internal_error",

@@ -22,6 +22,7 @@ use pyo3::prelude::*;
 
 pub mod convert;
 pub mod errors;
+pub mod fleet;
 pub mod lifetime;
 pub mod oauth;
 pub mod parse;
@@ -71,5 +72,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sim::gauntlet_cells, m)?)?;
 
     report::register(m)?;
+    fleet::register(m)?;
     Ok(())
 }

@@ -381,7 +381,7 @@ fn transport_failure(name: &str) -> Result<core_s::TransportFailure, Error> {
 }
 
 /// A ticket argument: a `Ticket` or its integer id.
-fn ticket_id(t: &Bound<'_, PyAny>) -> PyResult<core_s::TicketId> {
+pub(crate) fn ticket_id(t: &Bound<'_, PyAny>) -> PyResult<core_s::TicketId> {
     if let Ok(t) = t.cast::<Ticket>() {
         return Ok(t.get().0.id);
     }
@@ -455,7 +455,7 @@ fn event_dict<'py>(py: Python<'py>, e: &core_s::SessionEvent) -> PyResult<Bound<
 #[pyclass(frozen, module = "tokenclock._native", name = "Session")]
 pub struct Session {
     inner: Mutex<core_s::Session>,
-    clock: Clock,
+    pub(crate) clock: Clock,
     token_url: String,
     grant_type: &'static str,
     client_id: Option<String>,
@@ -465,7 +465,7 @@ pub struct Session {
 impl Session {
     /// Runs `f` on the core session: without releasing the GIL when the lock is free,
     /// releasing it while waiting otherwise. `f` must not touch Python.
-    fn with<T: Send>(
+    pub(crate) fn with<T: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&mut core_s::Session) -> T + Send,
@@ -484,7 +484,7 @@ impl Session {
 
     /// Like `with`, but always releases the GIL (for the heavier inputs: parsing a token
     /// response, peeking the token).
-    fn with_detached<T: Send>(
+    pub(crate) fn with_detached<T: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&mut core_s::Session) -> T + Send,
@@ -639,6 +639,24 @@ impl Session {
                 s.complete_refresh(ticket, status.0, &headers, &body, sent.0, received)
             })?;
             Ok(r.map_err(Error::Session)?.0)
+        })
+    }
+
+    /// Feeds the token endpoint's `Date` header from a request that was not a token request
+    /// (a `HEAD` probe before adopting a shared token; `FleetAction` `probe_issuer`).
+    /// `sent`/`received` bracket that request (`received=None`: now).
+    #[pyo3(signature = (date, sent, received=None))]
+    fn add_issuer_date(
+        &self,
+        py: Python<'_>,
+        date: &str,
+        sent: Reading,
+        received: Option<Reading>,
+    ) -> PyResult<()> {
+        guard(|| {
+            let received = self.clock.reading(py, received)?;
+            let r = self.with(py, |s| s.add_issuer_date(date, sent.0, received))?;
+            Ok(r.map_err(Error::Session)?)
         })
     }
 

@@ -96,6 +96,21 @@ impl StoreKeys {
     }
 }
 
+impl StoreKeys {
+    /// The keys of a session's credential: its token URL, client id, scope and audience.
+    pub fn for_session(prefix: &str, session: &Session) -> StoreKeys {
+        let config = session.config();
+        let (scope, audience) = config.scope_and_audience();
+        StoreKeys::new(
+            prefix,
+            &config.token_url,
+            config.auth.client_id().unwrap_or_default(),
+            scope.as_deref(),
+            audience.as_deref(),
+        )
+    }
+}
+
 /// Timing of the fleet protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FleetConfig {

@@ -103,6 +103,24 @@ impl SessionConfig {
     }
 }
 
+impl SessionConfig {
+    /// The scope and audience (`audience` or `resource` parameter) the grant asks for: with
+    /// the token URL and client id, what a shared token is keyed by.
+    pub fn scope_and_audience(&self) -> (Option<String>, Option<String>) {
+        match &self.grant {
+            Grant::ClientCredentials { scope, extra } => (
+                scope.clone(),
+                extra
+                    .iter()
+                    .find(|(k, _)| k == "audience" || k == "resource")
+                    .map(|(_, v)| v.clone()),
+            ),
+            Grant::RefreshToken { scope, .. } => (scope.clone(), None),
+            _ => (None, None),
+        }
+    }
+}
+
 /// The single outstanding refresh: perform `request`, then call
 /// [`Session::complete_refresh`] or [`Session::fail_refresh`] with `id`.
 #[derive(Debug, Clone)]
@@ -1283,17 +1301,7 @@ impl Session {
         {
             return None;
         }
-        let (scope, audience) = match &self.config.grant {
-            Grant::ClientCredentials { scope, extra } => (
-                scope.clone(),
-                extra
-                    .iter()
-                    .find(|(k, _)| k == "audience" || k == "resource")
-                    .map(|(_, v)| v.clone()),
-            ),
-            Grant::RefreshToken { scope, .. } => (scope.clone(), None),
-            _ => (None, None),
-        };
+        let (scope, audience) = self.config.scope_and_audience();
         Some(crate::record::TokenRecord {
             token_id: t.token_id.clone(),
             access_token: Secret::new(

@@ -230,6 +230,11 @@ from tokenclock._native import (  # noqa: E402
     usage_error,
 )
 
+# ----- the fleet (core `fleet`; the Redis store is tokenclock.store) ----------------------------
+from tokenclock._native import FleetAction, FleetRefresh, store_keys  # noqa: E402
+
+__all__ += ["FleetAction", "FleetRefresh", "store_keys"]
+
 # `help` is importable as `tokenclock.help` but left out of `__all__`: a star import must not
 # shadow the builtin.
 __all__ += [

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol, Tuple
 
 from tokenclock import errors as _errors
+from tokenclock.store import StoreError as _StoreError
 
 Headers = List[Tuple[str, str]]
 TokenResponse = Tuple[int, Headers, bytes]
@@ -160,7 +162,12 @@ class Driver:
         send_sync: Optional[SyncSender] = None,
         send_async: Optional[AsyncSender] = None,
         token_timeout: float = 10.0,
+        store: Any = None,
     ) -> None:
+        if store is not None and not all(
+            hasattr(store, m) for m in ("keys", "fleet", "get", "take_lease", "publish", "release")
+        ):
+            raise _errors.InvalidArgument("store must be a tokenclock.store.RedisStore")
         if not (isinstance(token_timeout, (int, float)) and 0 < token_timeout <= 600):
             raise _errors.InvalidArgument(
                 "token_timeout must be a number of seconds in (0, 600]"
@@ -182,6 +189,9 @@ class Driver:
         self.now: Clock = clock
         self._send_sync = send_sync
         self._send_async = send_async
+        #: The shared token store (fleet single flight), or None.
+        self._store = store
+        self._store_keys = store.keys(session) if store is not None else None
         self._token_timeout = float(token_timeout)
         # Guards the waiters and the counters; a `wait` answer is re-asked under it.
         self._lock = threading.Lock()
@@ -196,6 +206,9 @@ class Driver:
             "waits": 0,
             "refreshes_performed": 0,
             "refreshes_aborted": 0,
+            "fleet_adopted": 0,
+            "fleet_published": 0,
+            "fleet_local": 0,
         }
 
     # ----- the session's answers --------------------------------------------------------
@@ -313,6 +326,14 @@ class Driver:
     def _refresh_sync(self, ticket: Any) -> None:
         if self._send_sync is None:
             raise _errors.TokenClockError("this adapter cannot send token requests synchronously")
+        if self._store is not None:
+            self._fleet_sync(ticket)
+            return
+        self._fetch_sync(ticket)
+
+    def _fetch_sync(self, ticket: Any) -> None:
+        """The ticket's token request, closing the ticket; raises what callers see."""
+        assert self._send_sync is not None
         ticket_id, method, url, headers, body = _ticket_parts(ticket)
         sent = self._now()
         try:
@@ -369,6 +390,13 @@ class Driver:
     async def _refresh_async(self, ticket: Any) -> None:
         if self._send_async is None:
             raise _errors.TokenClockError("this adapter cannot send token requests asynchronously")
+        if self._store is not None:
+            await self._fleet_async(ticket)
+            return
+        await self._fetch_async(ticket)
+
+    async def _fetch_async(self, ticket: Any) -> None:
+        assert self._send_async is not None
         ticket_id, method, url, headers, body = _ticket_parts(ticket)
         sent = self._now()
         try:
@@ -382,6 +410,151 @@ class Driver:
             self._fail(ticket_id, "aborted")
             raise
         self._complete(ticket_id, response, sent, self._now())
+
+    # ----- the fleet (a shared store) -----------------------------------------------------
+    #
+    # The core's FleetRefresh decides every step; these loops only run the store commands and
+    # the token request it asks for. A store failure is answered with `on_store_error` (the
+    # refresh goes on locally). The ticket is always closed: by an adoption, by the fetch, or
+    # as "aborted" when the caller dies mid-protocol.
+
+    def _fleet_end(self, fleet: Any, ticket_id: Any, a: Any) -> None:
+        """After `done`: counters, and wake the waiters (an adoption closed the ticket)."""
+        outcome = a.outcome
+        with self._lock:
+            if outcome == "adopted":
+                self._counters["fleet_adopted"] += 1
+            elif outcome == "published":
+                self._counters["fleet_published"] += 1
+            elif outcome == "fetched":
+                self._counters["fleet_local"] += 1
+            self._notify()
+
+    def _fleet_notes(self, fleet: Any) -> None:
+        for note in fleet.notes():
+            self._store.note(note)
+
+    def _probe_sync(self, url: str) -> None:
+        """A HEAD to the token endpoint: its `Date` gives this process the issuer's clock."""
+        assert self._send_sync is not None
+        sent = self._now()
+        try:
+            _status, headers, _ = self._send_sync("HEAD", url, [], b"", self._token_timeout)
+        except Exception:  # the adoption then fails and this process takes the lease
+            return
+        self._feed_date(headers, sent)
+
+    async def _probe_async(self, url: str) -> None:
+        assert self._send_async is not None
+        sent = self._now()
+        try:
+            _status, headers, _ = await self._send_async("HEAD", url, [], b"", self._token_timeout)
+        except Exception:
+            return
+        self._feed_date(headers, sent)
+
+    def _feed_date(self, headers: Headers, sent: Any) -> None:
+        received = self._now()
+        for name, value in headers:
+            if name.lower() == "date":
+                try:
+                    self._session.add_issuer_date(value, sent, received)
+                except _errors.TokenClockError:
+                    pass
+                return
+
+    def _fleet_sync(self, ticket: Any) -> None:
+        store, keys, session = self._store, self._store_keys, self._session
+        assert keys is not None
+        fleet = store.fleet(ticket, keys[0])
+        error: Optional[BaseException] = None
+        a = fleet.action
+        try:
+            while True:
+                self._fleet_notes(fleet)
+                kind = a.kind
+                if kind == "done":
+                    break
+                try:
+                    if kind == "read":
+                        a = fleet.on_record(session, store.get(keys[0]))
+                    elif kind == "take_lease":
+                        a = fleet.on_lease(session, store.take_lease(keys, a.lease_ms))
+                    elif kind == "publish":
+                        a = fleet.on_published(store.publish(keys, a.fencing, a.value, a.ttl_ms))
+                    elif kind == "release":
+                        store.release(keys, a.fencing)
+                        a = fleet.on_released()
+                    elif kind == "probe_issuer":
+                        self._probe_sync(ticket.url)
+                        a = fleet.on_probe(session)
+                    elif kind == "wait":
+                        time.sleep(min(max(a.wait or 0.0, _MIN_WAIT_S), _MAX_WAIT_S))
+                        a = fleet.on_wake(session)
+                    elif kind == "fetch":
+                        ok = True
+                        try:
+                            self._fetch_sync(ticket)
+                        except Exception as exc:
+                            ok, error = False, exc
+                        a = fleet.on_fetched(session, ok)
+                    else:
+                        raise _errors.TokenClockError(f"unknown fleet action {kind!r}")
+                except _StoreError:
+                    a = fleet.on_store_error()
+        except BaseException:
+            self._fail(ticket.id, "aborted")
+            raise
+        self._fleet_end(fleet, ticket.id, a)
+        if error is not None:
+            raise error
+
+    async def _fleet_async(self, ticket: Any) -> None:
+        store, keys, session = self._store, self._store_keys, self._session
+        assert keys is not None
+        fleet = store.fleet(ticket, keys[0])
+        error: Optional[BaseException] = None
+        a = fleet.action
+        try:
+            while True:
+                self._fleet_notes(fleet)
+                kind = a.kind
+                if kind == "done":
+                    break
+                try:
+                    if kind == "read":
+                        a = fleet.on_record(session, await store.aget(keys[0]))
+                    elif kind == "take_lease":
+                        a = fleet.on_lease(session, await store.atake_lease(keys, a.lease_ms))
+                    elif kind == "publish":
+                        written = await store.apublish(keys, a.fencing, a.value, a.ttl_ms)
+                        a = fleet.on_published(written)
+                    elif kind == "release":
+                        await store.arelease(keys, a.fencing)
+                        a = fleet.on_released()
+                    elif kind == "probe_issuer":
+                        await self._probe_async(ticket.url)
+                        a = fleet.on_probe(session)
+                    elif kind == "wait":
+                        await asyncio.sleep(min(max(a.wait or 0.0, _MIN_WAIT_S), _MAX_WAIT_S))
+                        a = fleet.on_wake(session)
+                    elif kind == "fetch":
+                        ok = True
+                        try:
+                            await self._fetch_async(ticket)
+                        except Exception as exc:
+                            ok, error = False, exc
+                        a = fleet.on_fetched(session, ok)
+                    else:
+                        raise _errors.TokenClockError(f"unknown fleet action {kind!r}")
+                except _StoreError:
+                    a = fleet.on_store_error()
+        except BaseException:  # CancelledError included
+            self._fail(ticket.id, "aborted")
+            raise
+        self._fleet_end(fleet, ticket.id, a)
+        if error is not None:
+            raise error
 
     # ----- responses --------------------------------------------------------------------
 

@@ -85,6 +85,10 @@ class OAuth2Auth(httpx.Auth):
     to :class:`tokenclock.Session`. Or pass a ready ``session=`` (any grant) instead. ``clock``
     is the injected clock (a callable returning a :class:`tokenclock.Reading`), also given to
     the session; with ``session=``, pass the clock that session was built with.
+
+    ``store``: a :class:`tokenclock.store.RedisStore` shares the token with every process using
+    the same store and credential (one token request per expiry fleet-wide; see
+    ``tokenclock.store``).
     """
 
     requires_request_body = False
@@ -103,6 +107,7 @@ class OAuth2Auth(httpx.Auth):
         token_client: Optional[httpx.Client] = None,
         async_token_client: Optional[httpx.AsyncClient] = None,
         token_timeout: float = 10.0,
+        store: Any = None,
         **policy: Any,
     ) -> None:
         sess = make_session(
@@ -123,6 +128,7 @@ class OAuth2Auth(httpx.Auth):
             send_sync=self._send_token,
             send_async=self._send_token_async,
             token_timeout=token_timeout,
+            store=store,
         )
 
     def __repr__(self) -> str:

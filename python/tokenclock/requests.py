@@ -81,6 +81,7 @@ class OAuth2Auth(requests.auth.AuthBase):
         clock: Optional[Callable[[], Any]] = None,
         token_session: Optional[requests.Session] = None,
         token_timeout: float = 10.0,
+        store: Any = None,
         **policy: Any,
     ) -> None:
         sess = make_session(
@@ -95,7 +96,11 @@ class OAuth2Auth(requests.auth.AuthBase):
         )
         self._token_session = token_session
         self._driver = Driver(
-            sess, clock=clock, send_sync=self._send_token, token_timeout=token_timeout
+            sess,
+            clock=clock,
+            send_sync=self._send_token,
+            token_timeout=token_timeout,
+            store=store,
         )
 
     def __repr__(self) -> str:
