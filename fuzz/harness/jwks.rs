@@ -11,12 +11,13 @@
 //! with a pinned algorithm.
 
 use super::keys::{self, Family};
+use serde_json::{json, Value};
 use std::sync::OnceLock;
 use tokenclock::time::UnixMillis;
 use tokenclock::verify::{Algorithm, KeySource, Verifier, VerifyOptions};
 
 /// Tokens signed by every test key (with and without `kid`), valid at `NOW`.
-fn tokens() -> &'static [String] {
+pub fn tokens() -> &'static [String] {
     static TOKENS: OnceLock<Vec<String>> = OnceLock::new();
     TOKENS.get_or_init(|| {
         let mut out = Vec::new();
@@ -47,7 +48,7 @@ fn tokens() -> &'static [String] {
     })
 }
 
-const NOW: i64 = 1_700_000_100_000;
+pub const NOW: i64 = 1_700_000_100_000;
 
 pub fn run(data: &[u8]) {
     let mut b = super::Bytes(data);
@@ -67,19 +68,39 @@ pub fn run(data: &[u8]) {
     } else {
         KeySource::Jwks(&text)
     };
+    let trace = |expect: Value| {
+        super::trace::op(|| {
+            json!({
+                "op": "jwks",
+                "source": if selector & 1 != 0 { "jwk" } else { "jwks" },
+                "text": text,
+                "algorithms": algs.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+                "expect": expect,
+            })
+        })
+    };
     let verifier = match Verifier::new(source, VerifyOptions::new(&algs)) {
         Ok(v) => v,
         Err(e) => {
+            trace(json!({"error": tokenclock::ErrorCode::code(&e)}));
             super::check_error(&e, &text);
             return;
         }
     };
     assert!(verifier.key_count() >= 1, "a verifier without keys");
     let _ = format!("{verifier:?}");
+    let mut outcomes = Vec::new();
     for token in tokens() {
         match verifier.verify(token, UnixMillis(NOW)) {
-            Ok(v) => assert!(algs.contains(&v.alg)),
-            Err(e) => super::assert_code(tokenclock::ErrorCode::code(&e)),
+            Ok(v) => {
+                assert!(algs.contains(&v.alg));
+                outcomes.push(json!({"alg": v.alg.as_str()}));
+            }
+            Err(e) => {
+                super::assert_code(tokenclock::ErrorCode::code(&e));
+                outcomes.push(json!({"error": tokenclock::ErrorCode::code(&e)}));
+            }
         }
     }
+    trace(json!({"keys": verifier.key_count(), "verify": outcomes}));
 }

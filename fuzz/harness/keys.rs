@@ -130,6 +130,24 @@ pub fn setup(i: u8, secret: &[u8]) -> (KeySource<'_>, Vec<Algorithm>, Option<Fam
 
 /// Signs `message` (`header.payload`) with `family`'s private key under `alg`; the base64url
 /// signature segment.
+/// Setup `i` of [`setup`] as a binding loads it: the key's form and its file under the
+/// repository (op traces, `super::trace`).
+pub fn setup_file(i: u8) -> (&'static str, &'static str) {
+    match i % SETUPS {
+        0 => ("secret_hex", "fuzz/harness/keys/hmac-secret.hex"),
+        1 => ("pem", "fuzz/harness/keys/rsa-public.pem"),
+        2 => ("pem", "fuzz/harness/keys/p256-public.pem"),
+        3 => ("pem", "fuzz/harness/keys/p384-public.pem"),
+        4 => ("pem", "fuzz/harness/keys/ed25519-public.pem"),
+        5 => ("jwks", "fuzz/harness/keys/jwks.json"),
+        6 => ("jwk", "fuzz/harness/keys/jwk-rsa-1.json"),
+        7 => ("jwk", "fuzz/harness/keys/jwk-p256-1.json"),
+        8 => ("jwk", "fuzz/harness/keys/jwk-p384-1.json"),
+        9 => ("jwk", "fuzz/harness/keys/jwk-ed-1.json"),
+        _ => ("jwk", "fuzz/harness/keys/jwk-hs-1.json"),
+    }
+}
+
 pub fn sign(message: &str, family: Family, alg: Algorithm) -> Option<String> {
     let key = family.signing_key()?;
     let jwt_alg: jsonwebtoken::Algorithm = alg.as_str().parse().ok()?;

@@ -154,3 +154,58 @@ pub fn check_error<E: tokenclock::ErrorCode + std::fmt::Display>(e: &E, input: &
     assert_code(e.code());
     assert_no_echo(&e.to_string(), input);
 }
+
+/// Op traces (issue 9): what a driver did, op by op, and the outcome each op had in core, so
+/// that the Python and wasm bindings can replay the same calls and compare
+/// (`core/tests/fuzz_trace.rs` writes them to `tests/vectors/fuzz-replay/<target>.json`).
+///
+/// Off unless [`trace::collect`] runs the driver: a fuzz run pays one thread-local check per
+/// op and never builds the JSON.
+pub mod trace {
+    use serde_json::{json, Value};
+    use std::cell::RefCell;
+
+    /// At most this many ops are recorded per input (the rest still run and are checked in
+    /// Rust; the bindings replay the recorded prefix).
+    pub const MAX_OPS: usize = 120;
+
+    thread_local! {
+        static OPS: RefCell<Option<(Vec<Value>, bool)>> = const { RefCell::new(None) };
+    }
+
+    /// Whether a trace is being recorded.
+    pub fn on() -> bool {
+        OPS.with(|o| o.borrow().is_some())
+    }
+
+    /// Records one op (built only while recording).
+    pub fn op(f: impl FnOnce() -> Value) {
+        OPS.with(|o| {
+            if let Some((ops, truncated)) = o.borrow_mut().as_mut() {
+                if ops.len() < MAX_OPS {
+                    ops.push(f());
+                } else {
+                    *truncated = true;
+                }
+            }
+        });
+    }
+
+    /// Runs `run` while recording; returns the ops and whether the list was cut at
+    /// [`MAX_OPS`].
+    pub fn collect(run: impl FnOnce()) -> (Vec<Value>, bool) {
+        OPS.with(|o| *o.borrow_mut() = Some((Vec::new(), false)));
+        run();
+        OPS.with(|o| o.borrow_mut().take()).unwrap_or_default()
+    }
+
+    /// A reading as the vectors write it.
+    pub fn reading(r: tokenclock::time::Reading) -> Value {
+        json!({"wall_ms": r.wall.0, "mono_ms": r.mono.0})
+    }
+
+    /// Header pairs as `[[name, value]]`.
+    pub fn headers(h: &[(String, String)]) -> Value {
+        Value::Array(h.iter().map(|(k, v)| json!([k, v])).collect())
+    }
+}

@@ -30,6 +30,7 @@
 //! `fail_refresh`, `on_response`, `next_timeout`; JS `new Session(...)` with the same methods.
 
 use arbitrary::{Arbitrary, Unstructured};
+use serde_json::json;
 use std::collections::HashMap;
 use tokenclock::httpdate::format_http_date;
 use tokenclock::oauth::{ClientAuth, Grant, Secret};
@@ -329,6 +330,28 @@ impl Harness {
         }
         let answer = self.session.authorize(now);
         self.check_redacted("Authorization", &format!("{answer:?}"));
+        super::trace::op(|| {
+            let mut e = match &answer {
+                Authorization::Ready { token_id, .. } => {
+                    json!({"kind": "ready", "token": token_id.0})
+                }
+                Authorization::ReadyAndRefresh {
+                    token_id, ticket, ..
+                } => {
+                    json!({"kind": "ready_and_refresh", "token": token_id.0, "ticket": ticket.id.0})
+                }
+                Authorization::Refresh { ticket } => {
+                    json!({"kind": "refresh", "ticket": ticket.id.0})
+                }
+                Authorization::Wait { until, .. } => {
+                    json!({"kind": "wait", "until": super::trace::reading(*until)})
+                }
+                Authorization::Failed { error } => json!({"kind": "failed", "error": error.code()}),
+                _ => json!({"kind": "other"}),
+            };
+            e["in_flight"] = json!(self.session.refresh_in_flight());
+            json!({"op": "authorize", "at": super::trace::reading(now), "expect": e})
+        });
         let (token, ticket) = match &answer {
             Authorization::Ready { token_id, .. } => (Some(*token_id), None),
             Authorization::ReadyAndRefresh {
@@ -641,6 +664,24 @@ impl Harness {
                 let result = self.close(id, |s| {
                     s.complete_refresh(id, status, &headers, &body, sent, received)
                 });
+                super::trace::op(|| {
+                    let mut e = match &result {
+                        Some(Ok(t)) => json!({"token": t.0}),
+                        Some(Err(e)) => json!({"error": e.code()}),
+                        None => json!({"error": SessionError::StaleTicket.code()}),
+                    };
+                    e["in_flight"] = json!(self.session.refresh_in_flight());
+                    json!({
+                        "op": "complete",
+                        "ticket": id.0.to_string(),
+                        "status": status,
+                        "headers": super::trace::headers(&headers),
+                        "body": String::from_utf8_lossy(&body),
+                        "sent": super::trace::reading(sent),
+                        "received": super::trace::reading(received),
+                        "expect": e,
+                    })
+                });
                 if let Some(Ok(token_id)) = result {
                     let current = self.session.current_token().map(|t| t.0);
                     assert_eq!(current, Some(token_id), "the new token is not current");
@@ -668,9 +709,30 @@ impl Harness {
                     _ => TransportFailure::Aborted,
                 };
                 let now = self.world.now();
-                if let Some(Ok(e)) = self.close(id, |s| s.fail_refresh(id, failure, now)) {
+                let result = self.close(id, |s| s.fail_refresh(id, failure, now));
+                if let Some(Ok(e)) = &result {
                     super::assert_code(e.code());
                 }
+                super::trace::op(|| {
+                    let mut e = match &result {
+                        Some(Ok(e)) => json!({"returned": e.code()}),
+                        Some(Err(e)) => json!({"error": e.code()}),
+                        None => json!({"error": SessionError::StaleTicket.code()}),
+                    };
+                    e["in_flight"] = json!(self.session.refresh_in_flight());
+                    let failure = match failure {
+                        TransportFailure::Connect => "connect",
+                        TransportFailure::Timeout => "timeout",
+                        _ => "aborted",
+                    };
+                    json!({
+                        "op": "fail",
+                        "ticket": id.0.to_string(),
+                        "failure": failure,
+                        "at": super::trace::reading(now),
+                        "expect": e,
+                    })
+                });
             }
             Op::Response {
                 unauthorized,
@@ -698,6 +760,31 @@ impl Harness {
                     .session
                     .on_response(id, status, &headers, sent, received);
                 self.check_redacted("Verdict", &format!("{verdict:?}"));
+                super::trace::op(|| {
+                    let e = match &verdict {
+                        Verdict::Accept => json!({"verdict": "accept"}),
+                        Verdict::Retry { wait_ms } => {
+                            json!({"verdict": "retry", "wait_ms": wait_ms})
+                        }
+                        Verdict::Fail { diagnosis } => json!({
+                            "verdict": "fail",
+                            "diagnosis": match diagnosis {
+                                tokenclock::session::Diagnosis::ClockSkew(_) => "clock_skew",
+                                _ => "unauthorized",
+                            },
+                        }),
+                        _ => json!({"verdict": "other"}),
+                    };
+                    json!({
+                        "op": "response",
+                        "token": id.0.to_string(),
+                        "status": status,
+                        "headers": super::trace::headers(&headers),
+                        "sent": super::trace::reading(sent),
+                        "received": super::trace::reading(received),
+                        "expect": e,
+                    })
+                });
                 if !unauthorized {
                     assert_eq!(verdict, Verdict::Accept);
                 } else if !was_current {
@@ -736,13 +823,19 @@ impl Harness {
                 }
                 if authorize {
                     self.authorize(now, false);
-                } else if let Some(t) = self.session.next_timeout(now) {
-                    assert!(t.mono >= now.mono, "next_timeout in the past");
+                } else {
+                    let t = self.session.next_timeout(now);
+                    trace_next_timeout(now, t);
+                    if let Some(t) = t {
+                        assert!(t.mono >= now.mono, "next_timeout in the past");
+                    }
                 }
             }
             Op::NextTimeout { jump } => {
                 let now = self.world.now();
-                if let Some(t) = self.session.next_timeout(now) {
+                let t = self.session.next_timeout(now);
+                trace_next_timeout(now, t);
+                if let Some(t) = t {
                     assert!(
                         t.mono >= now.mono && t.wall >= now.wall,
                         "next_timeout {t:?} before {now:?}"
@@ -753,9 +846,12 @@ impl Harness {
                 }
             }
             Op::PollEvents => {
+                let mut n = 0;
                 while let Some(e) = self.session.poll_event() {
                     self.check_redacted("SessionEvent", &format!("{e:?}"));
+                    n += 1;
                 }
+                super::trace::op(|| json!({"op": "events", "expect": {"count": n}}));
             }
         }
         self.check_redacted(
@@ -763,6 +859,60 @@ impl Harness {
             &format!("{:?} {:?}", self.session, self.session.stats()),
         );
     }
+}
+
+fn trace_next_timeout(now: Reading, t: Option<Reading>) {
+    super::trace::op(|| {
+        json!({
+            "op": "next_timeout",
+            "at": super::trace::reading(now),
+            "expect": {"at": t.map(super::trace::reading)},
+        })
+    });
+}
+
+/// The session's configuration as the bindings spell it (recorded at the head of a trace).
+fn trace_setup(input: &SessionInput) -> serde_json::Value {
+    let grant = match input.grant {
+        GrantKind::ClientCredentials => json!({"type": "client_credentials", "scope": "api.read"}),
+        GrantKind::RefreshToken => {
+            json!({"type": "refresh_token", "refresh_token": "rt-SeCrEt-initial-0123456789abcdef"})
+        }
+        GrantKind::AuthorizationCode => json!({
+            "type": "authorization_code",
+            "code": "code-SeCrEt-0123456789abcdef",
+            "redirect_uri": "https://app.example/cb",
+            "code_verifier": "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+        }),
+        GrantKind::JwtBearer => json!({
+            "type": "jwt_bearer",
+            "issuer": "svc@issuer.example",
+            "private_key_file": "fuzz/harness/keys/p256-private.pem",
+            "alg": "ES256",
+            "kid": "p256-1",
+        }),
+    };
+    let auth = match (input.grant, input.post_auth) {
+        (GrantKind::JwtBearer, _) => json!({"method": "none"}),
+        (_, post) => json!({
+            "method": if post { "client_secret_post" } else { "client_secret_basic" },
+            "client_id": "app",
+            "client_secret": CLIENT_SECRET,
+        }),
+    };
+    let window = input.window.map(|(a, b)| {
+        let lo = f64::from(a % 100 + 1) / 100.0;
+        [lo, (lo + f64::from(b % 100) / 100.0).min(1.0)]
+    });
+    json!({
+        "op": "setup",
+        "token_url": "https://issuer.example/token",
+        "grant": grant,
+        "auth": auth,
+        "refresh_window": window,
+        "margin_ms": input.margin.map(|m| i64::from(m) * 10),
+        "seed": input.seed.to_string(),
+    })
 }
 
 fn config(input: &SessionInput, secrets: &mut Vec<String>) -> Option<SessionConfig> {
@@ -851,6 +1001,7 @@ pub fn run(data: &[u8]) {
     };
     let session =
         Session::new(cfg, Box::new(SplitMix64::new(input.seed))).expect("a valid configuration");
+    super::trace::op(|| trace_setup(&input));
     let mut h = Harness {
         session,
         world: World {

@@ -18,9 +18,11 @@
 //! `new SkewEstimator()` and the same methods.
 
 use arbitrary::{Arbitrary, Unstructured};
+use serde_json::{json, Value};
 use tokenclock::skew::{Estimate, Explanation, Sample, SkewConfig, SkewEstimator};
 use tokenclock::sntp::{Leap, SntpReply};
 use tokenclock::time::{MonoMillis, Reading, UnixMillis};
+use tokenclock::ErrorCode;
 
 const T0: i64 = 1_700_000_000_000;
 const M0: i64 = 5_000_000;
@@ -125,6 +127,86 @@ fn check_shape(e: &Estimate, est: &SkewEstimator) {
     assert_eq!(e.samples as usize, est.len(), "{e:?}");
 }
 
+/// Records a sample op (op trace, see `super::trace`): its fields and whether core formed the
+/// sample (`{}`) or refused it (`{"error": code}`).
+fn trace_sample(mut op: Value, r: &Result<Sample, tokenclock::skew::SkewError>) {
+    super::trace::op(|| {
+        op["expect"] = match r {
+            Ok(_) => json!({}),
+            Err(e) => json!({"error": e.code()}),
+        };
+        op
+    });
+}
+
+/// Records an estimate (and, in honest worlds, the true offset it must contain).
+fn trace_estimate(at: Reading, e: &Estimate, truth: Option<i64>) {
+    super::trace::op(|| {
+        json!({
+            "op": "estimate",
+            "at": super::trace::reading(at),
+            "truth_ms": truth,
+            "expect": {
+                "offset_ms": e.offset_ms,
+                "low_ms": e.low_ms,
+                "high_ms": e.high_ms,
+                "agreeing": e.agreeing,
+                "samples": e.samples,
+            },
+        })
+    });
+}
+
+fn trace_observe(at: Reading, d: Option<tokenclock::time::Discontinuity>) {
+    super::trace::op(|| {
+        json!({
+            "op": "observe",
+            "at": super::trace::reading(at),
+            "expect": {"excess_ms": d.map(|d| d.wall_excess_ms)},
+        })
+    });
+}
+
+fn trace_probe(at: Reading, rtt: i64, target: i64, p: Option<i64>) {
+    super::trace::op(|| {
+        json!({
+            "op": "probe",
+            "at": super::trace::reading(at),
+            "rtt_ms": rtt,
+            "target_ms": target,
+            "expect": {"wait_ms": p},
+        })
+    });
+}
+
+fn trace_sntp(reply: &SntpReply, at: Reading, r: &Result<Sample, tokenclock::skew::SkewError>) {
+    let bounds = r.as_ref().ok().map(|s| json!([s.low_ms, s.high_ms]));
+    let op = || {
+        json!({
+            "op": "sntp",
+            "offset_us": reply.offset_us,
+            "delay_us": reply.delay_us,
+            "stratum": reply.stratum,
+            "leap": 0,
+            "version": reply.version,
+            "server_transmit_ms": reply.server_transmit.0,
+            "at": super::trace::reading(at),
+            "bounds": bounds,
+        })
+    };
+    if super::trace::on() {
+        trace_sample(op(), r);
+    }
+}
+
+/// The `Date` header a binding passes for a server time of `date` ms at one-second
+/// resolution, when there is one that parses back to exactly `date`.
+fn date_header(date: i64) -> Option<String> {
+    let h = tokenclock::httpdate::format_http_date(UnixMillis(date));
+    let back = tokenclock::httpdate::parse_http_date(&h, UnixMillis(T0)).ok()?;
+    (back.0 == date).then_some(h)
+}
+
 fn contains(e: &Estimate, theta: i64) -> bool {
     e.low_ms.is_none_or(|l| l <= theta) && e.high_ms.is_none_or(|h| theta <= h)
 }
@@ -146,6 +228,10 @@ fn free(input: SkewInput, mut u: Unstructured<'_>) {
         drift_ppm: input.drift_ppm,
         max_samples: usize::from(input.max_samples),
     });
+    super::trace::op(|| {
+        json!({"op": "setup", "world": "free", "drift_ppm": input.drift_ppm,
+            "max_samples": input.max_samples})
+    });
     while !u.is_empty() {
         let Ok(op) = FreeOp::arbitrary(&mut u) else {
             return;
@@ -153,7 +239,13 @@ fn free(input: SkewInput, mut u: Unstructured<'_>) {
         let mut now = None;
         match op {
             FreeOp::Manual { low, high, at } => {
-                if let Ok(s) = Sample::manual(low, high, at.get()) {
+                let r = Sample::manual(low, high, at.get());
+                trace_sample(
+                    json!({"op": "manual", "low_ms": low, "high_ms": high,
+                        "at": super::trace::reading(at.get())}),
+                    &r,
+                );
+                if let Ok(s) = r {
                     est.add(s);
                 }
                 now = Some(at.get());
@@ -171,6 +263,18 @@ fn free(input: SkewInput, mut u: Unstructured<'_>) {
                     received.get(),
                     tokenclock::skew::SampleSource::DateHeader,
                 );
+                if super::trace::on() {
+                    // A binding takes the header text: one-second resolution only.
+                    let header = (resolution == 1_000).then(|| date_header(date)).flatten();
+                    let mut op = json!({"op": "date", "date_ms": date, "resolution_ms": resolution,
+                        "sent": super::trace::reading(sent.get()),
+                        "received": super::trace::reading(received.get()), "date": header});
+                    if op["date"].is_null() {
+                        op["core_only"] =
+                            json!("no Date header text has this server time and resolution");
+                    }
+                    trace_sample(op, &r);
+                }
                 if let Ok(s) = r {
                     assert!(s.high_ms.is_some_and(|h| s.low_ms <= h), "{s:?}");
                     est.add(s);
@@ -178,7 +282,12 @@ fn free(input: SkewInput, mut u: Unstructured<'_>) {
                 now = Some(received.get());
             }
             FreeOp::Iat { iat, at } => {
-                if let Ok(s) = Sample::from_iat(iat, at.get()) {
+                let r = Sample::from_iat(iat, at.get());
+                trace_sample(
+                    json!({"op": "iat", "iat_ms": iat, "at": super::trace::reading(at.get())}),
+                    &r,
+                );
+                if let Ok(s) = r {
                     assert!(s.high_ms.is_none());
                     est.add(s);
                 }
@@ -197,18 +306,23 @@ fn free(input: SkewInput, mut u: Unstructured<'_>) {
                     version: 4,
                     server_transmit: UnixMillis(at.wall),
                 };
-                if let Ok(s) = Sample::from_sntp(&reply, at.get()) {
+                let r = Sample::from_sntp(&reply, at.get());
+                trace_sntp(&reply, at.get(), &r);
+                if let Ok(s) = r {
                     est.add(s);
                 }
                 now = Some(at.get());
             }
             FreeOp::Observe { at } => {
-                let _ = est.observe(at.get());
+                let d = est.observe(at.get());
+                trace_observe(at.get(), d);
                 now = Some(at.get());
             }
             FreeOp::Estimate { at } => now = Some(at.get()),
             FreeOp::Probe { at, rtt, target } => {
-                if let Some(p) = est.next_date_probe(at.get(), rtt, target) {
+                let p = est.next_date_probe(at.get(), rtt, target);
+                trace_probe(at.get(), rtt, target, p.as_ref().map(|p| p.wait_ms));
+                if let Some(p) = p {
                     assert!((0..1_000).contains(&p.wait_ms), "probe {p:?}");
                 }
             }
@@ -219,14 +333,24 @@ fn free(input: SkewInput, mut u: Unstructured<'_>) {
                     Explanation::WallStepped
                 };
                 est.apply_resolution(to.get(), e);
+                super::trace::op(
+                    || json!({"op": "resolve", "core_only": "SkewEstimator::apply_resolution is not bound"}),
+                );
             }
             FreeOp::TakeResolutions => {
                 let _ = est.take_resolutions();
+                super::trace::op(
+                    || json!({"op": "take_resolutions", "binding": "none (not bound; drains a list no estimate reads)"}),
+                );
             }
-            FreeOp::Clear => est.clear(),
+            FreeOp::Clear => {
+                est.clear();
+                super::trace::op(|| json!({"op": "clear"}));
+            }
         }
         if let Some(now) = now {
             let e = est.estimate(now);
+            trace_estimate(now, &e, None);
             check_shape(&e, &est);
             let _ = (
                 e.width_ms(),
@@ -266,7 +390,17 @@ impl World {
         let read = rtt * read_permille / 1_000;
         let date = self.server_at(self.tau + read).div_euclid(1_000) * 1_000;
         self.tau += rtt;
-        Sample::from_date_header(UnixMillis(date), sent, self.now()).ok()
+        let r = Sample::from_date_header(UnixMillis(date), sent, self.now());
+        if super::trace::on() {
+            let mut op = json!({"op": "date", "date_ms": date, "resolution_ms": 1_000,
+                "sent": super::trace::reading(sent), "received": super::trace::reading(self.now()),
+                "date": date_header(date)});
+            if op["date"].is_null() {
+                op["core_only"] = json!("no Date header text has this server time");
+            }
+            trace_sample(op, &r);
+        }
+        r.ok()
     }
 }
 
@@ -278,6 +412,10 @@ fn honest(input: SkewInput, mut u: Unstructured<'_>) {
     let mut est = SkewEstimator::with_config(SkewConfig {
         drift_ppm,
         max_samples: usize::from(input.max_samples % 64).max(1),
+    });
+    super::trace::op(|| {
+        json!({"op": "setup", "world": "honest", "drift_ppm": drift_ppm,
+            "max_samples": usize::from(input.max_samples % 64).max(1)})
     });
     let mut w = World {
         tau: 0,
@@ -304,7 +442,8 @@ fn honest(input: SkewInput, mut u: Unstructured<'_>) {
         // sum, so the host reads its clocks between any two (properties.rs, `apply`).
         let jump = matches!(op, HonestOp::Step { .. } | HonestOp::Suspend { .. });
         if w.unseen && jump {
-            est.observe(w.now());
+            let d = est.observe(w.now());
+            trace_observe(w.now(), d);
         }
         w.unseen = jump;
         match op {
@@ -317,7 +456,12 @@ fn honest(input: SkewInput, mut u: Unstructured<'_>) {
                 w.tau += gap(g);
                 let age = i64::from(age % 7_200_000);
                 let iat = w.server_at(w.tau - age).div_euclid(1_000) * 1_000;
-                if let Ok(s) = Sample::from_iat(iat, w.now()) {
+                let r = Sample::from_iat(iat, w.now());
+                trace_sample(
+                    json!({"op": "iat", "iat_ms": iat, "at": super::trace::reading(w.now())}),
+                    &r,
+                );
+                if let Ok(s) = r {
                     est.add(s);
                 }
             }
@@ -337,13 +481,16 @@ fn honest(input: SkewInput, mut u: Unstructured<'_>) {
                     version: 4,
                     server_transmit: UnixMillis(w.server_at(w.tau)),
                 };
-                est.add(Sample::from_sntp(&reply, w.now()).expect("honest SNTP sample"));
+                let r = Sample::from_sntp(&reply, w.now());
+                trace_sntp(&reply, w.now(), &r);
+                est.add(r.expect("honest SNTP sample"));
             }
             HonestOp::Step { gap: g, by } => {
                 // SPEC's premise: the host reads its clocks between two jumps. Without a reading
                 // in between, a step and a suspend can cancel out on the two clocks (a −1.0 s
                 // step plus a 1.08 s suspend nets 80 ms) and no one can see it.
-                est.observe(w.now());
+                let d = est.observe(w.now());
+                trace_observe(w.now(), d);
                 // Known finding fuzz-skew-601d17aaab16: a sample completed in the same
                 // monotonic millisecond as the reading before a step counts as before it.
                 w.tau += if super::avoid_known() {
@@ -360,17 +507,26 @@ fn honest(input: SkewInput, mut u: Unstructured<'_>) {
             }
             HonestOp::Observe { gap: g } => {
                 w.tau += gap(g);
-                est.observe(w.now());
+                let d = est.observe(w.now());
+                trace_observe(w.now(), d);
             }
             HonestOp::Suspend { gap: g, dur } => {
-                est.observe(w.now());
+                let d = est.observe(w.now());
+                trace_observe(w.now(), d);
                 let dur = i64::from(dur % 86_400_000).max(1_001);
                 w.tau += gap(g) + dur;
                 w.paused += dur;
             }
             HonestOp::Probe { rtt, read, target } => {
                 let rtt = i64::from(rtt % 3_000);
-                if let Some(p) = est.next_date_probe(w.now(), rtt, i64::from(target)) {
+                let p = est.next_date_probe(w.now(), rtt, i64::from(target));
+                trace_probe(
+                    w.now(),
+                    rtt,
+                    i64::from(target),
+                    p.as_ref().map(|p| p.wait_ms),
+                );
+                if let Some(p) = p {
                     assert!((0..1_000).contains(&p.wait_ms), "probe {p:?}");
                     w.tau += p.wait_ms;
                 }
@@ -379,6 +535,7 @@ fn honest(input: SkewInput, mut u: Unstructured<'_>) {
             }
         }
         let e = est.estimate(w.now());
+        trace_estimate(w.now(), &e, Some(w.offset()));
         check_shape(&e, &est);
         assert!(
             contains(&e, w.offset()),
@@ -389,6 +546,7 @@ fn honest(input: SkewInput, mut u: Unstructured<'_>) {
     }
     w.tau += 7_200_000;
     let e = est.estimate(w.now());
+    trace_estimate(w.now(), &e, Some(w.offset()));
     assert!(
         contains(&e, w.offset()),
         "later: {e:?} misses the true offset {}",

@@ -17,6 +17,7 @@
 //! (not expired, not before `nbf`/`iat`, not too old), and its times equal `peek`'s.
 
 use super::keys::{self, Family};
+use serde_json::{json, Value};
 use tokenclock::peek::peek;
 use tokenclock::rules::{is_expired, is_issued_in_future, is_not_yet_valid};
 use tokenclock::time::UnixMillis;
@@ -53,9 +54,29 @@ pub fn run(data: &[u8]) {
         }
     }
 
+    let trace = |expect: Value| {
+        super::trace::op(|| {
+            let (form, file) = keys::setup_file(key);
+            json!({
+                "op": "verify",
+                "key": {"form": form, "file": file},
+                "algorithms": algs.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+                "leeway_ms": options.leeway_ms,
+                "issuer": options.issuer,
+                "audience": options.audience.first(),
+                "require_exp": options.require_exp,
+                "max_age_ms": options.max_age_ms,
+                "allow_large_leeway": options.allow_large_leeway,
+                "now_ms": now,
+                "token": token,
+                "expect": expect,
+            })
+        })
+    };
     let verifier = match Verifier::new(source, options.clone()) {
         Ok(v) => v,
         Err(e) => {
+            trace(json!({"config_error": tokenclock::ErrorCode::code(&e)}));
             // Only the options can be wrong: the keys are good.
             super::assert_code(tokenclock::ErrorCode::code(&e));
             assert!(
@@ -68,7 +89,13 @@ pub fn run(data: &[u8]) {
             return;
         }
     };
-    match verifier.verify(&token, UnixMillis(now)) {
+    let result = verifier.verify(&token, UnixMillis(now));
+    trace(match &result {
+        Ok(v) => json!({"alg": v.alg.as_str(), "iat_ms": v.times.iat_ms, "nbf_ms": v.times.nbf_ms,
+            "exp_ms": v.times.exp_ms}),
+        Err(e) => json!({"error": tokenclock::ErrorCode::code(e)}),
+    });
+    match result {
         Ok(v) => {
             assert!(algs.contains(&v.alg), "unpinned algorithm {:?}", v.alg);
             let t = v.times;

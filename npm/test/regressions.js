@@ -8,9 +8,11 @@
 // * `lifetime` is decoded with the `arbitrary` encoding (fuzz/README.md) into the harness's
 //   LifetimeInput and Checks; `Check::Rebase` has no JS counterpart (core-internal) and is
 //   skipped.
-// * `skew`, `session`, `jwks` and `verify` drive simulated worlds or fixed key sets that only
-//   the Rust harness has; their bytes are fed through every entry point that takes text or
-//   bytes (a no-panic sweep), and the caller then checks that the module still answers.
+// * `skew`, `session`, `jwks` and `verify` drive simulated worlds or fixed key sets: their
+//   cases (and seeds) are replayed call by call, with core's outcome for each, from the op
+//   traces in tests/vectors/fuzz-replay/ by fuzz-replay.test.js. Here their raw bytes are in
+//   addition fed through every entry point that takes text or bytes (a no-panic sweep), and
+//   the caller then checks that the module still answers.
 //
 // A value the JS edge refuses (an i64 beyond 2^53, a negative instant) throws a RangeError or
 // TypeError: that is a typed error, not a panic, and the replay goes on.

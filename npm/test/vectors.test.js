@@ -818,6 +818,12 @@ for (const rel of readdirSync(join(VECTORS, "regressions")).filter((f) => f.ends
   });
 }
 
+// ----- fuzz-replay/*.json (op traces of the fuzz drivers): replayed by fuzz-replay.test.js -------
+
+for (const rel of readdirSync(join(VECTORS, "fuzz-replay")).filter((f) => f.endsWith(".json"))) {
+  claimed.add(`fuzz-replay/${rel}`);
+}
+
 // ----- every file is claimed ------------------------------------------------------------------
 
 function jsonFiles(dir) {

@@ -955,8 +955,10 @@ def test_session(case: Case) -> None:
 # Minimised fuzz inputs. The Python replay decodes the same bytes (fuzz/README.md, "Targets,
 # input layouts and the binding call each corresponds to") and makes the binding calls listed
 # there; the expectation is that only tokenclock errors come out. Targets whose drivers
-# simulate a whole world (skew, session) or need the harness's private keys (verify, jwks) are
-# replayed by Rust only: their cases are skipped here with that reason.
+# simulate a whole world (skew, session) or use the harness's keys (verify, jwks) are replayed
+# from their op traces (tests/vectors/fuzz-replay/<target>.json, written by
+# core/tests/fuzz_replay.rs) op by op, with core's outcome checked for each, by
+# test_fuzz_replay.py; here each of their cases must have its trace.
 
 I64 = (-(2**63), 2**63 - 1)
 
@@ -1176,12 +1178,9 @@ REPLAYS: Dict[str, Callable[[bytes], None]] = {
     "monitor": replay_monitor,
     "lifetime": replay_lifetime,
 }
-RUST_ONLY = {
-    "skew": "the skew driver simulates true clocks (fuzz/harness/skew.rs); replayed by core/tests/fuzz_replay.rs",
-    "session": "the session driver simulates an issuer and a resource server (fuzz/harness/session.rs); replayed by core/tests/fuzz_replay.rs",
-    "verify": "needs the harness's private keys to re-sign (fuzz/harness/keys.rs); replayed by core/tests/fuzz_replay.rs",
-    "jwks": "verifies fixed tokens signed with the harness's keys; replayed by core/tests/fuzz_replay.rs",
-}
+TRACED = ("skew", "session", "verify", "jwks")  # replayed by test_fuzz_replay.py
+# The op traces are run by test_fuzz_replay.py (which checks they cover every seed and case).
+RUNNERS["fuzz-replay/*.json"] = "test_fuzz_replay.py"
 
 
 @claims("regressions/*.json")
@@ -1190,9 +1189,12 @@ def test_fuzz_regression(case: Case) -> None:
     inp = case["input"]
     assert case["expected"] == {"outcome": "no_panic"}
     target = inp["target"]
-    assert target in REPLAYS or target in RUST_ONLY, f"unknown fuzz target {target}: add a replay"
-    if target in RUST_ONLY:
-        pytest.skip(RUST_ONLY[target])
+    assert target in REPLAYS or target in TRACED, f"unknown fuzz target {target}: add a replay"
+    if target in TRACED:
+        trace = json.loads((VECTORS / "fuzz-replay" / f"{target}.json").read_text(encoding="utf-8"))
+        froms = [c["input"]["from"] for c in trace["cases"]]
+        assert f"tests/vectors/regressions/{target}.json#{case['id']}" in froms, "no op trace: bless core/tests/fuzz_replay.rs"
+        return
     REPLAYS[target](bytes.fromhex(inp["hex"]))
     module_still_answers()
 
