@@ -35,6 +35,9 @@ export {
   Session,
   Authorization,
   Ticket,
+  FleetRefresh,
+  storeKeys,
+  fleetScripts,
 } from "./pkg/client/tokenclock_wasm.js";
 export { TokenClockError } from "./errors.js";
 export { createFetch } from "./fetch.js";

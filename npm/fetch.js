@@ -31,7 +31,7 @@ const MAX_REFRESHES_PER_CALL = 2;
 const FOREIGN_TICKET_POLL_MS = 250;
 
 const CREDENTIAL_KEYS = ["tokenUrl", "clientId", "clientSecret", "scope", "authMethod"];
-const FETCH_KEYS = ["session", "fetch", "clock", "tokenTimeoutMs", "onRefreshError"];
+const FETCH_KEYS = ["session", "fetch", "clock", "tokenTimeoutMs", "onRefreshError", "store"];
 
 /** The default clock: wall time and a monotonic time, integer milliseconds. */
 export function defaultClock() {
@@ -255,6 +255,10 @@ function checkOptions(options) {
   if (options.onRefreshError !== undefined && typeof options.onRefreshError !== "function") {
     throw invalid(TypeError, "createFetch: onRefreshError must be a function");
   }
+  const store = options.store;
+  if (store !== undefined && (store === null || typeof store.takeLease !== "function" || typeof store.get !== "function")) {
+    throw invalid(TypeError, "createFetch: store must be a RedisStore");
+  }
   return { fetchImpl, timeout };
 }
 
@@ -315,6 +319,12 @@ function create(lib, options) {
     options.clock ?? (options.session !== undefined && typeof session.now === "function" ? () => session.now() : defaultClock);
   const onRefreshError = options.onRefreshError;
   const state = sharedState(session);
+  const store = options.store;
+  let storeKeys = null;
+  if (store !== undefined) {
+    store.setScripts(lib.fleetScripts());
+    storeKeys = lib.storeKeys(session, store.prefix);
+  }
   const counters = {
     calls: 0,
     apiRequests: 0,
@@ -328,6 +338,9 @@ function create(lib, options) {
     timedOutRefreshes: 0,
     backgroundRefreshErrors: 0,
     lastRefreshError: null,
+    fleetAdopted: 0,
+    fleetPublished: 0,
+    fleetLocal: 0,
   };
 
   // ----- the flight: the one token request for the outstanding ticket -------------------
@@ -335,7 +348,8 @@ function create(lib, options) {
   function startFlight(ticket, background) {
     const controller = new AbortController();
     const flight = { ticket: ticket.id, waiters: 0, pinned: background, settled: false, controller, promise: null };
-    flight.promise = performRefresh(ticket, controller).then((outcome) => {
+    const perform = store !== undefined ? performFleet : performRefresh;
+    flight.promise = perform(ticket, controller).then((outcome) => {
       flight.settled = true;
       if (state.flight === flight) state.flight = null;
       if (!outcome.ok) {
@@ -405,6 +419,103 @@ function create(lib, options) {
       }
       return { ok: false, error };
     }
+  }
+
+  // ----- the fleet: a shared store (core `FleetRefresh` decides every step) --------------
+
+  /** A HEAD to the token endpoint: its `Date` gives this process the issuer's clock. */
+  async function probeIssuer(url, signal) {
+    const sent = now();
+    let response;
+    try {
+      response = await fetchImpl(url, { method: "HEAD", signal, redirect: "manual" });
+    } catch {
+      return; // the adoption then fails and this process takes the lease
+    }
+    const received = now();
+    discard(response);
+    const date = response.headers.get("date");
+    if (date === null) return;
+    try {
+      session.addIssuerDate(date, sent, received);
+    } catch {
+      // an unparseable Date: no estimate, the adoption falls back to the lease
+    }
+  }
+
+  /** Never rejects: like performRefresh, through the fleet protocol. */
+  async function performFleet(ticket, controller) {
+    let fleet;
+    try {
+      fleet = new lib.FleetRefresh(ticket.id, storeKeys.record, store.fleetOptions);
+    } catch (error) {
+      return performRefresh(ticket, controller);
+    }
+    let fetched = null;
+    let a = fleet.action();
+    try {
+      for (;;) {
+        for (const n of a.notes) store.note(n);
+        if (a.kind === "done") break;
+        if (controller.signal.aborted && a.kind !== "fetch") {
+          counters.abortedRefreshes += 1;
+          try {
+            return { ok: false, error: session.failRefresh(ticket.id, "aborted", now()) };
+          } catch (error) {
+            return { ok: false, error };
+          }
+        }
+        try {
+          switch (a.kind) {
+            case "read":
+              a = fleet.onRecord(session, await store.get(storeKeys.record), now());
+              break;
+            case "take_lease":
+              a = fleet.onLease(session, await store.takeLease(storeKeys, a.leaseMs), now());
+              break;
+            case "publish":
+              a = fleet.onPublished(await store.publish(storeKeys, a.fencing, a.value, a.ttlMs));
+              break;
+            case "release":
+              await store.release(storeKeys, a.fencing);
+              a = fleet.onReleased();
+              break;
+            case "probe_issuer":
+              await probeIssuer(ticket.url, controller.signal);
+              a = fleet.onProbe(session, now());
+              break;
+            case "wait":
+              await sleep(a.waitMs ?? 0).catch(() => {});
+              a = fleet.onWake(session, now());
+              break;
+            case "fetch":
+              fetched = await performRefresh(ticket, controller);
+              a = fleet.onFetched(session, fetched.ok, now());
+              break;
+            default:
+              throw new TypeError(`unknown fleet action ${String(a.kind)}`);
+          }
+        } catch (error) {
+          if (error?.name !== "StoreError") throw error;
+          a = fleet.onStoreError();
+        }
+      }
+    } catch (error) {
+      // A bug or a refused argument: close the ticket so nobody waits for it.
+      try {
+        session.failRefresh(ticket.id, "aborted", now());
+      } catch {
+        // already closed
+      }
+      return { ok: false, error };
+    } finally {
+      fleet.free?.();
+    }
+    if (a.outcome === "adopted") counters.fleetAdopted += 1;
+    else if (a.outcome === "published") counters.fleetPublished += 1;
+    else if (a.outcome === "fetched") counters.fleetLocal += 1;
+    if (fetched !== null) return fetched;
+    return { ok: a.outcome === "adopted" };
   }
 
   /**

@@ -8,3 +8,5 @@ glue.initSync({ module: readFileSync(new URL("./pkg/full/tokenclock_wasm_bg.wasm
 setup(glue);
 
 export * from "./api-full.js";
+// The shared token store (Node only: Redis clients need sockets).
+export { RedisStore, StoreError } from "./store.js";

@@ -10,3 +10,5 @@ glue.initSync({ module: readFileSync(new URL("./pkg/client/tokenclock_wasm_bg.wa
 setup(glue);
 
 export * from "./api.js";
+// The shared token store (Node only: Redis clients need sockets).
+export { RedisStore, StoreError } from "./store.js";

@@ -21,6 +21,7 @@ use wasm_bindgen::prelude::*;
 
 pub mod edge;
 pub mod errors;
+pub mod fleet;
 pub mod host;
 pub mod httpdate;
 pub mod lifetime;

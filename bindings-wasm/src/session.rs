@@ -421,7 +421,7 @@ fn event_js(e: &SessionEvent) -> JsValue {
 #[wasm_bindgen]
 pub struct Session {
     inner: RefCell<core_session::Session>,
-    clock: Clock,
+    pub(crate) clock: Clock,
     /// `authorizeToken`'s non-ready answer, for `takeAuthorization`.
     pending: RefCell<Option<CoreAuthorization>>,
     /// The header of the token `authorizeToken` last returned.
@@ -432,7 +432,10 @@ impl Session {
     /// Runs `f` on the core session. Every argument (and the clock) is read before this is
     /// called, so no JS code runs while the session is borrowed; a re-entrant call from such
     /// code is refused instead of aliasing.
-    fn with<T>(&self, f: impl FnOnce(&mut core_session::Session) -> T) -> Result<T, JsValue> {
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut core_session::Session) -> T,
+    ) -> Result<T, JsValue> {
         let mut inner = self
             .inner
             .try_borrow_mut()
@@ -543,6 +546,23 @@ impl Session {
         let received = self.clock.or_now("received", &received)?;
         self.with(|s| s.complete_refresh(ticket, status, &headers, &body, sent, received))?
             .map(|id| id_js(id.0))
+            .map_err(|e| session_error(&e))
+    }
+
+    /// Feeds the token endpoint's `Date` header from a request that was not a token request
+    /// (a `HEAD` probe before adopting a shared token: fleet action `probe_issuer`).
+    /// `sent`/`received` (default: now) bracket that request.
+    #[wasm_bindgen(js_name = addIssuerDate)]
+    pub fn add_issuer_date(
+        &self,
+        date: JsValue,
+        sent: JsValue,
+        received: JsValue,
+    ) -> Result<(), JsValue> {
+        let date = edge::string("date", &date)?;
+        let sent = edge::reading("sent", &sent)?;
+        let received = self.clock.or_now("received", &received)?;
+        self.with(|s| s.add_issuer_date(&date, sent, received))?
             .map_err(|e| session_error(&e))
     }
 

@@ -1,0 +1,267 @@
+//! `FleetRefresh` (core `fleet::FleetRefresh`): the fleet refresh protocol's decisions, for
+//! `RedisStore` in `npm/store.js`. The Redis I/O is JavaScript's; every decision is core's.
+//!
+//! Methods take the `Session` the ticket belongs to; `now` defaults to that session's clock.
+//! Actions cross as plain objects: `{ kind, fencing, leaseMs, value, ttlMs, until, waitMs,
+//! outcome, notes }` (absent fields `null`; `notes` drained with each answer).
+
+use std::cell::RefCell;
+
+use js_sys::{Array, Object, Reflect};
+use tokenclock::fleet as core_f;
+use tokenclock::record::RecordKey;
+use tokenclock::session::TicketId;
+use tokenclock::time::Reading;
+use wasm_bindgen::prelude::*;
+
+use crate::edge;
+use crate::errors::{core_error, range_error, type_error};
+use crate::session::Session;
+
+/// The fleet refresh protocol for one ticket: answer each action with the matching `on*`
+/// method until `kind === "done"`.
+#[wasm_bindgen]
+pub struct FleetRefresh {
+    inner: RefCell<core_f::FleetRefresh>,
+}
+
+fn set(o: &Object, k: &str, v: JsValue) {
+    let _ = Reflect::set(o, &JsValue::from_str(k), &v);
+}
+
+fn opt_u64(v: Option<u64>) -> JsValue {
+    v.map_or(JsValue::NULL, |x| JsValue::from_f64(x as f64))
+}
+
+impl FleetRefresh {
+    fn action_js(&self, fleet: &mut core_f::FleetRefresh, now: Option<Reading>) -> JsValue {
+        let a = fleet.action().clone();
+        let o = Object::new();
+        set(&o, "kind", JsValue::from_str(a.kind()));
+        let (mut fencing, mut lease, mut value, mut ttl, mut until, mut wait, mut outcome) =
+            (None, None, None, None, None, None, None);
+        match &a {
+            core_f::FleetAction::TakeLease { lease_ms } => lease = Some(*lease_ms),
+            core_f::FleetAction::Fetch { fencing: f } => fencing = *f,
+            core_f::FleetAction::Publish {
+                fencing: f,
+                value: v,
+                ttl_ms,
+            } => {
+                fencing = Some(*f);
+                value = Some(v.clone());
+                ttl = Some(*ttl_ms);
+            }
+            core_f::FleetAction::Release { fencing: f } => fencing = Some(*f),
+            core_f::FleetAction::Wait { until: u } => {
+                until = Some(*u);
+                wait = now.map(|n| u.mono.since(n.mono).max(0));
+            }
+            core_f::FleetAction::Done(o) => outcome = Some(o.as_str()),
+            _ => {}
+        }
+        set(&o, "fencing", opt_u64(fencing));
+        set(&o, "leaseMs", opt_u64(lease));
+        set(&o, "value", edge::opt_str(value.as_deref()));
+        set(&o, "ttlMs", opt_u64(ttl));
+        set(&o, "until", edge::opt_reading_js(until));
+        set(&o, "waitMs", edge::opt_num(wait));
+        set(&o, "outcome", edge::opt_str(outcome));
+        let notes = Array::new();
+        while let Some(n) = fleet.poll_note() {
+            let text = match n {
+                core_f::FleetNote::RecordIgnored { code } => format!("record_ignored:{code}"),
+                other => other.kind().to_owned(),
+            };
+            notes.push(&JsValue::from_str(&text));
+        }
+        set(&o, "notes", notes.into());
+        o.into()
+    }
+
+    fn borrow(&self) -> Result<std::cell::RefMut<'_, core_f::FleetRefresh>, JsValue> {
+        self.inner
+            .try_borrow_mut()
+            .map_err(|_| type_error("FleetRefresh is already in use (re-entrant call)"))
+    }
+
+    fn step(
+        &self,
+        session: &Session,
+        now: &JsValue,
+        f: impl FnOnce(
+            &mut core_f::FleetRefresh,
+            &mut tokenclock::session::Session,
+            Reading,
+        ) -> Result<(), core_f::FleetError>,
+    ) -> Result<JsValue, JsValue> {
+        let now = session.clock.or_now("now", now)?;
+        let mut fleet = self.borrow()?;
+        session
+            .with(|s| f(&mut fleet, s, now))?
+            .map_err(|e| core_error(&e))?;
+        Ok(self.action_js(&mut fleet, Some(now)))
+    }
+
+    fn plain(
+        &self,
+        f: impl FnOnce(&mut core_f::FleetRefresh) -> Result<(), core_f::FleetError>,
+    ) -> Result<JsValue, JsValue> {
+        let mut fleet = self.borrow()?;
+        f(&mut fleet).map_err(|e| core_error(&e))?;
+        Ok(self.action_js(&mut fleet, None))
+    }
+}
+
+#[wasm_bindgen]
+impl FleetRefresh {
+    /// `new FleetRefresh(ticketId, storeKey, { leaseMs?, pollMs?, maxWaitMs?, encryptionKey? })`:
+    /// `storeKey` is the record key (`storeKeys(session).record`); `encryptionKey` a 32-byte
+    /// `Uint8Array` that seals records (AES-256-GCM).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        ticket_id: JsValue,
+        store_key: JsValue,
+        options: JsValue,
+    ) -> Result<FleetRefresh, JsValue> {
+        let ticket = TicketId(edge::uint("ticketId", &ticket_id)?.unsigned_abs());
+        let store_key = edge::string("storeKey", &store_key)?;
+        edge::options("options", &options)?;
+        let mut config = core_f::FleetConfig::default();
+        let ms = |name: &str| -> Result<Option<u64>, JsValue> {
+            Ok(edge::opt_uint(name, &edge::get(&options, name)?)?.map(i64::unsigned_abs))
+        };
+        if let Some(v) = ms("leaseMs")? {
+            config.lease_ms = v;
+        }
+        if let Some(v) = ms("pollMs")? {
+            config.poll_ms = v;
+        }
+        if let Some(v) = ms("maxWaitMs")? {
+            config.max_wait_ms = v;
+        }
+        let key = edge::get(&options, "encryptionKey")?;
+        let key = if edge::is_absent(&key) {
+            None
+        } else {
+            let bytes = edge::bytes("encryptionKey", &key)?;
+            Some(
+                RecordKey::new(&bytes)
+                    .ok_or_else(|| range_error("encryptionKey must be exactly 32 bytes"))?,
+            )
+        };
+        let inner = core_f::FleetRefresh::new(ticket, config, &store_key, key)
+            .map_err(|e| core_error(&e))?;
+        Ok(FleetRefresh {
+            inner: RefCell::new(inner),
+        })
+    }
+
+    /// The action to perform now (plain object).
+    pub fn action(&self) -> Result<JsValue, JsValue> {
+        self.plain(|_| Ok(()))
+    }
+
+    /// The answer to `read`: the value at the record key (`null` when absent).
+    #[wasm_bindgen(js_name = onRecord)]
+    pub fn on_record(
+        &self,
+        session: &Session,
+        value: JsValue,
+        now: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let value = edge::opt_string("value", &value)?;
+        self.step(session, &now, |f, s, now| {
+            f.on_record(s, value.as_deref(), now).map(|_| ())
+        })
+    }
+
+    /// The answer to `probe_issuer` (after `session.addIssuerDate`, also when it failed).
+    #[wasm_bindgen(js_name = onProbe)]
+    pub fn on_probe(&self, session: &Session, now: JsValue) -> Result<JsValue, JsValue> {
+        self.step(session, &now, |f, s, now| f.on_probe(s, now).map(|_| ()))
+    }
+
+    /// The answer to `take_lease`: the fencing token the script returned (0 or `null`: a peer
+    /// holds the lease).
+    #[wasm_bindgen(js_name = onLease)]
+    pub fn on_lease(
+        &self,
+        session: &Session,
+        fencing: JsValue,
+        now: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let fencing = edge::opt_uint("fencing", &fencing)?.map(i64::unsigned_abs);
+        self.step(session, &now, |f, _, now| {
+            f.on_lease(fencing, now).map(|_| ())
+        })
+    }
+
+    /// The answer to `wait`.
+    #[wasm_bindgen(js_name = onWake)]
+    pub fn on_wake(&self, session: &Session, now: JsValue) -> Result<JsValue, JsValue> {
+        self.step(session, &now, |f, _, now| f.on_wake(now).map(|_| ()))
+    }
+
+    /// The answer to `fetch`: `ok` when `completeRefresh` returned a token.
+    #[wasm_bindgen(js_name = onFetched)]
+    pub fn on_fetched(
+        &self,
+        session: &Session,
+        ok: JsValue,
+        now: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let ok = ok
+            .as_bool()
+            .ok_or_else(|| type_error("ok must be a boolean"))?;
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).map_err(|_| type_error("no random number generator"))?;
+        self.step(session, &now, |f, s, now| {
+            f.on_fetched(s, ok, now, nonce).map(|_| ())
+        })
+    }
+
+    /// The answer to `publish`: whether the script wrote the record.
+    #[wasm_bindgen(js_name = onPublished)]
+    pub fn on_published(&self, written: JsValue) -> Result<JsValue, JsValue> {
+        let written = written
+            .as_bool()
+            .ok_or_else(|| type_error("written must be a boolean"))?;
+        self.plain(|f| f.on_published(written).map(|_| ()))
+    }
+
+    /// The answer to `release`.
+    #[wasm_bindgen(js_name = onReleased)]
+    pub fn on_released(&self) -> Result<JsValue, JsValue> {
+        self.plain(|f| f.on_released().map(|_| ()))
+    }
+
+    /// A store command failed or timed out: the refresh goes on without the store.
+    #[wasm_bindgen(js_name = onStoreError)]
+    pub fn on_store_error(&self) -> Result<JsValue, JsValue> {
+        self.plain(|f| f.on_store_error().map(|_| ()))
+    }
+}
+
+/// The Redis keys of the session's credential under `prefix` (default `"tokenclock"`):
+/// `{ record, lease, fence }`, a hash of (token URL, client id, scope, audience).
+#[wasm_bindgen(js_name = storeKeys)]
+pub fn store_keys(session: &Session, prefix: JsValue) -> Result<JsValue, JsValue> {
+    let prefix = edge::opt_string("prefix", &prefix)?.unwrap_or_else(|| "tokenclock".into());
+    let k = session.with(|s| core_f::StoreKeys::for_session(&prefix, s))?;
+    let o = Object::new();
+    set(&o, "record", JsValue::from_str(&k.record));
+    set(&o, "lease", JsValue::from_str(&k.lease));
+    set(&o, "fence", JsValue::from_str(&k.fence));
+    Ok(o.into())
+}
+
+/// The fleet's Redis scripts (`{ takeLease, publish, release }`), shared with every front-end.
+#[wasm_bindgen(js_name = fleetScripts)]
+pub fn fleet_scripts() -> JsValue {
+    let o = Object::new();
+    set(&o, "takeLease", JsValue::from_str(core_f::LUA_TAKE_LEASE));
+    set(&o, "publish", JsValue::from_str(core_f::LUA_PUBLISH));
+    set(&o, "release", JsValue::from_str(core_f::LUA_RELEASE));
+    o.into()
+}

@@ -1,0 +1,230 @@
+// RedisStore: one token shared by a fleet of processes through Redis (Node only).
+//
+//   import { createFetch, RedisStore } from "tokenclock";
+//   const store = new RedisStore("redis://127.0.0.1:6379/0");
+//   const fetch = createFetch({ tokenUrl, clientId, clientSecret, store });
+//
+// Every decision is the core's `FleetRefresh` (see core/src/fleet.rs): adopt a peer's token,
+// take the lease (`SET NX PX` with an owner id and a fencing token, in one script), wait for a
+// peer, take over when its lease lapses, publish under the lease (a script compares the lease
+// value: only the owner's write is accepted), fall back to a process-local refresh when Redis
+// fails. This file only runs the Redis commands it asks for.
+//
+// Client: the `redis` package (node-redis, v5 or later), Redis's own Node.js client, which Redis
+// recommends for new projects (ioredis is in maintenance; connect-redis 9 dropped it for the
+// same reason). Give a connected client, or a URL and `redis` is imported on first use.
+// A client made here never queues commands while disconnected and never throws unhandled
+// `error` events; every command is bounded by `timeoutMs`.
+
+/** A store command failed (connection, timeout, server error): the refresh goes on locally. */
+export class StoreError extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = "StoreError";
+    this.code = "store_unavailable";
+  }
+}
+
+function invalid(Kind, message) {
+  const e = new Kind(message);
+  e.code = "invalid_argument";
+  return e;
+}
+
+function positiveInt(name, v, fallback, max) {
+  if (v === undefined) return fallback;
+  if (!Number.isSafeInteger(v) || v <= 0 || v > max) {
+    throw invalid(RangeError, `RedisStore: ${name} must be an integer number of milliseconds in (0, ${max}]`);
+  }
+  return v;
+}
+
+function randomOwner() {
+  const b = new Uint8Array(12);
+  globalThis.crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+export class RedisStore {
+  /**
+   * @param clientOrUrl a `redis://` URL or a node-redis client (`createClient()`, connected or not)
+   * @param options `{ prefix = "tokenclock", encryptionKey (32-byte Uint8Array), leaseMs = 15000,
+   *   pollMs = 50, maxWaitMs = 20000, timeoutMs = 500, logger = console }`
+   */
+  constructor(clientOrUrl, options = {}) {
+    if (options === null || typeof options !== "object") throw invalid(TypeError, "RedisStore: options must be an object");
+    const prefix = options.prefix ?? "tokenclock";
+    if (typeof prefix !== "string" || prefix === "" || /[{}\s]/.test(prefix)) {
+      throw invalid(TypeError, "RedisStore: prefix must be a non-empty string without braces or spaces");
+    }
+    const key = options.encryptionKey;
+    if (key !== undefined && !(key instanceof Uint8Array && key.length === 32)) {
+      throw invalid(TypeError, "RedisStore: encryptionKey must be a 32-byte Uint8Array");
+    }
+    this.prefix = prefix;
+    this.fleetOptions = {
+      leaseMs: positiveInt("leaseMs", options.leaseMs, 15_000, 600_000),
+      pollMs: positiveInt("pollMs", options.pollMs, 50, 60_000),
+      maxWaitMs: positiveInt("maxWaitMs", options.maxWaitMs, 20_000, 3_600_000),
+      encryptionKey: key === undefined ? undefined : Uint8Array.from(key),
+    };
+    this.timeoutMs = positiveInt("timeoutMs", options.timeoutMs, 500, 60_000);
+    this.logger = options.logger ?? console;
+    /** This process's lease owner id (random). */
+    this.owner = randomOwner();
+    this.down = false;
+    this.#scripts = null;
+    if (typeof clientOrUrl === "string") {
+      this.#url = clientOrUrl;
+      this.#client = null;
+    } else if (clientOrUrl !== null && typeof clientOrUrl === "object" && typeof clientOrUrl.eval === "function" && typeof clientOrUrl.get === "function") {
+      this.#url = null;
+      this.#client = clientOrUrl;
+    } else {
+      throw invalid(TypeError, "RedisStore: clientOrUrl must be a redis URL or a node-redis client");
+    }
+  }
+
+  #url;
+  #client;
+  #connecting = null;
+  #scripts;
+
+  toString() {
+    return `RedisStore(prefix=${this.prefix}${this.fleetOptions.encryptionKey ? ", encrypted" : ""})`;
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")]() {
+    return this.toString();
+  }
+
+  /** Closes a client this store made (a given client is the caller's to close). */
+  async close() {
+    if (this.#url !== null && this.#client !== null) {
+      const c = this.#client;
+      this.#client = null;
+      try {
+        await c.close?.() ?? c.quit?.();
+      } catch {
+        c.destroy?.();
+      }
+    }
+  }
+
+  async #connected() {
+    if (this.#client === null) {
+      if (this.#connecting === null) {
+        this.#connecting = (async () => {
+          const { createClient } = await import("redis");
+          const c = createClient({
+            url: this.#url,
+            disableOfflineQueue: true,
+            socket: {
+              connectTimeout: this.timeoutMs,
+              // Keep trying in the background, never more than 1 s apart; commands fail
+              // fast meanwhile (no offline queue) and the fleet protocol goes local.
+              reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000),
+            },
+          });
+          c.on("error", () => {}); // reported through the failing commands, once
+          this.#client = c;
+          return c;
+        })();
+      }
+      await this.#connecting;
+    }
+    const c = this.#client;
+    if (c.isOpen === false) {
+      if (!this.#openPromise) {
+        this.#openPromise = c.connect().catch(() => {}).finally(() => {
+          this.#openPromise = null;
+        });
+      }
+      await this.#openPromise;
+      if (!c.isReady && !c.isOpen) throw new StoreError("redis is not connected");
+    }
+    return c;
+  }
+
+  #openPromise = null;
+
+  async #run(f) {
+    let timer;
+    try {
+      const c = await this.#bounded(this.#connected());
+      const out = await this.#bounded(f(c));
+      this.#up();
+      return out;
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      throw new StoreError(`redis command failed (${error?.name ?? "error"})`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #bounded(promise) {
+    let timer;
+    return Promise.race([
+      promise,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new StoreError("redis command timed out")), this.timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  #eval(c, script, keys, args) {
+    return c.eval(script, { keys, arguments: args.map(String) });
+  }
+
+  #up() {
+    if (this.down) {
+      this.down = false;
+      this.logger.warn?.("tokenclock: token store (Redis) answers again: sharing tokens again");
+    }
+  }
+
+  /** Logs a protocol note: the store going down (once), an ignored record (each time). */
+  note(note) {
+    if (note === "store_unavailable") {
+      if (!this.down) {
+        this.down = true;
+        this.logger.warn?.("tokenclock: token store (Redis) unreachable or failing: refreshing without it (process-local single flight) until it answers again");
+      }
+    } else if (note.startsWith("record_ignored:")) {
+      this.logger.warn?.(`tokenclock: token store: ignored the shared token record (${note.slice(15)}); not trusted`);
+    } else if (note === "gave_up_waiting") {
+      this.logger.warn?.("tokenclock: token store: a peer's refresh took too long; refreshing here");
+    } else if (note === "lease_lost") {
+      this.logger.warn?.("tokenclock: token store: the lease lapsed before the token was published");
+    }
+  }
+
+  leaseValue(fencing) {
+    return `${this.owner}:${fencing}`;
+  }
+
+  /** The scripts, from the core (`lib.fleetScripts()`), set by createFetch. */
+  setScripts(scripts) {
+    this.#scripts ??= scripts;
+  }
+
+  get(key) {
+    return this.#run((c) => c.get(key));
+  }
+
+  async takeLease(keys, leaseMs) {
+    const out = await this.#run((c) => this.#eval(c, this.#scripts.takeLease, [keys.lease, keys.fence], [this.owner, leaseMs]));
+    return Number(out);
+  }
+
+  async publish(keys, fencing, value, ttlMs) {
+    const out = await this.#run((c) => this.#eval(c, this.#scripts.publish, [keys.lease, keys.record], [this.leaseValue(fencing), value, ttlMs]));
+    return Number(out) === 1;
+  }
+
+  async release(keys, fencing) {
+    const out = await this.#run((c) => this.#eval(c, this.#scripts.release, [keys.lease], [this.leaseValue(fencing)]));
+    return Number(out) === 1;
+  }
+}
