@@ -37,6 +37,7 @@ const store = new RedisStore(args.redis, {
   encryptionKey: args["key-hex"] ? Uint8Array.from(Buffer.from(args["key-hex"], "hex")) : undefined,
   logger: { warn: (m) => { warnings.push(m); process.stderr.write(`worker ${process.pid}: ${m}\n`); } },
 });
+process.stdout.write(JSON.stringify({ owner: store.owner, pid: process.pid }) + "\n");
 // Sees every request the wrapper sends: API requests record the token they carry.
 function observingFetch(url, init) {
   const header = init?.headers instanceof Headers ? init.headers.get("authorization") : null;
