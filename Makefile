@@ -117,7 +117,7 @@ py-test: python
 	@echo "==> py-test"
 	@# Run from the repo root so `tokenclock` is the installed wheel, not python/tokenclock/.
 	$(PY) -m mypy.stubtest tokenclock._native
-	$(PY) -m pytest -c python/pyproject.toml --rootdir $(ROOT) python/tests $(wildcard tests/servers)
+	$(PY) -m pytest -c python/pyproject.toml --rootdir $(ROOT) python/tests $(wildcard tests/servers) tests/fleet
 
 # What a user does with a checkout: PEP 517 build in an isolated env (maturin from PyPI).
 pip-check: bootstrap-venv

@@ -73,6 +73,7 @@ export class RedisStore {
     /** This process's lease owner id (random). */
     this.owner = randomOwner();
     this.down = false;
+    this.lastError = "error";
     this.#scripts = null;
     if (typeof clientOrUrl === "string") {
       this.#url = clientOrUrl;
@@ -140,7 +141,7 @@ export class RedisStore {
           this.#openPromise = null;
         });
       }
-      await this.#openPromise;
+      await this.#bounded(this.#openPromise);
       if (!c.isReady && !c.isOpen) throw new StoreError("redis is not connected");
     }
     return c;
@@ -151,11 +152,14 @@ export class RedisStore {
   async #run(f) {
     let timer;
     try {
-      const c = await this.#bounded(this.#connected());
+      // Loading `redis` the first time is not bounded (module loading, once per process);
+      // connecting and every command are.
+      const c = await this.#connected();
       const out = await this.#bounded(f(c));
       this.#up();
       return out;
     } catch (error) {
+      this.lastError = error?.name ?? "error";
       if (error instanceof StoreError) throw error;
       throw new StoreError(`redis command failed (${error?.name ?? "error"})`, { cause: error });
     } finally {
@@ -189,7 +193,7 @@ export class RedisStore {
     if (note === "store_unavailable") {
       if (!this.down) {
         this.down = true;
-        this.logger.warn?.("tokenclock: token store (Redis) unreachable or failing: refreshing without it (process-local single flight) until it answers again");
+        this.logger.warn?.(`tokenclock: token store (Redis) unreachable or failing (${this.lastError}): refreshing without it (process-local single flight) until it answers again`);
       }
     } else if (note.startsWith("record_ignored:")) {
       this.logger.warn?.(`tokenclock: token store: ignored the shared token record (${note.slice(15)}); not trusted`);
@@ -204,9 +208,11 @@ export class RedisStore {
     return `${this.owner}:${fencing}`;
   }
 
-  /** The scripts, from the core (`lib.fleetScripts()`), set by createFetch. */
+  /** The scripts, from the core (`lib.fleetScripts()`), set by createFetch, which also
+   * starts connecting (in the background) so the first refresh finds the client ready. */
   setScripts(scripts) {
     this.#scripts ??= scripts;
+    this.#connected().catch(() => {});
   }
 
   get(key) {

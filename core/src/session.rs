@@ -1290,15 +1290,15 @@ impl Session {
     }
 
     /// The current token as a record another process can adopt, with its deadlines on the
-    /// issuer's clock; `None` without a usable token. `fencing` is the writer's lease token.
+    /// issuer's clock; `None` without a token that has not expired (or one the resource
+    /// server rejected). `fencing` is the writer's lease token.
     pub fn export_record(&self, now: Reading, fencing: u64) -> Option<crate::record::TokenRecord> {
         let judge = self.judge_estimate(now);
         let t = self.current.as_ref().filter(|t| !t.rejected)?;
-        if !t
-            .lifetime
-            .state(now, &judge, &self.config.policy)
-            .is_usable()
-        {
+        // Only an expired token is kept back. One not yet valid on the resource server's clock
+        // (a fresh token and a slow resource server) is exported: each reader judges `nbf`
+        // itself, and withholding it would send every waiting peer to the token endpoint.
+        if t.lifetime.until_hard_expiry_ms(now, &judge) <= 0 {
             return None;
         }
         let (scope, audience) = self.config.scope_and_audience();
@@ -1324,7 +1324,8 @@ impl Session {
 
     /// Adopts a token another process obtained. Its issuer-clock deadline is mapped into local
     /// time through *our* estimate of the issuer's clock, worst case (the issuer's clock as far
-    /// ahead as the estimate allows). Rules: a record for another token endpoint is refused; the
+    /// ahead as the estimate allows). Rules: a record for another token endpoint, scope or
+    /// audience is refused, and so is a token the resource server rejected here; the
     /// token we already hold is kept (same id); without an upper bound on the issuer's offset
     /// the record cannot be placed (`issuer_clock_unknown`: probe the token endpoint's `Date`
     /// with [`add_issuer_date`](Self::add_issuer_date) and try again); a record already past hard
@@ -1343,6 +1344,26 @@ impl Session {
         if record.origin != self.config.token_url {
             return Err(SessionError::InvalidArgument(
                 "record is for another token endpoint",
+            ));
+        }
+        // The scope and audience are part of the credential: a token for another scope or
+        // audience (a record moved under our key) is never ours to use.
+        if (record.scope.clone(), record.audience.clone()) != self.config.scope_and_audience() {
+            return Err(SessionError::InvalidArgument(
+                "record is for another scope or audience",
+            ));
+        }
+        // A token the resource server rejected here is not taken back from the store (the
+        // peer that published it may not have been told yet): adopting it again would only
+        // be rejected again, a refresh loop without a single token request.
+        if self
+            .current
+            .iter()
+            .chain(self.previous.iter())
+            .any(|t| t.rejected && t.token_id == record.token_id)
+        {
+            return Err(SessionError::InvalidArgument(
+                "record holds a token the resource server rejected",
             ));
         }
         if let Some(t) = ticket {

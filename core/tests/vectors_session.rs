@@ -67,8 +67,12 @@ mod common;
 use common::Case;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use tokenclock::fleet::{
+    FleetAction, FleetConfig, FleetNote, FleetOutcome, FleetRefresh, StoreKeys,
+};
 use tokenclock::lifetime::{LifetimePolicy, Margin, NotBefore, RefreshAt};
 use tokenclock::oauth::{ClientAuth, Grant, Secret};
+use tokenclock::record::{RecordKey, TokenRecord};
 use tokenclock::rng::SplitMix64;
 use tokenclock::session::{
     Authorization, BackoffPolicy, Diagnosis, RefreshReason, Session, SessionConfig, SessionError,
@@ -78,10 +82,11 @@ use tokenclock::skew::SkewConfig;
 use tokenclock::time::{MonoMillis, Reading, UnixMillis};
 use tokenclock::ErrorCode;
 
-const FILES: [&str; 3] = [
+const FILES: [&str; 4] = [
     "session/basic.json",
     "session/errors.json",
     "session/skew.json",
+    "session/fleet.json",
 ];
 
 type R<T> = Result<T, String>;
@@ -282,12 +287,22 @@ fn build_config(c: &Value) -> R<(SessionConfig, u64)> {
 
 // ----- names --------------------------------------------------------------------------------
 
-/// Name ↔ id bindings of one transcript.
+/// Name ↔ id bindings of one transcript (and its fleet refresh, if one runs).
 #[derive(Default)]
 struct Names {
     tickets: HashMap<String, TicketId>,
     tokens: HashMap<String, TokenId>,
     headers: HashMap<TokenId, String>,
+    fleet: Option<FleetCtx>,
+}
+
+/// The fleet refresh of a transcript (`fleet_begin`).
+struct FleetCtx {
+    refresh: FleetRefresh,
+    key: Option<RecordKey>,
+    store_key: String,
+    /// The access token of the last readable record fed to `fleet_on_record`.
+    last_token: Option<String>,
 }
 
 impl Names {
@@ -642,6 +657,9 @@ fn check_stats(st: &Stats, want: &Value) -> R<()> {
 // ----- the runner -----------------------------------------------------------------------------
 
 fn run_case(case: &Case) -> R<()> {
+    if case.flags.iter().any(|f| f == "encrypt") && cfg!(not(feature = "encrypt")) {
+        return Ok(());
+    }
     let (cfg, seed) = build_config(&case.input["config"])?;
     let token_url = cfg.token_url.clone();
     let session = Session::new(cfg, Box::new(SplitMix64::new(seed)));
@@ -779,7 +797,272 @@ fn run_step(session: &mut Session, names: &mut Names, token_url: &str, step: &Va
             }
         }
         "stats" => check_stats(session.stats(), exp),
+        "add_issuer_date" => {
+            check_keys(exp, &["error"], "add_issuer_date expectation")?;
+            let sent = reading(&step["sent"])?;
+            match (
+                session.add_issuer_date(&s(step, "date")?, sent, at),
+                exp.get("error"),
+            ) {
+                (Ok(()), None) => Ok(()),
+                (Err(e), Some(_)) => check_error(&e, exp),
+                (Ok(()), Some(c)) => Err(format!("add_issuer_date succeeded, expected {c}")),
+                (Err(e), None) => Err(format!("add_issuer_date failed: {}", e.code())),
+            }
+        }
+        c if c.starts_with("fleet_") => run_fleet_step(session, names, c, step, at, exp),
         c => Err(format!("unknown call {c}")),
+    }
+}
+
+// ----- the fleet calls -------------------------------------------------------------------------
+
+fn hex_bytes(h: &str) -> R<Vec<u8>> {
+    if h.len() % 2 != 0 {
+        return Err(format!("odd hex {h}"));
+    }
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).map_err(|e| format!("hex {h}: {e}")))
+        .collect()
+}
+
+fn fleet_config(v: Option<&Value>) -> R<FleetConfig> {
+    let mut c = FleetConfig::default();
+    let Some(v) = v else { return Ok(c) };
+    check_keys(v, &["lease_ms", "poll_ms", "max_wait_ms"], "fleet")?;
+    let get = |k: &str, d: u64| {
+        v.get(k)
+            .map_or(Ok(d), |x| x.as_u64().ok_or(format!("fleet {k}")))
+    };
+    c.lease_ms = get("lease_ms", c.lease_ms)?;
+    c.poll_ms = get("poll_ms", c.poll_ms)?;
+    c.max_wait_ms = get("max_wait_ms", c.max_wait_ms)?;
+    Ok(c)
+}
+
+fn note_json(n: &FleetNote) -> Value {
+    match n {
+        FleetNote::RecordIgnored { code } => serde_json::json!({"kind": n.kind(), "code": code}),
+        _ => serde_json::json!({"kind": n.kind()}),
+    }
+}
+
+fn check_record(value: &str, ctx: &FleetCtx, want: &Value) -> R<()> {
+    let opened = tokenclock::record::open(value, ctx.key.as_ref(), &ctx.store_key)
+        .map_err(|e| format!("published value does not open: {}", e.code()))?;
+    let r = TokenRecord::decode(&opened)
+        .map_err(|e| format!("published value does not decode: {}", e.code()))?;
+    let got = serde_json::json!({
+        "v": 1,
+        "token_id": r.token_id,
+        "access_token": r.access_token.expose(),
+        "origin": r.origin,
+        "scope": r.scope,
+        "audience": r.audience,
+        "deadline_ms": r.deadline_ms,
+        "deadline_slack_ms": r.deadline_slack_ms,
+        "exp_ms": r.exp_ms,
+        "nbf_ms": r.nbf_ms,
+        "iat_ms": r.iat_ms,
+        "fencing": r.fencing,
+    });
+    let want = want.as_object().ok_or("value_record must be an object")?;
+    for (k, w) in want {
+        match got.get(k) {
+            Some(g) if g == w => {}
+            g => return Err(format!("published record {k} = {g:?}, expected {w}")),
+        }
+    }
+    Ok(())
+}
+
+fn check_action(a: &FleetAction, exp: &Value, names: &mut Names, session: &Session) -> R<()> {
+    check_keys(
+        exp,
+        &[
+            "kind",
+            "lease_ms",
+            "fencing",
+            "ttl_ms",
+            "until",
+            "outcome",
+            "token",
+            "value_prefix",
+            "value_record",
+        ],
+        "action expectation",
+    )?;
+    let kind = s(exp, "kind")?;
+    if a.kind() != kind {
+        return Err(format!("action {a:?}, expected {kind}"));
+    }
+    let want_u64 = |k: &str, got: u64| match exp.get(k) {
+        Some(w) if w.as_u64() != Some(got) => Err(format!("{kind} {k} = {got}, expected {w}")),
+        _ => Ok(()),
+    };
+    match a {
+        FleetAction::TakeLease { lease_ms } => want_u64("lease_ms", *lease_ms)?,
+        FleetAction::Fetch { fencing } => {
+            if let Some(w) = exp.get("fencing") {
+                if w.as_u64() != *fencing {
+                    return Err(format!("fetch fencing {fencing:?}, expected {w}"));
+                }
+            }
+        }
+        FleetAction::Release { fencing } => want_u64("fencing", *fencing)?,
+        FleetAction::Publish {
+            fencing,
+            value,
+            ttl_ms,
+        } => {
+            want_u64("fencing", *fencing)?;
+            want_u64("ttl_ms", *ttl_ms)?;
+            if let Some(p) = exp.get("value_prefix").and_then(Value::as_str) {
+                if !value.starts_with(p) {
+                    return Err(format!("published value does not start with {p}"));
+                }
+            }
+            if let Some(want) = exp.get("value_record") {
+                check_record(value, names.fleet.as_ref().ok_or("no fleet")?, want)?;
+            }
+        }
+        FleetAction::Wait { until } => {
+            if let Some(u) = exp.get("until") {
+                if reading(u)? != *until {
+                    return Err(format!("wait until {}, expected {u}", reading_json(*until)));
+                }
+            }
+        }
+        FleetAction::Done(o) => {
+            let want = s(exp, "outcome")?;
+            if o.as_str() != want {
+                return Err(format!("outcome {}, expected {want}", o.as_str()));
+            }
+            if let FleetOutcome::Adopted(id) = o {
+                let name = s(exp, "token")?;
+                let token = names
+                    .fleet
+                    .as_ref()
+                    .and_then(|f| f.last_token.clone())
+                    .ok_or("adopted without a readable record")?;
+                let header = format!("Bearer {token}");
+                if session.header_of(*id).map(Secret::expose) != Some(header.as_str()) {
+                    return Err("the adopted token is not the record's".into());
+                }
+                names.headers.insert(*id, header);
+                names.bind_token(&name, *id)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn run_fleet_step(
+    session: &mut Session,
+    names: &mut Names,
+    call: &str,
+    step: &Value,
+    at: Reading,
+    exp: &Value,
+) -> R<()> {
+    check_keys(exp, &["action", "notes", "error"], "fleet expectation")?;
+    let result: Result<FleetAction, tokenclock::fleet::FleetError> = if call == "fleet_begin" {
+        let ticket = names.ticket_arg(&s(step, "ticket")?);
+        let store_key = s(step, "store_key")?;
+        let derived = StoreKeys::for_session(&s(step, "prefix")?, session);
+        if derived.record != store_key {
+            return Err(format!(
+                "store key {}, expected {store_key}",
+                derived.record
+            ));
+        }
+        let key = match step.get("key").and_then(Value::as_str) {
+            Some(h) => Some(RecordKey::new(&hex_bytes(h)?).ok_or("key must be 32 bytes")?),
+            None => None,
+        };
+        let config = fleet_config(step.get("fleet"))?;
+        FleetRefresh::new(ticket, config, &store_key, key.clone()).map(|refresh| {
+            let a = refresh.action().clone();
+            names.fleet = Some(FleetCtx {
+                refresh,
+                key,
+                store_key,
+                last_token: None,
+            });
+            a
+        })
+    } else {
+        let ctx = names.fleet.as_mut().ok_or("no fleet_begin before")?;
+        let f = &mut ctx.refresh;
+        match call {
+            "fleet_on_record" => {
+                let value = step["value"].as_str();
+                if let Some(v) = value {
+                    if let Ok(r) = tokenclock::record::open(v, ctx.key.as_ref(), &ctx.store_key)
+                        .and_then(|o| TokenRecord::decode(&o))
+                    {
+                        ctx.last_token = Some(r.access_token.expose().to_owned());
+                    }
+                }
+                f.on_record(session, value, at).cloned()
+            }
+            "fleet_on_probe" => f.on_probe(session, at).cloned(),
+            "fleet_on_lease" => {
+                let fencing = match &step["fencing"] {
+                    Value::Null => None,
+                    v => Some(v.as_u64().ok_or("fencing")?),
+                };
+                f.on_lease(fencing, at).cloned()
+            }
+            "fleet_on_wake" => f.on_wake(at).cloned(),
+            "fleet_on_fetched" => {
+                let nonce: [u8; 12] = hex_bytes(&s(step, "nonce")?)?
+                    .try_into()
+                    .map_err(|_| "nonce must be 12 bytes")?;
+                let ok = step["ok"].as_bool().ok_or("ok must be a boolean")?;
+                f.on_fetched(session, ok, at, nonce).cloned()
+            }
+            "fleet_on_published" => {
+                let written = step["written"].as_bool().ok_or("written")?;
+                f.on_published(written).cloned()
+            }
+            "fleet_on_released" => f.on_released().cloned(),
+            "fleet_on_store_error" => f.on_store_error().cloned(),
+            c => return Err(format!("unknown call {c}")),
+        }
+    };
+    let notes: Vec<Value> = match names.fleet.as_mut() {
+        Some(ctx) => std::iter::from_fn(|| ctx.refresh.poll_note())
+            .map(|n| note_json(&n))
+            .collect(),
+        None => Vec::new(),
+    };
+    match (result, exp.get("error")) {
+        (Err(e), Some(_)) => {
+            let code = s(exp, "error")?;
+            if e.code() != code {
+                return Err(format!("error {} ({e}), expected {code}", e.code()));
+            }
+            if !notes.is_empty() {
+                return Err(format!("notes {notes:?} after an error"));
+            }
+            Ok(())
+        }
+        (Err(e), None) => Err(format!("{call} failed: {} ({e})", e.code())),
+        (Ok(a), Some(c)) => Err(format!("{call} gave {a:?}, expected error {c}")),
+        (Ok(a), None) => {
+            check_action(&a, &exp["action"], names, session)?;
+            let want = exp
+                .get("notes")
+                .cloned()
+                .unwrap_or(Value::Array(Vec::new()));
+            if Value::Array(notes.clone()) != want {
+                return Err(format!("notes {notes:?}, expected {want}"));
+            }
+            Ok(())
+        }
     }
 }
 

@@ -109,6 +109,7 @@ class RedisStore:
         self.owner = os.urandom(12).hex()
         self._lock = threading.Lock()
         self._down = False
+        self._last_error = "error"
         self._scripts: dict = {}
 
     def __repr__(self) -> str:
@@ -143,8 +144,9 @@ class RedisStore:
                 first, self._down = not self._down, True
             if first:
                 logger.warning(
-                    "token store (Redis) unreachable or failing: refreshing without it "
-                    "(process-local single flight) until it answers again"
+                    "token store (Redis) unreachable or failing (%s): refreshing without it "
+                    "(process-local single flight) until it answers again",
+                    self._last_error,
                 )
         elif note.startswith("record_ignored:"):
             logger.warning(
@@ -195,6 +197,7 @@ class RedisStore:
         except StoreError:
             raise
         except Exception as exc:  # redis errors, OSError, timeouts: the store is unusable
+            self._last_error = type(exc).__name__
             raise StoreError(type(exc).__name__) from exc
         self._up()
         return out
@@ -250,6 +253,7 @@ class RedisStore:
         except StoreError:
             raise
         except Exception as exc:
+            self._last_error = type(exc).__name__
             raise StoreError(type(exc).__name__) from exc
         self._up()
         return out
