@@ -48,6 +48,14 @@ export {
   SessionEvent,
   SessionOptions,
   Session,
+  FleetAction,
+  FleetOptions,
+  FleetRefresh,
+  storeKeys,
+  fleetScripts,
+  RedisStoreOptions,
+  RedisStore,
+  StoreError,
 } from "./index.js";
 
 /** JWS algorithms an assertion can be signed with. */

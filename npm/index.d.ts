@@ -526,6 +526,83 @@ export declare class Session {
   free(): void;
 }
 
+// ===== the fleet (core `fleet`; npm/store.js) ================================================
+
+/** What the host does next for a fleet refresh (plain data; absent fields are `null`). */
+export interface FleetAction {
+  kind: "read" | "probe_issuer" | "take_lease" | "fetch" | "publish" | "release" | "wait" | "done";
+  fencing: number | null;
+  leaseMs: number | null;
+  /** `publish`: the encoded (sealed when a key is set) record. */
+  value: string | null;
+  ttlMs: number | null;
+  until: Reading | null;
+  waitMs: number | null;
+  outcome: "adopted" | "published" | "fetched" | "fetch_failed" | "abandoned" | null;
+  /** Notes to log, drained with this answer (`record_ignored:<code>`, `store_unavailable`, ...). */
+  notes: string[];
+}
+
+/** Timing and sealing of the fleet protocol. */
+export interface FleetOptions {
+  leaseMs?: number;
+  pollMs?: number;
+  maxWaitMs?: number;
+  /** 32 bytes: records are sealed with AES-256-GCM. */
+  encryptionKey?: Uint8Array;
+}
+
+/** The fleet refresh protocol for one ticket (core `FleetRefresh`); the host does the store I/O. */
+export declare class FleetRefresh {
+  constructor(ticketId: number, storeKey: string, options?: FleetOptions);
+  free(): void;
+  action(): FleetAction;
+  onRecord(session: Session, value: string | null, now?: Reading): FleetAction;
+  onProbe(session: Session, now?: Reading): FleetAction;
+  onLease(session: Session, fencing: number | null, now?: Reading): FleetAction;
+  onWake(session: Session, now?: Reading): FleetAction;
+  onFetched(session: Session, ok: boolean, now?: Reading): FleetAction;
+  onPublished(written: boolean): FleetAction;
+  onReleased(): FleetAction;
+  onStoreError(): FleetAction;
+}
+
+/** The Redis keys of a session's credential (a hash of token URL, client id, scope, audience). */
+export declare function storeKeys(session: Session, prefix?: string): { record: string; lease: string; fence: string };
+
+/** The fleet's Redis scripts (Lua), shared with every front-end. */
+export declare function fleetScripts(): { takeLease: string; publish: string; release: string };
+
+/** Options of `RedisStore`. */
+export interface RedisStoreOptions {
+  prefix?: string;
+  encryptionKey?: Uint8Array;
+  leaseMs?: number;
+  pollMs?: number;
+  maxWaitMs?: number;
+  /** Bound on every Redis command, ms (default 500). */
+  timeoutMs?: number;
+  logger?: { warn?: (message: string) => void };
+}
+
+/** A Redis-backed token store for `createFetch({ store })` (Node; node-redis >= 5). */
+export declare class RedisStore {
+  constructor(clientOrUrl: string | object, options?: RedisStoreOptions);
+  readonly prefix: string;
+  readonly owner: string;
+  close(): Promise<void>;
+  note(note: string): void;
+  leaseValue(fencing: number): string;
+  setScripts(scripts: { takeLease: string; publish: string; release: string }): void;
+  get(key: string): Promise<string | null>;
+  takeLease(keys: { lease: string; fence: string }, leaseMs: number): Promise<number>;
+  publish(keys: { lease: string; record: string }, fencing: number, value: string, ttlMs: number): Promise<boolean>;
+  release(keys: { lease: string }, fencing: number): Promise<boolean>;
+}
+
+/** A store command failed; the fleet protocol turns it into a local refresh. */
+export declare class StoreError extends Error {}
+
 // ===== createFetch (npm/fetch.js) ==========================================================
 // This section is maintained with npm/fetch.js (createFetch and its end-to-end tests); keep it
 // last in the file.
@@ -544,6 +621,8 @@ export interface CreateFetchCommonOptions {
   tokenTimeoutMs?: number;
   /** Called with the error of a refresh nobody was waiting for (a stale token's background refresh). */
   onRefreshError?: (error: Error) => void;
+  /** Share the token with every process using the same store and credential (Node). */
+  store?: RedisStore;
 }
 
 /** `createFetch` for a client credentials session it creates (session options inline). */

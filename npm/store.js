@@ -61,7 +61,7 @@ export class RedisStore {
     if (key !== undefined && !(key instanceof Uint8Array && key.length === 32)) {
       throw invalid(TypeError, "RedisStore: encryptionKey must be a 32-byte Uint8Array");
     }
-    this.prefix = prefix;
+    this.#prefix = prefix;
     this.fleetOptions = {
       leaseMs: positiveInt("leaseMs", options.leaseMs, 15_000, 600_000),
       pollMs: positiveInt("pollMs", options.pollMs, 50, 60_000),
@@ -70,8 +70,7 @@ export class RedisStore {
     };
     this.timeoutMs = positiveInt("timeoutMs", options.timeoutMs, 500, 60_000);
     this.logger = options.logger ?? console;
-    /** This process's lease owner id (random). */
-    this.owner = randomOwner();
+    this.#owner = randomOwner();
     this.down = false;
     this.lastError = "error";
     this.#scripts = null;
@@ -88,6 +87,18 @@ export class RedisStore {
 
   #url;
   #client;
+  #prefix;
+  #owner;
+
+  /** The key prefix. */
+  get prefix() {
+    return this.#prefix;
+  }
+
+  /** This process's lease owner id (random, never derived from a secret). */
+  get owner() {
+    return this.#owner;
+  }
   #connecting = null;
   #scripts;
 

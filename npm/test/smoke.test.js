@@ -17,7 +17,7 @@ const CLIENT_API = [
   "authorizationCodeGrant", "authorizationUrl", "build", "clientCredentials", "createFetch", "formatHttpDate",
   "parseHttpDate", "parseRedirect", "parseRetryAfter", "parseSntpReply", "parseTokenResponse", "peek",
   "refreshTokenGrant", "refreshTokenToKeep", "rulesIsExpired", "rulesIsIssuedInFuture", "rulesIsNotYetValid",
-  "s256Challenge", "version",
+  "s256Challenge", "version", "FleetRefresh", "storeKeys", "fleetScripts", "RedisStore", "StoreError",
 ];
 const FULL_ONLY = [
   "SkewMonitor", "Verifier", "gauntletCells", "gauntletRows", "jwtBearerGrant", "renderBreakdown",

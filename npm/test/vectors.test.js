@@ -13,7 +13,7 @@
 // may panic (a panicked wasm instance is dead for the process).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, createPublicKey, verify as cryptoVerify } from "node:crypto";
+import { createDecipheriv, createHash, createPublicKey, verify as cryptoVerify } from "node:crypto";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -632,6 +632,10 @@ class Names {
   tickets = new Map();
   tokens = new Map();
   headers = new Map();
+  /** The current fleet refresh (`fleet_begin`): { refresh, key, storeKey, lastToken }. */
+  fleet = null;
+  /** Adopted token ids whose header no `ready` has checked yet. */
+  adoptedUnchecked = new Set();
 
   bind(map, kind, name, id) {
     if (map.has(name)) {
@@ -686,6 +690,7 @@ function checkAuthorize(a, exp, names, tokenUrl) {
   assert.equal(a.kind, exp.kind, `authorize gave ${a}`);
   if (a.kind === "ready" || a.kind === "ready_and_refresh") {
     assert.equal(a.header, names.headers.get(a.tokenId), `header of token ${a.tokenId}`);
+    names.adoptedUnchecked?.delete(a.tokenId);
     assert.ok(typeof exp.token === "string", "a ready expectation must name its token");
     names.bind(names.tokens, "token", exp.token, a.tokenId);
     assert.ok(!String(a).includes(a.header.slice(7)) && !JSON.stringify(a).includes(a.header.slice(7)), "token visible");
@@ -772,9 +777,250 @@ function runStep(api, session, names, tokenUrl, step) {
     }
     case "stats":
       return checkStats(session.stats(), exp);
+    case "add_issuer_date": {
+      checkKeys(exp, ["error"], "add_issuer_date expectation");
+      const r = attempt(api, () => session.addIssuerDate(step.date, reading(step.sent), at));
+      if (r.err) {
+        assert.ok("error" in exp, `add_issuer_date failed: ${r.err.code} (${r.err.message})`);
+        return checkSessionError(r.err, exp);
+      }
+      return assert.ok(!("error" in exp), `add_issuer_date succeeded, expected ${exp.error}`);
+    }
     default:
+      if (step.call.startsWith("fleet_")) return runFleetStep(api, session, names, step, at, exp);
       throw new Error(`unknown call ${step.call}`);
   }
+}
+
+// --- the fleet calls (fleet.json; core/tests/vectors_session.rs, "the fleet calls") ---
+
+// A port of core's record format (core/src/record.rs: `open`, `TokenRecord::decode`), used the
+// way the Rust runner uses core's: to find the access token of the last readable record fed to
+// `fleet_on_record` (what an `adopted` outcome must install) and to read a published value's
+// fields (`value_record`). Sealed values are opened with node:crypto AES-256-GCM, the store key
+// as associated data. Throws on an unreadable value.
+const MAX_RECORD_BYTES = 96 * 1024;
+const MAX_UNIX_MILLIS = 253_402_300_799_999;
+const MAX_LIFETIME_MS = 366 * 86_400_000;
+
+function b64urlStrict(text) {
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) throw new Error("record: base64");
+  const raw = Buffer.from(text, "base64url");
+  if (raw.toString("base64url") !== text) throw new Error("record: base64 (non-canonical)");
+  return raw;
+}
+
+function openRecord(value, key, storeKey) {
+  if (value.length > 2 * MAX_RECORD_BYTES) throw new Error("record: too large");
+  if (!value.startsWith("tce1.")) {
+    if (key) throw new Error("record: not encrypted");
+    return value;
+  }
+  if (!key) throw new Error("record: encrypted");
+  const raw = b64urlStrict(value.slice(5));
+  if (raw.length < 12 + 16) throw new Error("record: decrypt");
+  const d = createDecipheriv("aes-256-gcm", key, raw.subarray(0, 12));
+  d.setAAD(Buffer.from(storeKey, "utf8"));
+  d.setAuthTag(raw.subarray(raw.length - 16));
+  const plain = Buffer.concat([d.update(raw.subarray(12, raw.length - 16)), d.final()]); // throws on a bad tag
+  return new TextDecoder("utf-8", { fatal: true }).decode(plain);
+}
+
+/** Parses JSON keeping integers exact (as strings are compared against BigInt-free ranges). */
+function decodeRecord(s) {
+  if (Buffer.byteLength(s, "utf8") > MAX_RECORD_BYTES) throw new Error("record: too large");
+  if (!s.startsWith("tcr1.")) throw new Error("record: prefix");
+  const rest = s.slice(5);
+  const dot = rest.indexOf(".");
+  if (dot < 0) throw new Error("record: layout");
+  const raw = b64urlStrict(rest.slice(0, dot));
+  if (createHash("sha256").update(raw).digest("hex").slice(0, 32) !== rest.slice(dot + 1)) throw new Error("record: checksum");
+  let o;
+  try {
+    o = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+  } catch {
+    throw new Error("record: json");
+  }
+  if (o === null || typeof o !== "object" || Array.isArray(o)) throw new Error("record: not an object");
+  const isInt = (x) => Number.isSafeInteger(x);
+  if (o.v !== 1) throw new Error("record: version");
+  const text = (k) => {
+    if (typeof o[k] !== "string") throw new Error(`record: ${k}`);
+    return o[k];
+  };
+  const optText = (k) => (o[k] === undefined || o[k] === null ? null : text(k));
+  const time = (k) => {
+    if (!isInt(o[k])) throw new Error(`record: ${k}`);
+    if (o[k] < 0 || o[k] > MAX_UNIX_MILLIS) throw new Error(`record: ${k} out of range`);
+    return o[k];
+  };
+  const optTime = (k) => (o[k] === undefined || o[k] === null ? null : time(k));
+  const accessToken = text("access_token");
+  const tokenId = text("token_id");
+  if (!accessToken || tokenId !== createHash("sha256").update(accessToken, "utf8").digest("hex").slice(0, 32)) {
+    throw new Error("record: token_id");
+  }
+  const slack = o.deadline_slack_ms;
+  if (!isInt(slack)) throw new Error("record: deadline_slack_ms");
+  if (slack < 0 || slack > MAX_LIFETIME_MS) throw new Error("record: deadline_slack_ms out of range");
+  const rec = {
+    v: 1, token_id: tokenId, access_token: accessToken, origin: text("origin"), scope: optText("scope"),
+    audience: optText("audience"), deadline_ms: time("deadline_ms"), deadline_slack_ms: slack,
+    exp_ms: optTime("exp_ms"), nbf_ms: optTime("nbf_ms"), iat_ms: optTime("iat_ms"), fencing: o.fencing,
+  };
+  if (!isInt(o.fencing) || o.fencing < 0) throw new Error("record: fencing");
+  if (rec.exp_ms !== null && rec.deadline_ms > rec.exp_ms) throw new Error("record: deadline_ms after exp_ms");
+  return rec;
+}
+
+const FLEET_OPTIONS = { lease_ms: "leaseMs", poll_ms: "pollMs", max_wait_ms: "maxWaitMs" };
+
+function noteJson(n) {
+  const i = n.indexOf(":");
+  return i < 0 ? { kind: n } : { kind: n.slice(0, i), code: n.slice(i + 1) };
+}
+
+function checkFleetAction(a, exp, names, session, at) {
+  checkKeys(exp, ["kind", "lease_ms", "fencing", "ttl_ms", "until", "outcome", "token", "value_prefix", "value_record"], "action expectation");
+  const kind = exp.kind;
+  assert.equal(a.kind, kind, `action ${JSON.stringify({ ...a, value: a.value === null ? null : "<value>" })}, expected ${kind}`);
+  if (kind === "take_lease" && "lease_ms" in exp) assert.equal(a.leaseMs, exp.lease_ms, "take_lease lease_ms");
+  else if ((kind === "fetch" || kind === "release") && "fencing" in exp) assert.equal(a.fencing, exp.fencing, `${kind} fencing`);
+  else if (kind === "publish") {
+    if ("fencing" in exp) assert.equal(a.fencing, exp.fencing, "publish fencing");
+    if ("ttl_ms" in exp) assert.equal(a.ttlMs, exp.ttl_ms, "publish ttl_ms");
+    assert.equal(typeof a.value, "string");
+    if ("value_prefix" in exp) assert.ok(a.value.startsWith(exp.value_prefix), `published value does not start with ${exp.value_prefix}`);
+    if ("value_record" in exp) {
+      // The binding seals with its own random nonce (the step's `nonce` cannot be passed), so,
+      // as in the Rust runner, the value is opened (key + store key) and decoded, and its fields
+      // compared; the sealed bytes themselves are not compared.
+      const ctx = names.fleet;
+      assert.ok(ctx, "no fleet");
+      let rec;
+      try {
+        rec = decodeRecord(openRecord(a.value, ctx.key, ctx.storeKey));
+      } catch (e) {
+        throw new Error(`published value does not open/decode: ${e.message}`);
+      }
+      for (const [k, w] of Object.entries(exp.value_record)) {
+        assert.ok(k in rec, `published record has no ${k}`);
+        assert.deepEqual(rec[k], w, `published record ${k}`);
+      }
+    }
+  } else if (kind === "wait") {
+    assert.ok(a.until);
+    if ("until" in exp) assert.deepEqual(a.until, reading(exp.until), "wait until");
+    // Beyond the Rust runner: `waitMs` is the sleep from the reading it was decided at.
+    assert.equal(a.waitMs, Math.max(0, a.until.monoMs - at.monoMs), "waitMs");
+  } else if (kind === "done") {
+    assert.ok("outcome" in exp, "a done expectation must name its outcome");
+    assert.equal(a.outcome, exp.outcome, "outcome");
+    if (a.outcome === "adopted") {
+      assert.ok(typeof exp.token === "string", "an adopted outcome must name its token");
+      const token = names.fleet?.lastToken;
+      assert.ok(typeof token === "string", "adopted without a readable record");
+      // The JS action carries no token id for `adopted` (core's FleetOutcome::Adopted(id)
+      // does), and `tokenHeader(id)` only answers for the last `authorizeToken` result. The
+      // strongest equivalent without disturbing the session: the adopted token is now the
+      // session's current token (bound to the name); its header must be the record's access
+      // token, checked by the next `ready` for it (checkAuthorize), or else at the end of the
+      // case (sessionCase: `authorizeToken` + `tokenHeader`, after every other expectation).
+      const cur = session.currentToken();
+      assert.ok(cur, "adopted, but the session has no current token");
+      const header = `Bearer ${token}`;
+      names.headers.set(cur.tokenId, header);
+      names.bind(names.tokens, "token", exp.token, cur.tokenId);
+      names.adoptedUnchecked.add(cur.tokenId);
+    }
+  }
+}
+
+function runFleetStep(api, session, names, step, at, exp) {
+  checkKeys(exp, ["action", "notes", "error"], "fleet expectation");
+  let r;
+  if (step.call === "fleet_begin") {
+    const ticket = names.arg(names.tickets, step.ticket);
+    const storeKey = step.store_key;
+    const derived = api.storeKeys(session, step.prefix);
+    assert.equal(derived.record, storeKey, "store key");
+    let key = null;
+    if (step.key !== undefined && step.key !== null) {
+      assert.match(step.key, /^[0-9a-f]{64}$/, "key must be 32 bytes in hex");
+      key = new Uint8Array(Buffer.from(step.key, "hex"));
+    }
+    const cfg = step.fleet ?? {};
+    checkKeys(cfg, Object.keys(FLEET_OPTIONS), "fleet");
+    const options = {};
+    for (const [k, opt] of Object.entries(FLEET_OPTIONS)) if (k in cfg) options[opt] = cfg[k];
+    if (key) options.encryptionKey = key;
+    const made = attempt(api, () => new api.FleetRefresh(ticket, storeKey, options));
+    if (made.err) r = made;
+    else {
+      names.fleet = { refresh: made.ok, key, storeKey, lastToken: null };
+      r = { ok: made.ok.action() };
+    }
+  } else {
+    const ctx = names.fleet;
+    assert.ok(ctx, "no fleet_begin before");
+    const f = ctx.refresh;
+    switch (step.call) {
+      case "fleet_on_record": {
+        const value = step.value;
+        if (value !== null) {
+          try {
+            ctx.lastToken = decodeRecord(openRecord(value, ctx.key, ctx.storeKey)).access_token;
+          } catch {
+            // unreadable: the last readable record stays
+          }
+        }
+        r = attempt(api, () => f.onRecord(session, value, at));
+        break;
+      }
+      case "fleet_on_probe":
+        r = attempt(api, () => f.onProbe(session, at));
+        break;
+      case "fleet_on_lease":
+        assert.ok(step.fencing === null || (Number.isSafeInteger(step.fencing) && step.fencing >= 0), "fencing");
+        r = attempt(api, () => f.onLease(session, step.fencing, at));
+        break;
+      case "fleet_on_wake":
+        r = attempt(api, () => f.onWake(session, at));
+        break;
+      case "fleet_on_fetched":
+        // The binding draws the seal's nonce itself; the step's nonce is only checked to be
+        // well-formed (a sealed value is checked by opening it, never by its bytes).
+        assert.match(step.nonce, /^[0-9a-f]{24}$/, "nonce must be 12 bytes in hex");
+        assert.equal(typeof step.ok, "boolean", "ok must be a boolean");
+        r = attempt(api, () => f.onFetched(session, step.ok, at));
+        break;
+      case "fleet_on_published":
+        assert.equal(typeof step.written, "boolean", "written");
+        r = attempt(api, () => f.onPublished(step.written));
+        break;
+      case "fleet_on_released":
+        r = attempt(api, () => f.onReleased());
+        break;
+      case "fleet_on_store_error":
+        r = attempt(api, () => f.onStoreError());
+        break;
+      default:
+        throw new Error(`unknown call ${step.call}`);
+    }
+  }
+  if (r.err) {
+    assert.ok("error" in exp, `${step.call} failed: ${r.err.code} (${r.err.message})`);
+    assert.equal(r.err.code, exp.error, `error ${r.err.code} (${r.err.message})`);
+    // Notes come with each answer; a refused call must have left none: `action()` (which
+    // changes nothing) drains what is pending.
+    if (names.fleet) assert.deepEqual(names.fleet.refresh.action().notes, [], "notes after an error");
+    return;
+  }
+  const a = r.ok;
+  assert.ok(!("error" in exp), `${step.call} gave ${a.kind}, expected error ${exp.error}`);
+  checkKeys(a, ["kind", "fencing", "leaseMs", "value", "ttlMs", "until", "waitMs", "outcome", "notes"], "fleet action object");
+  checkFleetAction(a, exp.action, names, session, at);
+  assert.deepEqual(a.notes.map(noteJson), exp.notes ?? [], "notes");
 }
 
 function sessionCase(c, api) {
@@ -796,6 +1042,13 @@ function sessionCase(c, api) {
     }
   }
   if (c.expected.stats) checkStats(session.stats(), c.expected.stats);
+  // An adopted token no later `ready` showed: ask for its header now (after every
+  // expectation, since authorizing may change the session), as of the last step's reading.
+  for (const id of names.adoptedUnchecked) {
+    const last = c.input.steps[c.input.steps.length - 1];
+    assert.equal(session.authorizeToken(reading(last.at)), id, `adopted token ${id} is no longer current at the end`);
+    assert.equal(session.tokenHeader(id), names.headers.get(id), "the adopted token is not the record's");
+  }
   // Nothing the session prints shows a token or the client secret.
   const printed = String(session);
   for (const h of names.headers.values()) assert.ok(!printed.includes(h.slice(7)));

@@ -741,6 +741,7 @@ class Names:
         self.tickets: Dict[str, int] = {}
         self.tokens: Dict[str, int] = {}
         self.headers: Dict[int, str] = {}
+        self.fleet: Optional[FleetCtx] = None
 
     @staticmethod
     def _bind(table: Dict[str, int], name: str, id_: int, what: str) -> None:
@@ -864,6 +865,300 @@ def check_stats(st: Dict[str, int], want: Dict[str, int]) -> None:
         assert st[k] == w, f"stats {k} = {st[k]}, expected {w}"
 
 
+# --- the fleet calls (fleet.json; core/tests/vectors_session.rs, "the fleet calls") ---
+
+# A port of core's record format (core/src/record.rs: `open`, `TokenRecord::decode`), used the
+# way the Rust runner uses core's: to find the access token of the last readable record fed to
+# `fleet_on_record` (what an `adopted` outcome must install) and to read a published value's
+# fields (`value_record`). Sealed values are opened with AES-256-GCM from `cryptography` (a dev
+# dependency, via joserfc/Authlib), the store key as associated data.
+RECORD_PREFIX = "tcr1."
+SEALED_PREFIX = "tce1."
+MAX_RECORD_BYTES = 96 * 1024
+MAX_UNIX_MILLIS = 253_402_300_799_999
+MAX_LIFETIME_MS = 366 * 86_400_000
+
+
+class RecordUnreadable(Exception):
+    pass
+
+
+def b64url_strict(text: str) -> bytes:
+    """base64url without padding, canonical (as core's URL_SAFE_NO_PAD engine decodes)."""
+    import base64
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", text) or len(text) % 4 == 1:
+        raise RecordUnreadable("base64")
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if base64.urlsafe_b64encode(raw).decode().rstrip("=") != text:
+        raise RecordUnreadable("base64 (non-canonical)")
+    return raw
+
+
+def open_record(value: str, key: Optional[bytes], store_key: str) -> str:
+    if len(value) > 2 * MAX_RECORD_BYTES:
+        raise RecordUnreadable("too large")
+    sealed = value[len(SEALED_PREFIX):] if value.startswith(SEALED_PREFIX) else None
+    if sealed is None:
+        if key is not None:
+            raise RecordUnreadable("not encrypted")
+        return value
+    if key is None:
+        raise RecordUnreadable("encrypted")
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    raw = b64url_strict(sealed)
+    if len(raw) < 12 + 16:
+        raise RecordUnreadable("decrypt")
+    try:
+        plain = AESGCM(key).decrypt(raw[:12], raw[12:], store_key.encode())
+    except InvalidTag:
+        raise RecordUnreadable("decrypt") from None
+    try:
+        return plain.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RecordUnreadable("utf-8") from None
+
+
+def decode_record(s_: str) -> Dict[str, Any]:
+    """The record's fields (absent optional fields as None), or RecordUnreadable."""
+    if len(s_.encode()) > MAX_RECORD_BYTES:
+        raise RecordUnreadable("too large")
+    if not s_.startswith(RECORD_PREFIX):
+        raise RecordUnreadable("prefix")
+    payload, dot, sum_ = s_[len(RECORD_PREFIX):].partition(".")
+    if not dot:
+        raise RecordUnreadable("layout")
+    raw = b64url_strict(payload)
+    if hashlib.sha256(raw).hexdigest()[:32] != sum_:
+        raise RecordUnreadable("checksum")
+    try:
+        o = json.loads(raw)
+    except ValueError:
+        raise RecordUnreadable("json") from None
+    if not isinstance(o, dict):
+        raise RecordUnreadable("not an object")
+
+    def is_int(x: Any) -> bool:
+        return type(x) is int
+
+    if not (is_int(o.get("v")) and o["v"] == 1):
+        raise RecordUnreadable("version")
+
+    def text(k: str) -> str:
+        if not isinstance(o.get(k), str):
+            raise RecordUnreadable(k)
+        return str(o[k])
+
+    def opt_text(k: str) -> Optional[str]:
+        if o.get(k) is None:
+            return None
+        return text(k)
+
+    def time(k: str) -> int:
+        t = o.get(k)
+        if not (is_int(t) and -(2**63) <= t < 2**63):
+            raise RecordUnreadable(k)
+        if not 0 <= t <= MAX_UNIX_MILLIS:
+            raise RecordUnreadable(f"{k} out of range")
+        return int(t)
+
+    def opt_time(k: str) -> Optional[int]:
+        return None if o.get(k) is None else time(k)
+
+    access_token = text("access_token")
+    token_id = text("token_id")
+    if not access_token or token_id != hashlib.sha256(access_token.encode()).hexdigest()[:32]:
+        raise RecordUnreadable("token_id")
+    slack = o.get("deadline_slack_ms")
+    if not (is_int(slack) and -(2**63) <= slack < 2**63):
+        raise RecordUnreadable("deadline_slack_ms")
+    if not 0 <= slack <= MAX_LIFETIME_MS:
+        raise RecordUnreadable("deadline_slack_ms out of range")
+    fencing = o.get("fencing")
+    rec = {
+        "v": 1,
+        "token_id": token_id,
+        "access_token": access_token,
+        "origin": text("origin"),
+        "scope": opt_text("scope"),
+        "audience": opt_text("audience"),
+        "deadline_ms": time("deadline_ms"),
+        "deadline_slack_ms": slack,
+        "exp_ms": opt_time("exp_ms"),
+        "nbf_ms": opt_time("nbf_ms"),
+        "iat_ms": opt_time("iat_ms"),
+        "fencing": fencing,
+    }
+    if not (is_int(fencing) and 0 <= fencing < 2**64):
+        raise RecordUnreadable("fencing")
+    if rec["exp_ms"] is not None and rec["deadline_ms"] > rec["exp_ms"]:
+        raise RecordUnreadable("deadline_ms after exp_ms")
+    return rec
+
+
+class FleetCtx:
+    """The transcript's current fleet refresh (`fleet_begin`)."""
+
+    def __init__(self, refresh: tokenclock.FleetRefresh, key: Optional[bytes], store_key: str) -> None:
+        self.refresh = refresh
+        self.key = key
+        self.store_key = store_key
+        # The access token of the last readable record fed to `fleet_on_record`.
+        self.last_token: Optional[str] = None
+
+
+FLEET_DEFAULTS = {"lease_ms": 15000, "poll_ms": 50, "max_wait_ms": 20000}
+
+
+def note_json(n: str) -> Dict[str, str]:
+    kind, sep, code = n.partition(":")
+    return {"kind": kind, "code": code} if sep else {"kind": kind}
+
+
+def check_fleet_action(
+    a: tokenclock.FleetAction, exp: Dict[str, Any], names: Names, session: tokenclock.Session, at: tokenclock.Reading
+) -> None:
+    check_keys(
+        exp,
+        ["kind", "lease_ms", "fencing", "ttl_ms", "until", "outcome", "token", "value_prefix", "value_record"],
+        "action expectation",
+    )
+    kind = exp["kind"]
+    assert a.kind == kind, f"action {a!r}, expected {kind}"
+    if kind == "take_lease" and "lease_ms" in exp:
+        assert a.lease_ms == exp["lease_ms"], f"take_lease lease_ms = {a.lease_ms}, expected {exp['lease_ms']}"
+    elif kind in ("fetch", "release") and "fencing" in exp:
+        assert a.fencing == exp["fencing"], f"{kind} fencing {a.fencing}, expected {exp['fencing']}"
+    elif kind == "publish":
+        if "fencing" in exp:
+            assert a.fencing == exp["fencing"], f"publish fencing {a.fencing}, expected {exp['fencing']}"
+        if "ttl_ms" in exp:
+            assert a.ttl_ms == exp["ttl_ms"], f"publish ttl_ms {a.ttl_ms}, expected {exp['ttl_ms']}"
+        value = a.value
+        assert isinstance(value, str)
+        assert value not in repr(a), "repr shows the published value"
+        if "value_prefix" in exp:
+            assert value.startswith(exp["value_prefix"]), f"published value does not start with {exp['value_prefix']}"
+        if "value_record" in exp:
+            # The binding seals with its own random nonce (the step's `nonce` cannot be passed),
+            # so, as in the Rust runner, the value is opened (key + store key) and decoded, and
+            # its fields compared; the sealed bytes themselves are not compared.
+            ctx = names.fleet
+            assert ctx is not None, "no fleet"
+            try:
+                rec = decode_record(open_record(value, ctx.key, ctx.store_key))
+            except RecordUnreadable as e:
+                raise AssertionError(f"published value does not open/decode: {e}") from None
+            for k, w in exp["value_record"].items():
+                assert k in rec and rec[k] == w, f"published record {k} = {rec.get(k)!r}, expected {w!r}"
+    elif kind == "wait":
+        until = a.until
+        assert until is not None
+        if "until" in exp:
+            assert until == reading(exp["until"]), f"wait until {until!r}, expected {exp['until']}"
+        # Beyond the Rust runner: `wait` is the sleep from the reading it was decided at.
+        assert ms(a.wait) == max(0, ms(until.mono) - ms(at.mono)), f"wait {a.wait}"  # type: ignore[operator]
+    elif kind == "done":
+        assert "outcome" in exp, "a done expectation must name its outcome"
+        assert a.outcome == exp["outcome"], f"outcome {a.outcome}, expected {exp['outcome']}"
+        if a.outcome == "adopted":
+            assert "token" in exp, "an adopted outcome must name its token"
+            ctx = names.fleet
+            token = ctx.last_token if ctx else None
+            assert token is not None, "adopted without a readable record"
+            # The Python FleetAction carries no token id for `adopted` (core's
+            # FleetOutcome::Adopted(id) does); the strongest equivalent: the adopted token is
+            # now the session's current token, and its header is the record's access token.
+            cur = session.current_token()
+            assert cur is not None, "adopted, but the session has no current token"
+            tid = cur[0]
+            header = "Bearer " + token
+            assert session.token_header(tid) == header, "the adopted token is not the record's"
+            names.headers[tid] = header
+            names.bind_token(exp["token"], tid)
+
+
+def run_fleet_step(
+    session: tokenclock.Session, names: Names, call: str, step: Dict[str, Any], at: tokenclock.Reading, exp: Dict[str, Any]
+) -> None:
+    check_keys(exp, ["action", "notes", "error"], "fleet expectation")
+    result: Optional[tokenclock.FleetAction] = None
+    err: Optional[tokenclock.TokenClockError] = None
+    if call == "fleet_begin":
+        ticket = names.tickets.get(step["ticket"], FOREIGN)
+        store_key = step["store_key"]
+        derived = tokenclock.store_keys(session, step["prefix"])
+        assert derived[0] == store_key, f"store key {derived[0]}, expected {store_key}"
+        key = None
+        if step.get("key") is not None:
+            key = bytes.fromhex(step["key"])
+            assert len(key) == 32, "key must be 32 bytes"
+        cfg = step.get("fleet") or {}
+        check_keys(cfg, list(FLEET_DEFAULTS), "fleet")
+        kw: Dict[str, Any] = {}
+        for k, arg in (("lease_ms", "lease"), ("poll_ms", "poll"), ("max_wait_ms", "max_wait")):
+            if k in cfg:
+                kw[arg] = cfg[k] / 1000
+        try:
+            refresh = tokenclock.FleetRefresh(ticket, store_key, encryption_key=key, **kw)
+        except tokenclock.TokenClockError as e:
+            err = e
+        else:
+            names.fleet = FleetCtx(refresh, key, store_key)
+            result = refresh.action
+    else:
+        ctx = names.fleet
+        assert ctx is not None, "no fleet_begin before"
+        f = ctx.refresh
+        try:
+            if call == "fleet_on_record":
+                value = step["value"]
+                if value is not None:
+                    try:
+                        ctx.last_token = decode_record(open_record(value, ctx.key, ctx.store_key))["access_token"]
+                    except RecordUnreadable:
+                        pass
+                result = f.on_record(session, value, at)
+            elif call == "fleet_on_probe":
+                result = f.on_probe(session, at)
+            elif call == "fleet_on_lease":
+                fencing = step["fencing"]
+                assert fencing is None or (type(fencing) is int and fencing >= 0), "fencing"
+                result = f.on_lease(session, fencing, at)
+            elif call == "fleet_on_wake":
+                result = f.on_wake(session, at)
+            elif call == "fleet_on_fetched":
+                # The binding draws the seal's nonce itself; the step's nonce is only checked to
+                # be well-formed (a sealed value is checked by opening it, never by its bytes).
+                assert re.fullmatch(r"[0-9a-f]{24}", step["nonce"]), "nonce must be 12 bytes in hex"
+                assert isinstance(step["ok"], bool), "ok must be a boolean"
+                result = f.on_fetched(session, step["ok"], at)
+            elif call == "fleet_on_published":
+                assert isinstance(step["written"], bool), "written"
+                result = f.on_published(step["written"])
+            elif call == "fleet_on_released":
+                result = f.on_released()
+            elif call == "fleet_on_store_error":
+                result = f.on_store_error()
+            else:
+                raise AssertionError(f"unknown call {call}")
+        except tokenclock.TokenClockError as e:
+            err = e
+    notes = [note_json(n) for n in names.fleet.refresh.notes()] if names.fleet else []
+    if err is not None:
+        assert "error" in exp, f"{call} failed: {err.code} ({err})"
+        check_error(err, exp)
+        assert not notes, f"notes {notes} after an error"
+        return
+    assert result is not None
+    assert "error" not in exp, f"{call} gave {result!r}, expected error {exp['error']}"
+    check_fleet_action(result, exp["action"], names, session, at)
+    want = exp.get("notes", [])
+    assert notes == want, f"notes {notes}, expected {want}"
+
+
 def run_step(session: tokenclock.Session, names: Names, token_url: str, step: Dict[str, Any]) -> None:
     at = reading(step["at"])
     exp = step["expect"]
@@ -913,6 +1208,17 @@ def run_step(session: tokenclock.Session, names: Names, token_url: str, step: Di
             assert got == want, f"next_timeout {got!r}, expected {exp['at']}"
     elif call == "stats":
         check_stats(session.stats(), exp)
+    elif call == "add_issuer_date":
+        check_keys(exp, ["error"], "add_issuer_date expectation")
+        try:
+            session.add_issuer_date(step["date"], reading(step["sent"]), at)
+        except tokenclock.TokenClockError as e:
+            assert "error" in exp, f"add_issuer_date failed: {e.code} ({e})"
+            check_error(e, exp)
+            return
+        assert "error" not in exp, f"add_issuer_date succeeded, expected {exp['error']}"
+    elif call.startswith("fleet_"):
+        run_fleet_step(session, names, call, step, at, exp)
     else:
         raise AssertionError(f"unknown call {call}")
 

@@ -9,6 +9,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, final
 
 __all__ = [
+    "FleetAction",
+    "FleetRefresh",
+    "LUA_PUBLISH",
+    "LUA_RELEASE",
+    "LUA_TAKE_LEASE",
+    "store_keys",
     "AlgorithmNotAllowed",
     "Authorization",
     "ClockSkewError",
