@@ -601,7 +601,9 @@ export declare class RedisStore {
 }
 
 /** A store command failed; the fleet protocol turns it into a local refresh. */
-export declare class StoreError extends Error {}
+export declare class StoreError extends Error {
+  constructor(message: string, options?: { cause?: unknown });
+}
 
 // ===== createFetch (npm/fetch.js) ==========================================================
 // This section is maintained with npm/fetch.js (createFetch and its end-to-end tests); keep it
