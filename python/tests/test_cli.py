@@ -608,6 +608,9 @@ def test_ctrl_c_exits_130_quietly(black_hole: str) -> None:
             stderr=subprocess.PIPE,
             env=cli_env(),
             cwd=tempfile.gettempdir(),
+            # As in a terminal: a test run started in the background (CI, `cmd &`) inherits
+            # SIGINT ignored, and Python then keeps ignoring it (no KeyboardInterrupt).
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         time.sleep(1.0)  # inside the HEAD exchange, waiting for an answer that never comes
         p.send_signal(signal.SIGINT)
