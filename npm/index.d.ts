@@ -120,9 +120,25 @@ export declare class SntpRequest {
   free(): void;
 }
 
+/** The fields of an SNTP reply (what `SntpReply.toJSON()` gives, `leap` also as 0/1/2). */
+export interface SntpReplyFields {
+  offsetUs: number;
+  /** Not negative. */
+  delayUs: number;
+  /** Unix ms, server clock. */
+  serverTransmitMs: number;
+  /** 1..=15. */
+  stratum: number;
+  /** Default `"none"`. */
+  leap?: "none" | "insert_second" | "delete_second" | 0 | 1 | 2;
+  /** 1..=4, default 4. */
+  version?: number;
+}
+
 /** A checked SNTP reply. */
 export declare class SntpReply {
-  private constructor();
+  /** A reply from its fields (checked elsewhere, or recorded); `parseSntpReply` checks a packet. */
+  constructor(fields: SntpReplyFields);
   readonly offsetUs: number;
   readonly delayUs: number;
   readonly errorBoundUs: number;
@@ -185,6 +201,17 @@ export interface SkewOptions {
   maxSamples?: number;
 }
 
+/** What a local clock discontinuity was. */
+export type Explanation = "wall_stepped" | "monotonic_paused";
+
+/** A discontinuity noticed at reading `at`, and its explanation. */
+export interface Resolution {
+  at: Reading;
+  /** Wall elapsed minus monotonic elapsed, ms. */
+  wallExcessMs: number;
+  explanation: Explanation;
+}
+
 /** The offset estimator for one origin. */
 export declare class SkewEstimator {
   constructor(options?: SkewOptions & { clock?: Clock });
@@ -205,6 +232,10 @@ export declare class SkewEstimator {
   readonly size: number;
   readonly discontinuities: number;
   readonly config: { driftPpm: number; maxSamples: number };
+  /** The discontinuities explained since the last call (each once). */
+  takeResolutions(): Resolution[];
+  /** Explains the discontinuity noticed at reading `to` (learnt from another estimator). */
+  applyResolution(to: Reading, explanation: Explanation): void;
   clear(): void;
   now(): Reading;
   toString(): string;
@@ -247,6 +278,8 @@ export declare class Lifetime {
   untilHardExpiryMs(now?: Reading, server?: Estimate | EstimateData): number;
   untilValidMs(now?: Reading, server?: Estimate | EstimateData): number;
   nextChangeMs(now?: Reading, server?: Estimate | EstimateData): number | null;
+  /** This lifetime re-based after an explained discontinuity (a new `Lifetime`). */
+  rebase(resolution: Resolution): Lifetime;
   readonly deadline: Reading;
   readonly hardExpiry: Reading;
   readonly refreshAt: Reading;
@@ -539,6 +572,8 @@ export interface FleetAction {
   until: Reading | null;
   waitMs: number | null;
   outcome: "adopted" | "published" | "fetched" | "fetch_failed" | "abandoned" | null;
+  /** `adopted`: the id of the adopted token (as the session reports it). */
+  tokenId: number | null;
   /** Notes to log, drained with this answer (`record_ignored:<code>`, `store_unavailable`, ...). */
   notes: string[];
 }

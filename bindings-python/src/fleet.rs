@@ -19,7 +19,7 @@ use crate::time::Reading;
 /// What the host does next (`kind`): `read`, `probe_issuer`, `take_lease` (`lease_ms`),
 /// `fetch` (`fencing` or None), `publish` (`fencing`, `value`, `ttl_ms`), `release`
 /// (`fencing`), `wait` (`until`, `wait` seconds from the reading it was decided at), `done`
-/// (`outcome`: `adopted`, `published`, `fetched`, `fetch_failed`, `abandoned`). `repr` never
+/// (`outcome`: `adopted` with `token_id`, `published`, `fetched`, `fetch_failed`, `abandoned`). `repr` never
 /// shows `value` (it holds the token unless sealed).
 #[pyclass(frozen, module = "tokenclock._native", name = "FleetAction")]
 pub struct FleetAction {
@@ -86,6 +86,15 @@ impl FleetAction {
     #[getter]
     fn wait(&self) -> Option<f64> {
         self.wait_ms.map(seconds)
+    }
+
+    /// `done` with outcome `adopted`: the id of the adopted token (as `Session` reports it).
+    #[getter]
+    fn token_id(&self) -> Option<u64> {
+        match &self.action {
+            core_f::FleetAction::Done(core_f::FleetOutcome::Adopted(id)) => Some(id.0),
+            _ => None,
+        }
     }
 
     /// `done`: how the refresh ended.

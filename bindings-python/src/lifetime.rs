@@ -7,7 +7,7 @@ use tokenclock::skew::Estimate as CoreEstimate;
 
 use crate::convert::{opt_ms, opt_seconds, rng, seconds, Clock, Int, Secs};
 use crate::errors::{guard, Error};
-use crate::skew::Estimate;
+use crate::skew::{explanation_from, Estimate};
 use crate::time::Reading;
 
 /// The expiry-policy keyword arguments; `None` keeps core's default.
@@ -356,6 +356,41 @@ impl Lifetime {
                 &Self::est(server_estimate),
                 &self.policy,
             )))
+        })
+    }
+
+    /// This lifetime re-based after a local clock discontinuity noticed at reading `at` was
+    /// explained (core `Lifetime::rebase`; the keys of `SkewEstimator.take_resolutions()`):
+    /// `wall_excess` seconds (wall elapsed minus monotonic elapsed), `explanation`
+    /// `"wall_stepped"` (the wall deadlines move with the step) or `"monotonic_paused"` (the
+    /// monotonic deadlines move back by the pause). A token received after `at` is left as it
+    /// is. Returns a new `Lifetime`; this one is unchanged.
+    fn rebase(
+        &self,
+        py: Python<'_>,
+        at: Reading,
+        wall_excess: Secs,
+        explanation: &str,
+    ) -> PyResult<Lifetime> {
+        guard(|| {
+            let res = tokenclock::skew::Resolution {
+                at: at.0,
+                discontinuity: tokenclock::time::Discontinuity {
+                    wall_excess_ms: wall_excess.ms("wall_excess")?,
+                },
+                explanation: explanation_from(explanation)?,
+            };
+            let mut inner = self.inner;
+            inner.rebase(&res);
+            let clock = match &self.clock {
+                Clock::System => Clock::System,
+                Clock::Callable(f) => Clock::Callable(f.clone_ref(py)),
+            };
+            Ok(Lifetime {
+                inner,
+                policy: self.policy,
+                clock,
+            })
         })
     }
 

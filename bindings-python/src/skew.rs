@@ -149,6 +149,25 @@ fn source(name: &str) -> Result<core_skew::SampleSource, Error> {
         .ok_or_else(|| Error::Arg("source must be one of date, iat, sntp, manual".into()))
 }
 
+/// `"wall_stepped"` or `"monotonic_paused"` (core `skew::Explanation`).
+pub fn explanation_name(e: core_skew::Explanation) -> &'static str {
+    match e {
+        core_skew::Explanation::WallStepped => "wall_stepped",
+        core_skew::Explanation::MonotonicPaused => "monotonic_paused",
+    }
+}
+
+/// Reads an explanation name (see [`explanation_name`]).
+pub fn explanation_from(name: &str) -> Result<core_skew::Explanation, Error> {
+    match name {
+        "wall_stepped" => Ok(core_skew::Explanation::WallStepped),
+        "monotonic_paused" => Ok(core_skew::Explanation::MonotonicPaused),
+        _ => Err(Error::Arg(
+            "explanation must be 'wall_stepped' or 'monotonic_paused'".into(),
+        )),
+    }
+}
+
 /// The clock-offset estimator for one origin (core `SkewEstimator`). Thread-safe.
 #[pyclass(frozen, module = "tokenclock._native", name = "SkewEstimator")]
 pub struct SkewEstimator {
@@ -302,6 +321,35 @@ impl SkewEstimator {
         guard(|| {
             let s = self::source(source)?;
             Ok(opt_seconds(self.with(|e| e.last_rtt_ms(s))?))
+        })
+    }
+
+    /// The discontinuities this estimator explained since the last call (each once): a list
+    /// of `{"at": Reading, "wall_excess": seconds, "explanation": "wall_stepped" |
+    /// "monotonic_paused"}` — for `apply_resolution` on other estimators of the same host and
+    /// for `Lifetime.rebase(**resolution)`.
+    fn take_resolutions<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        guard(|| {
+            let taken = self.with(|e| e.take_resolutions())?;
+            let mut out = Vec::with_capacity(taken.len());
+            for r in taken {
+                let d = PyDict::new(py);
+                d.set_item("at", Reading(r.at))?;
+                d.set_item("wall_excess", seconds(r.discontinuity.wall_excess_ms))?;
+                d.set_item("explanation", explanation_name(r.explanation))?;
+                out.push(d);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Applies an explanation learnt elsewhere (another estimator of the same host) to the
+    /// discontinuity this one noticed at reading `to`: `"wall_stepped"` or
+    /// `"monotonic_paused"`. One already explained, or none at `to`, is left alone.
+    fn apply_resolution(&self, to: Reading, explanation: &str) -> PyResult<()> {
+        guard(|| {
+            let e = explanation_from(explanation)?;
+            Ok(self.with(|est| est.apply_resolution(to.0, e))?)
         })
     }
 

@@ -37,8 +37,9 @@ fn json_text(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<String> {
     ))
 }
 
-/// `key=`: `bytes`/`bytearray` → HMAC secret, `str` → PEM public key or certificate, `dict`
-/// → one JWK.
+/// `key=`: `bytes`/`bytearray` → HMAC secret, `str` → PEM public key or certificate (or, when
+/// its first non-blank character is `{`, one JWK as JSON text: no PEM starts so), `dict` → one
+/// JWK.
 fn key_text(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<KeyText> {
     if let Ok(b) = key.cast::<PyBytes>() {
         return Ok(KeyText::Secret(b.as_bytes().to_vec()));
@@ -47,7 +48,11 @@ fn key_text(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<KeyText> {
         return Ok(KeyText::Secret(b.to_vec()));
     }
     if let Ok(s) = key.cast::<PyString>() {
-        return Ok(KeyText::Pem(s.to_cow()?.into_owned()));
+        let text = s.to_cow()?.into_owned();
+        if text.trim_start().starts_with('{') {
+            return Ok(KeyText::Jwk(text));
+        }
+        return Ok(KeyText::Pem(text));
     }
     if key.is_instance_of::<PyDict>() {
         return Ok(KeyText::Jwk(json_text(py, key)?));
@@ -127,7 +132,8 @@ impl Verifier {
 #[pymethods]
 impl Verifier {
     /// `key`: `bytes` (HMAC secret, at least 32 bytes), `str` (PEM public key or
-    /// certificate) or `dict` (one JWK). `algorithms`: the pinned JOSE names. `leeway`
+    /// certificate; a `str` starting with `{` is one JWK as JSON text) or `dict` (one JWK;
+    /// `Verifier.from_jwk` takes any JWK text). `algorithms`: the pinned JOSE names. `leeway`
     /// seconds (default 5, at most 30 unless `allow_large_leeway`), `issuer`, `audience`
     /// (str or list), `max_age` (seconds from `iat`), `require_exp`. `clock`: a callable
     /// returning a `Reading` (its `wall` is used).
@@ -150,6 +156,43 @@ impl Verifier {
     ) -> PyResult<Self> {
         guard(|| {
             let key = key_text(py, key)?;
+            Self::build(
+                py,
+                key,
+                algorithms,
+                leeway,
+                issuer,
+                audience,
+                max_age,
+                allow_large_leeway,
+                require_exp,
+                clock,
+            )
+        })
+    }
+
+    /// A verifier over one JWK given as JSON text (`str`/`bytes`, passed to core as it is:
+    /// core's JSON reader judges it, e.g. repeated members) or as a `dict`. A text that is not
+    /// one usable JWK raises `InvalidKey` (or another `VerifierSetupError`).
+    #[staticmethod]
+    #[pyo3(signature = (jwk, algorithms, *, leeway=Secs(5.0), issuer=None, audience=None, max_age=None,
+        allow_large_leeway=false, require_exp=true, clock=None),
+        text_signature = "(jwk, algorithms, *, leeway=5.0, issuer=None, audience=None, max_age=None, allow_large_leeway=False, require_exp=True, clock=None)")]
+    #[allow(clippy::too_many_arguments)]
+    fn from_jwk(
+        py: Python<'_>,
+        jwk: &Bound<'_, PyAny>,
+        algorithms: Vec<String>,
+        leeway: Secs,
+        issuer: Option<String>,
+        audience: Option<&Bound<'_, PyAny>>,
+        max_age: Option<Secs>,
+        allow_large_leeway: bool,
+        require_exp: bool,
+        clock: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        guard(|| {
+            let key = KeyText::Jwk(json_text(py, jwk)?);
             Self::build(
                 py,
                 key,

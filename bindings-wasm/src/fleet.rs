@@ -3,7 +3,7 @@
 //!
 //! Methods take the `Session` the ticket belongs to; `now` defaults to that session's clock.
 //! Actions cross as plain objects: `{ kind, fencing, leaseMs, value, ttlMs, until, waitMs,
-//! outcome, notes }` (absent fields `null`; `notes` drained with each answer).
+//! outcome, tokenId, notes }` (absent fields `null`; `notes` drained with each answer).
 
 use std::cell::RefCell;
 
@@ -40,6 +40,7 @@ impl FleetRefresh {
         set(&o, "kind", JsValue::from_str(a.kind()));
         let (mut fencing, mut lease, mut value, mut ttl, mut until, mut wait, mut outcome) =
             (None, None, None, None, None, None, None);
+        let mut token = None;
         match &a {
             core_f::FleetAction::TakeLease { lease_ms } => lease = Some(*lease_ms),
             core_f::FleetAction::Fetch { fencing: f } => fencing = *f,
@@ -57,7 +58,12 @@ impl FleetRefresh {
                 until = Some(*u);
                 wait = now.map(|n| u.mono.since(n.mono).max(0));
             }
-            core_f::FleetAction::Done(o) => outcome = Some(o.as_str()),
+            core_f::FleetAction::Done(o) => {
+                outcome = Some(o.as_str());
+                if let core_f::FleetOutcome::Adopted(id) = o {
+                    token = Some(id.0);
+                }
+            }
             _ => {}
         }
         set(&o, "fencing", opt_u64(fencing));
@@ -67,6 +73,7 @@ impl FleetRefresh {
         set(&o, "until", edge::opt_reading_js(until));
         set(&o, "waitMs", edge::opt_num(wait));
         set(&o, "outcome", edge::opt_str(outcome));
+        set(&o, "tokenId", opt_u64(token));
         let notes = Array::new();
         while let Some(n) = fleet.poll_note() {
             let text = match n {

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use crate::edge::{self, Out};
 use crate::errors::{core_error, type_error};
 use crate::host::{self, Clock};
-use crate::skew::estimate_arg;
+use crate::skew::{estimate_arg, resolution_arg};
 
 /// The `policy` option, merged over core's defaults:
 /// `{ margin: { tenthOfLifetimeCapMs } | { fixedMs }, refreshAt: { fraction: [low, high] } |
@@ -169,6 +169,22 @@ impl Lifetime {
             inner,
             policy,
             clock,
+        })
+    }
+
+    /// This lifetime re-based after a local clock discontinuity was explained (core
+    /// `Lifetime::rebase`): `{ at, wallExcessMs, explanation }` as `SkewEstimator.takeResolutions`
+    /// gives them. A stepped wall clock moves the wall deadlines with it; a paused monotonic
+    /// clock moves the monotonic deadlines back by the pause; a token received after `at` is
+    /// left as it is. Returns a new `Lifetime` (this one is unchanged).
+    pub fn rebase(&self, resolution: JsValue) -> Result<Lifetime, JsValue> {
+        let res = resolution_arg("resolution", &resolution)?;
+        let mut inner = self.inner;
+        inner.rebase(&res);
+        Ok(Lifetime {
+            inner,
+            policy: self.policy,
+            clock: self.clock.clone(),
         })
     }
 

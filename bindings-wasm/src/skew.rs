@@ -182,6 +182,56 @@ fn source_arg(v: &JsValue) -> Result<SampleSource, JsValue> {
     }
 }
 
+/// `"wall_stepped"` or `"monotonic_paused"` (core `skew::Explanation`).
+pub fn explanation_name(e: skew::Explanation) -> &'static str {
+    match e {
+        skew::Explanation::WallStepped => "wall_stepped",
+        skew::Explanation::MonotonicPaused => "monotonic_paused",
+    }
+}
+
+/// Reads an explanation name (see [`explanation_name`]).
+pub fn explanation_arg(param: &str, v: &JsValue) -> Result<skew::Explanation, JsValue> {
+    match edge::string(param, v)?.as_str() {
+        "wall_stepped" => Ok(skew::Explanation::WallStepped),
+        "monotonic_paused" => Ok(skew::Explanation::MonotonicPaused),
+        _ => Err(type_error(&format!(
+            "{param} must be \"wall_stepped\" or \"monotonic_paused\""
+        ))),
+    }
+}
+
+/// A resolution as `{ at, wallExcessMs, explanation }`.
+pub fn resolution_js(r: &skew::Resolution) -> JsValue {
+    Out::new()
+        .set("at", edge::reading_js(r.at))
+        .num("wallExcessMs", r.discontinuity.wall_excess_ms)
+        .str("explanation", explanation_name(r.explanation))
+        .build()
+}
+
+/// Reads `{ at, wallExcessMs, explanation }` (what `takeResolutions` gives).
+pub fn resolution_arg(param: &str, v: &JsValue) -> Result<skew::Resolution, JsValue> {
+    if !v.is_object() {
+        return Err(type_error(&format!(
+            "{param} must be {{ at, wallExcessMs, explanation }}"
+        )));
+    }
+    Ok(skew::Resolution {
+        at: edge::reading(&format!("{param}.at"), &edge::get(v, "at")?)?,
+        discontinuity: tokenclock::time::Discontinuity {
+            wall_excess_ms: edge::int(
+                &format!("{param}.wallExcessMs"),
+                &edge::get(v, "wallExcessMs")?,
+            )?,
+        },
+        explanation: explanation_arg(
+            &format!("{param}.explanation"),
+            &edge::get(v, "explanation")?,
+        )?,
+    })
+}
+
 /// The offset estimator for one origin (core `skew::SkewEstimator`).
 #[wasm_bindgen]
 pub struct SkewEstimator {
@@ -333,6 +383,25 @@ impl SkewEstimator {
                 i64::try_from(c.max_samples).unwrap_or(i64::MAX),
             )
             .build())
+    }
+
+    /// The discontinuities this estimator explained since the last call (each once):
+    /// `[{ at, wallExcessMs, explanation: "wall_stepped" | "monotonic_paused" }]`, for
+    /// `applyResolution` on other estimators of the same host and `Lifetime.rebase`.
+    #[wasm_bindgen(js_name = takeResolutions)]
+    pub fn take_resolutions(&self) -> Result<js_sys::Array, JsValue> {
+        let taken = self.with(skew::SkewEstimator::take_resolutions)?;
+        Ok(taken.iter().map(resolution_js).collect())
+    }
+
+    /// Applies an explanation learnt elsewhere (another estimator of the same host) to the
+    /// discontinuity this one noticed at reading `to`: `"wall_stepped"` or
+    /// `"monotonic_paused"`. A discontinuity already explained, or none at `to`, is left alone.
+    #[wasm_bindgen(js_name = applyResolution)]
+    pub fn apply_resolution(&self, to: JsValue, explanation: JsValue) -> Result<(), JsValue> {
+        let to = edge::reading("to", &to)?;
+        let explanation = explanation_arg("explanation", &explanation)?;
+        self.with(|est| est.apply_resolution(to, explanation))
     }
 
     /// Drops every sample.

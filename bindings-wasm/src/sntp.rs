@@ -6,7 +6,7 @@ use tokenclock::time::UnixMillis;
 use wasm_bindgen::prelude::*;
 
 use crate::edge::{self, Out};
-use crate::errors::sntp_error;
+use crate::errors::{range_error, sntp_error, type_error};
 use crate::host::HostRng;
 use tokenclock::RngCore;
 
@@ -75,8 +75,63 @@ fn leap_name(l: Leap) -> &'static str {
     }
 }
 
+fn leap_arg(v: &JsValue) -> Result<Leap, JsValue> {
+    if edge::is_absent(v) {
+        return Ok(Leap::NoWarning);
+    }
+    let leap = if let Some(name) = v.as_string() {
+        [Leap::NoWarning, Leap::InsertSecond, Leap::DeleteSecond]
+            .into_iter()
+            .find(|&l| leap_name(l) == name)
+    } else {
+        let i = edge::uint_as::<u8>("fields.leap", v)?;
+        [Leap::NoWarning, Leap::InsertSecond, Leap::DeleteSecond]
+            .into_iter()
+            .find(|l| l.indicator() == i)
+    };
+    leap.ok_or_else(|| {
+        range_error("fields.leap must be \"none\", \"insert_second\", \"delete_second\" or 0, 1, 2")
+    })
+}
+
 #[wasm_bindgen]
 impl SntpReply {
+    /// A reply from its fields (one checked elsewhere, or recorded): `{ offsetUs, delayUs,
+    /// serverTransmitMs, stratum, leap = "none", version = 4 }` — what `toJSON()` gives
+    /// (`leap` also as its indicator 0/1/2). `parseSntpReply` is the way to check a packet;
+    /// this one only checks ranges: `delayUs` and `serverTransmitMs` are not negative,
+    /// `stratum` is 1..=15, `version` 1..=4.
+    #[wasm_bindgen(constructor)]
+    pub fn new(fields: JsValue) -> Result<SntpReply, JsValue> {
+        if !fields.is_object() {
+            return Err(type_error(
+                "fields must be an object { offsetUs, delayUs, serverTransmitMs, stratum }",
+            ));
+        }
+        let field = |k: &str| edge::get(&fields, k);
+        let stratum = edge::uint_as::<u8>("fields.stratum", &field("stratum")?)?;
+        if !(1..=15).contains(&stratum) {
+            return Err(range_error("fields.stratum must be 1..=15"));
+        }
+        let version = edge::opt_uint_as::<u8>("fields.version", &field("version")?)?.unwrap_or(4);
+        if !(1..=4).contains(&version) {
+            return Err(range_error("fields.version must be 1..=4"));
+        }
+        Ok(SntpReply {
+            inner: sntp::SntpReply {
+                offset_us: edge::int("fields.offsetUs", &field("offsetUs")?)?,
+                delay_us: edge::uint("fields.delayUs", &field("delayUs")?)?,
+                stratum,
+                leap: leap_arg(&field("leap")?)?,
+                version,
+                server_transmit: UnixMillis(edge::uint(
+                    "fields.serverTransmitMs",
+                    &field("serverTransmitMs")?,
+                )?),
+            },
+        })
+    }
+
     /// Clock offset θ (`server − local`), microseconds.
     #[wasm_bindgen(getter = offsetUs)]
     pub fn offset_us(&self) -> f64 {

@@ -14,8 +14,9 @@
 //!   readings going backwards). Invariants: no panic; `low ≤ offset ≤ high` when bounded,
 //!   `agreeing ≤ samples = len()`; a probe waits `0..1000` ms.
 //!
-//! Binding call: Python `tokenclock.SkewEstimator().add_*(...)` / `.estimate(...)`, JS
-//! `new SkewEstimator()` and the same methods.
+//! Binding call: Python `tokenclock.SkewEstimator().add_*(...)` / `.estimate(...)` /
+//! `.apply_resolution(...)` / `.take_resolutions()`, JS `new SkewEstimator()` and the same
+//! methods in camelCase (an SNTP reply from its fields: `new SntpReply({...})`).
 
 use arbitrary::{Arbitrary, Unstructured};
 use serde_json::{json, Value};
@@ -199,6 +200,14 @@ fn trace_sntp(reply: &SntpReply, at: Reading, r: &Result<Sample, tokenclock::ske
     }
 }
 
+/// The binding's name of an explanation (`SkewEstimator.apply_resolution`).
+fn explanation_name(e: Explanation) -> &'static str {
+    match e {
+        Explanation::WallStepped => "wall_stepped",
+        Explanation::MonotonicPaused => "monotonic_paused",
+    }
+}
+
 /// The `Date` header a binding passes for a server time of `date` ms at one-second
 /// resolution, when there is one that parses back to exactly `date`.
 fn date_header(date: i64) -> Option<String> {
@@ -333,15 +342,24 @@ fn free(input: SkewInput, mut u: Unstructured<'_>) {
                     Explanation::WallStepped
                 };
                 est.apply_resolution(to.get(), e);
-                super::trace::op(
-                    || json!({"op": "resolve", "core_only": "SkewEstimator::apply_resolution is not bound"}),
-                );
+                super::trace::op(|| {
+                    json!({"op": "resolve", "to": super::trace::reading(to.get()),
+                        "explanation": explanation_name(e)})
+                });
             }
             FreeOp::TakeResolutions => {
-                let _ = est.take_resolutions();
-                super::trace::op(
-                    || json!({"op": "take_resolutions", "binding": "none (not bound; drains a list no estimate reads)"}),
-                );
+                let taken = est.take_resolutions();
+                super::trace::op(|| {
+                    let taken: Vec<Value> = taken
+                        .iter()
+                        .map(|r| {
+                            json!({"at": super::trace::reading(r.at),
+                                "wall_excess_ms": r.discontinuity.wall_excess_ms,
+                                "explanation": explanation_name(r.explanation)})
+                        })
+                        .collect();
+                    json!({"op": "take_resolutions", "expect": {"resolutions": taken}})
+                });
             }
             FreeOp::Clear => {
                 est.clear();

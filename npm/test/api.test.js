@@ -651,3 +651,47 @@ test("random garbage through every parser never traps the instance", () => {
   assert.equal(client.formatHttpDate(784111777000), "Sun, 06 Nov 1994 08:49:37 GMT");
   assert.equal(full.formatHttpDate(784111777000), "Sun, 06 Nov 1994 08:49:37 GMT");
 });
+
+// ----- SNTP replies from fields, resolutions, Lifetime.rebase ------------------------------------
+
+test("an SntpReply from its fields samples like the parsed one", () => {
+  const fields = { offsetUs: 1_500_000, delayUs: 20_000, serverTransmitMs: T0 + 1_500, stratum: 2 };
+  const r = new client.SntpReply(fields);
+  assert.deepEqual(r.toJSON(), { ...fields, errorBoundUs: 10_000, leap: "none", leapIndicator: 0, version: 4 });
+  assert.deepEqual(new client.SntpReply(r.toJSON()).toJSON(), r.toJSON());
+  assert.equal(new client.SntpReply({ ...fields, leap: 1 }).leap, "insert_second");
+  const est = new client.SkewEstimator();
+  est.addSntp(r, { wallMs: T0, monoMs: M0 });
+  assert.deepEqual([est.estimate({ wallMs: T0, monoMs: M0 }).lowMs, est.estimate({ wallMs: T0, monoMs: M0 }).highMs], [1_487, 1_513]);
+  assert.throws(() => new client.SntpReply({ ...fields, delayUs: -1 }), isArgError(RangeError, /^fields\.delayUs is negative/));
+  assert.throws(() => new client.SntpReply({ ...fields, stratum: 16 }), isArgError(RangeError, /^fields\.stratum/));
+  assert.throws(() => new client.SntpReply({ ...fields, leap: "sometimes" }), isArgError(RangeError, /^fields\.leap/));
+  assert.throws(() => new client.SntpReply(), isArgError(TypeError, /^fields must be an object/));
+});
+
+test("resolutions: taken from one estimator, applied to another, and to a Lifetime", () => {
+  const at = (s, m = s) => ({ wallMs: T0 + s, monoMs: M0 + m });
+  const est = new client.SkewEstimator();
+  est.addBounds(1_000, 1_100, at(0));
+  assert.deepEqual(est.observe(at(15_000, 10_000)), { wallExcessMs: 5_000 });
+  est.addBounds(-3_950, -3_940, at(16_000, 11_000));
+  est.addBounds(-3_948, -3_942, at(17_000, 12_000)); // two agree: only a step explains them
+  const taken = est.takeResolutions();
+  assert.deepEqual(taken, [{ at: at(15_000, 10_000), wallExcessMs: 5_000, explanation: "wall_stepped" }]);
+  assert.deepEqual(est.takeResolutions(), []);
+  const other = new client.SkewEstimator();
+  other.addBounds(1_000, 1_100, at(0));
+  other.observe(at(15_000, 10_000));
+  const span = (e) => [e.lowMs, e.highMs];
+  assert.deepEqual(span(other.estimate(at(16_000, 11_000))), [-4_004, 1_104]);
+  other.applyResolution(taken[0].at, taken[0].explanation);
+  assert.deepEqual(span(other.estimate(at(16_000, 11_000))), [-4_003, -3_897]);
+  assert.throws(() => other.applyResolution(taken[0].at, "sideways"), isArgError(TypeError, /^explanation must be/));
+  const lt = new client.Lifetime({ times: { expiresInMs: 3_600_000 }, sent: at(0), received: at(0) });
+  const stepped = lt.rebase(taken[0]);
+  assert.deepEqual(stepped.deadline, { wallMs: lt.deadline.wallMs + 5_000, monoMs: lt.deadline.monoMs });
+  const paused = lt.rebase({ ...taken[0], explanation: "monotonic_paused" });
+  assert.deepEqual(paused.deadline, { wallMs: lt.deadline.wallMs, monoMs: lt.deadline.monoMs - 5_000 });
+  assert.deepEqual(lt.rebase({ ...taken[0], at: at(-1) }).deadline, lt.deadline); // received after
+  assert.throws(() => lt.rebase({ ...taken[0], wallExcessMs: 0.5 }), isArgError(RangeError, /^resolution\.wallExcessMs is not an integer/));
+});

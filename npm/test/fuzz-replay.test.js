@@ -14,9 +14,7 @@
 // * skew, honest worlds: every estimate's interval contains the true offset.
 //
 // Where the JS edge cannot express a call exactly (a negative or beyond-2^53 number, which it
-// refuses with a RangeError; a core-only call; an SNTP reply, which JS only gets from
-// parseSntpReply — added as bounds instead, after which that trace's values are not compared),
-// what happens is checked instead, a trace whose state left core's compares only the
+// refuses with a RangeError; a core-only call), what happens is checked instead, a trace whose state left core's compares only the
 // invariants from there, and every such op is listed by the last test.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -282,17 +280,13 @@ function replaySkew(c) {
         case "iat": sample(op, () => est.addIat(op.iat_ms, reading(op.at))); break;
         case "manual": sample(op, () => est.addBounds(op.low_ms, op.high_ms, reading(op.at))); break;
         case "sntp": {
-          // JS has no SntpReply constructor (only parseSntpReply makes one): the sample core
-          // formed goes in as bounds at the same reading. The estimator treats an SNTP sample
-          // differently from manual bounds, so values are compared no further in this trace
-          // (in honest worlds too); the truth must still lie in every interval.
-          if (op.bounds === null) break;
-          const [, code] = call(() => est.addBounds(op.bounds[0], op.bounds[1], reading(op.at)));
-          assert.equal(code, null, `addBounds of an SNTP sample: ${code}`);
-          if (diverged === null) {
-            diverged = "an SNTP reply (no SntpReply constructor in JS; added as bounds)";
-            notExpressed.push(`${c.id}: ${diverged}; invariants only from here`);
-          }
+          // The reply from the fields the driver recorded (core's SntpReply), as parseSntpReply
+          // would have made it; the edge refuses a negative delay or instant, or one beyond 2^53.
+          const fields = {
+            offsetUs: op.offset_us, delayUs: op.delay_us, serverTransmitMs: op.server_transmit_ms,
+            stratum: op.stratum, leap: op.leap, version: op.version,
+          };
+          sample(op, () => est.addSntp(new api.SntpReply(fields), reading(op.at)));
           break;
         }
         case "observe": {
@@ -336,7 +330,16 @@ function replaySkew(c) {
           break;
         }
         case "clear": est.clear(); break;
-        case "take_resolutions": break; // not bound; drains a list no estimate reads
+        case "resolve": {
+          const [, code] = call(() => est.applyResolution(reading(op.to), op.explanation));
+          if (code !== null) diverge(`resolve to ${JSON.stringify(op.to)} refused (${code})`);
+          break;
+        }
+        case "take_resolutions": {
+          const got = est.takeResolutions().map((r) => ({ at: readingJson(r.at), wall_excess_ms: r.wallExcessMs, explanation: r.explanation }));
+          if (diverged === null) assert.deepEqual(got, op.expect.resolutions, "take_resolutions");
+          break;
+        }
         default: throw new Error(`unknown skew op ${op.op}`);
       }
     } catch (e) {

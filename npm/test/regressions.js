@@ -6,8 +6,7 @@
 // * Flat layouts (peek, http_date, retry_after, sntp, token_response, monitor) are decoded
 //   exactly as the Rust drivers decode them.
 // * `lifetime` is decoded with the `arbitrary` encoding (fuzz/README.md) into the harness's
-//   LifetimeInput and Checks; `Check::Rebase` has no JS counterpart (core-internal) and is
-//   skipped.
+//   LifetimeInput and Checks; `Check::Rebase` is `Lifetime.rebase` (a re-based copy).
 // * `skew`, `session`, `jwks` and `verify` drive simulated worlds or fixed key sets: their
 //   cases (and seeds) are replayed call by call, with core's outcome for each, from the op
 //   traces in tests/vectors/fuzz-replay/ by fuzz-replay.test.js. Here their raw bytes are in
@@ -152,19 +151,29 @@ const REPLAY = {
     if (!api.SkewMonitor) return sweep(api, data);
     const b = new Bytes(data);
     const name = text(b.take(b.u8() % 64));
-    const ages = Array.from({ length: b.u8() }, () => num(b.i64()));
+    const ages = Array.from({ length: b.u8() }, () => b.i64());
     let m = tolerate(api, () => api.SkewMonitor.fromJson(text(b.rest())));
     if (m === undefined) m = new api.SkewMonitor();
+    // As the driver: every age recorded into `other`, once as an age and once as the token
+    // `recordToken(now = age, iat = age · 3)` (i64 wrapping), then merged into `m`.
     const other = new api.SkewMonitor();
     for (const age of ages) {
-      tolerate(api, () => m.record(age));
-      tolerate(api, () => other.record(age));
+      tolerate(api, () => other.record(num(age)));
+      tolerate(api, () => other.recordToken(num(age), num(BigInt.asIntN(64, age * 3n))));
     }
     m.merge(other);
-    for (const q of [0, 0.01, 0.5, 0.99, 1, -1, 2, NaN]) tolerate(api, () => m.quantile(q));
+    let last = null;
+    for (const q of [0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1]) {
+      const v = m.quantile(q);
+      if ((v === null) !== (m.count === 0)) throw new Error(`quantile(${q}) = ${v} with ${m.count} ages`);
+      if (last !== null && v !== null && last > v) throw new Error(`quantiles not monotone: ${last} > ${v} at q=${q}`);
+      last = v;
+    }
+    for (const q of [NaN, -0.1, 1.5, Infinity]) tolerate(api, () => m.quantile(q));
     m.assessment();
     tolerate(api, () => m.prometheus(name));
-    api.SkewMonitor.fromJson(m.toJson());
+    const back = api.SkewMonitor.fromJson(m.toJson());
+    if (JSON.stringify(back.bucketCounts) !== JSON.stringify(m.bucketCounts)) throw new Error("toJson does not parse back");
   },
 
   lifetime(api, data) {
@@ -201,7 +210,7 @@ const REPLAY = {
       ? { wallMs: num(input.rtt.wall), monoMs: num(input.rtt.mono) }
       : { wallMs: num(input.sent.wall + rem(input.rtt.wall)), monoMs: num(input.sent.mono + rem(input.rtt.mono)) };
     const estimate = (e) => ({ offsetMs: num(e.offset), lowMs: num(e.low), highMs: num(e.high) });
-    const lt = tolerate(api, () => new api.Lifetime({
+    let lt = tolerate(api, () => new api.Lifetime({
       times: { expiresInMs: num(input.expiresIn), expMs: num(input.exp), nbfMs: num(input.nbf), iatMs: num(input.iat) },
       sent, received, issuer: estimate(input.issuer), policy, seed: input.seed,
     }));
@@ -225,10 +234,13 @@ const REPLAY = {
         tolerate(api, () => lt.untilHardExpiryMs(now, server));
         tolerate(api, () => lt.untilValidMs(now, server));
       } else {
-        // Check::Rebase { at: R, excess: i64, paused: bool }: core-internal, not bound.
-        r();
-        i64();
-        u.bool();
+        // Check::Rebase { at: R, excess: i64, paused: bool }: core's `rebase` in place, here a
+        // re-based copy (the edge refuses a reading or excess it cannot hold: typed).
+        const at = r();
+        const excess = i64();
+        const explanation = u.bool() ? "monotonic_paused" : "wall_stepped";
+        const resolution = { at: { wallMs: num(at.wall), monoMs: num(at.mono) }, wallExcessMs: num(excess), explanation };
+        lt = tolerate(api, () => lt.rebase(resolution)) ?? lt;
       }
     }
   },

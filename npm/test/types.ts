@@ -6,6 +6,7 @@ import {
   Pkce,
   Session,
   SkewEstimator,
+  SntpReply,
   SntpRequest,
   State,
   TokenClockError,
@@ -23,6 +24,7 @@ import {
   version,
   type Authorization,
   type Reading,
+  type Resolution,
   type TokenState,
   type Verdict,
 } from "tokenclock";
@@ -75,6 +77,14 @@ const req = new SntpRequest(1_700_000_000_000, 7);
 const ts: bigint = req.transmitTimestamp;
 // @ts-expect-error: the reply must be bytes.
 parseSntpReply("reply", req, 0);
+skew.addSntp(new SntpReply({ offsetUs: 1_500, delayUs: 20_000, serverTransmitMs: 1_700_000_000_000, stratum: 2, leap: "none" }));
+// @ts-expect-error: a reply needs its fields.
+new SntpReply({ offsetUs: 1 });
+const taken: Resolution[] = skew.takeResolutions();
+for (const r of taken) skew.applyResolution(r.at, r.explanation);
+const rebased: Lifetime = lt.rebase({ at: clock(), wallExcessMs: 5_000, explanation: "wall_stepped" });
+// @ts-expect-error: not an explanation.
+skew.applyResolution(clock(), "sideways");
 const pkce = Pkce.generate();
 const url: string = authorizationUrl({
   authorizeEndpoint: "https://issuer.example/authorize",

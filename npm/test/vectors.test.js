@@ -920,14 +920,14 @@ function checkFleetAction(a, exp, names, session, at) {
       assert.ok(typeof exp.token === "string", "an adopted outcome must name its token");
       const token = names.fleet?.lastToken;
       assert.ok(typeof token === "string", "adopted without a readable record");
-      // The JS action carries no token id for `adopted` (core's FleetOutcome::Adopted(id)
-      // does), and `tokenHeader(id)` only answers for the last `authorizeToken` result. The
-      // strongest equivalent without disturbing the session: the adopted token is now the
+      // The action names the adopted token (`tokenId`), but `tokenHeader(id)` only answers for
+      // the last `authorizeToken` result. Without disturbing the session: the adopted token is now the
       // session's current token (bound to the name); its header must be the record's access
       // token, checked by the next `ready` for it (checkAuthorize), or else at the end of the
       // case (sessionCase: `authorizeToken` + `tokenHeader`, after every other expectation).
       const cur = session.currentToken();
       assert.ok(cur, "adopted, but the session has no current token");
+      assert.equal(a.tokenId, cur.tokenId, "the action names the adopted token");
       const header = `Bearer ${token}`;
       names.headers.set(cur.tokenId, header);
       names.bind(names.tokens, "token", exp.token, cur.tokenId);
@@ -1018,7 +1018,7 @@ function runFleetStep(api, session, names, step, at, exp) {
   }
   const a = r.ok;
   assert.ok(!("error" in exp), `${step.call} gave ${a.kind}, expected error ${exp.error}`);
-  checkKeys(a, ["kind", "fencing", "leaseMs", "value", "ttlMs", "until", "waitMs", "outcome", "notes"], "fleet action object");
+  checkKeys(a, ["kind", "fencing", "leaseMs", "value", "ttlMs", "until", "waitMs", "outcome", "tokenId", "notes"], "fleet action object");
   checkFleetAction(a, exp.action, names, session, at);
   assert.deepEqual(a.notes.map(noteJson), exp.notes ?? [], "notes");
 }

@@ -168,6 +168,49 @@ def test_verifier_errors_have_details_in_seconds() -> None:
         tokenclock.Verifier(key, ["HS256"], leeway=31)
     assert lee.value.code == "leeway_too_large"
     assert "kkkk" not in repr(v) and repr(v).startswith("Verifier(algorithms=['HS256']")
+    # A JWK as JSON text: `from_jwk` (any text, judged by core) or a str key starting with `{`.
+    jwk = json.dumps({"kty": "oct", "k": base64.urlsafe_b64encode(key).rstrip(b"=").decode()})
+    for made in (tokenclock.Verifier.from_jwk(jwk, ["HS256"]), tokenclock.Verifier("  " + jwk, ["HS256"])):
+        assert made.verify(token, now=1_700_000_030.0)["alg"] == "HS256"
+    for text in ('{"kty": "oct", "kty": "oct", "k": "a"}', "[1]", "{", "null"):
+        with pytest.raises(tokenclock.InvalidKey) as bad_jwk:
+            tokenclock.Verifier.from_jwk(text, ["HS256"])
+        assert bad_jwk.value.code == "invalid_key"
+    with pytest.raises(tokenclock.InvalidKey):
+        tokenclock.Verifier("{not json", ["HS256"])
+
+
+def test_resolutions_and_lifetime_rebase() -> None:
+    R = tokenclock.Reading
+    T, M = 1_700_000_000.0, 5_000.0
+    est = tokenclock.SkewEstimator()
+    est.add_bounds(1.0, 1.1, R(T, M))
+    assert est.observe(R(T + 15, M + 10)) == 5.0  # the wall clock ran 5 s further
+    est.add_bounds(-3.95, -3.94, R(T + 16, M + 11))
+    est.add_bounds(-3.948, -3.942, R(T + 17, M + 12))  # two agree: only a step explains them
+    [res] = est.take_resolutions()
+    assert res == {"at": R(T + 15, M + 10), "wall_excess": 5.0, "explanation": "wall_stepped"}
+    assert est.take_resolutions() == []
+    # Another estimator of the host learns it.
+    other = tokenclock.SkewEstimator()
+    other.add_bounds(1.0, 1.1, R(T, M))
+    other.observe(R(T + 15, M + 10))
+    e = other.estimate(R(T + 16, M + 11))
+    assert (e.low, e.high) == (-4.004, 1.104)  # a step or a suspend
+    other.apply_resolution(res["at"], res["explanation"])
+    e = other.estimate(R(T + 16, M + 11))
+    assert (e.low, e.high) == (-4.003, -3.897)  # a step
+    with pytest.raises(tokenclock.InvalidArgument):
+        other.apply_resolution(res["at"], "sideways")  # type: ignore[arg-type]
+    # A token received before the step: its wall deadlines move with it (a new Lifetime).
+    lt = tokenclock.Lifetime(R(T, M), R(T, M), expires_in=3600)
+    stepped = lt.rebase(**res)
+    assert (stepped.deadline.wall, stepped.deadline.mono) == (lt.deadline.wall + 5, lt.deadline.mono)
+    paused = lt.rebase(res["at"], 5.0, "monotonic_paused")
+    assert (paused.deadline.wall, paused.deadline.mono) == (lt.deadline.wall, lt.deadline.mono - 5)
+    assert lt.rebase(R(T - 1, M - 1), 5.0, "wall_stepped").deadline == lt.deadline  # received after
+    with pytest.raises(tokenclock.InvalidArgument):
+        lt.rebase(res["at"], 5.0, "sideways")  # type: ignore[arg-type]
 
 
 # ----- readings and clocks --------------------------------------------------------------------

@@ -1068,12 +1068,12 @@ def check_fleet_action(
             ctx = names.fleet
             token = ctx.last_token if ctx else None
             assert token is not None, "adopted without a readable record"
-            # The Python FleetAction carries no token id for `adopted` (core's
-            # FleetOutcome::Adopted(id) does); the strongest equivalent: the adopted token is
-            # now the session's current token, and its header is the record's access token.
+            # The action names the adopted token (core's FleetOutcome::Adopted(id)): it is the
+            # session's current token, and its header is the record's access token.
             cur = session.current_token()
             assert cur is not None, "adopted, but the session has no current token"
             tid = cur[0]
+            assert a.token_id == tid, f"adopted token id {a.token_id}, current {tid}"
             header = "Bearer " + token
             assert session.token_header(tid) == header, "the adopted token is not the record's"
             names.headers[tid] = header
@@ -1483,7 +1483,12 @@ def replay_lifetime(data: bytes) -> None:
             if st.is_usable:
                 assert nxt is not None and nxt > 0
         else:
-            reading_in(), i64(), u.boolean()  # Rebase: not part of the Python API.
+            # Check::Rebase { at, excess, paused }: core's `rebase` in place, here a re-based copy.
+            at, excess, paused = reading_in(), i64(), u.boolean()
+            explanation = "monotonic_paused" if paused else "wall_stepped"
+            rat = ours(lambda: tokenclock.Reading(at[0] / 1000, at[1] / 1000))
+            if rat is not None:
+                lt = ours(lambda: lt.rebase(rat, excess / 1000, explanation)) or lt
 
 
 REPLAYS: Dict[str, Callable[[bytes], None]] = {
