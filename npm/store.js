@@ -116,9 +116,14 @@ export class RedisStore {
       const c = this.#client;
       this.#client = null;
       try {
-        await c.close?.() ?? c.quit?.();
+        if (typeof c.close === "function") await c.close();
+        else await c.quit();
       } catch {
-        c.destroy?.();
+        try {
+          c.destroy?.();
+        } catch {
+          // already closed
+        }
       }
     }
   }
@@ -146,14 +151,26 @@ export class RedisStore {
       await this.#connecting;
     }
     const c = this.#client;
-    if (c.isOpen === false) {
-      if (!this.#openPromise) {
+    // A client that is not ready (never connected, or reconnecting) would refuse commands
+    // (no offline queue): wait for it, bounded. A given client that the caller never connected
+    // is connected here.
+    if (c.isReady === false) {
+      if (this.#openPromise === null && c.isOpen === false) {
         this.#openPromise = c.connect().catch(() => {}).finally(() => {
           this.#openPromise = null;
         });
       }
-      await this.#bounded(this.#openPromise);
-      if (!c.isReady && !c.isOpen) throw new StoreError("redis is not connected");
+      const ready = this.#openPromise ?? new Promise((resolve) => {
+        const check = setInterval(() => {
+          if (c.isReady) {
+            clearInterval(check);
+            resolve();
+          }
+        }, 5);
+        setTimeout(() => clearInterval(check), this.timeoutMs + 50);
+      });
+      await this.#bounded(ready);
+      if (!c.isReady) throw new StoreError("redis is not connected");
     }
     return c;
   }
