@@ -62,7 +62,7 @@ export class RedisStore {
       throw invalid(TypeError, "RedisStore: encryptionKey must be a 32-byte Uint8Array");
     }
     this.#prefix = prefix;
-    this.fleetOptions = {
+    this.#fleetOptions = {
       leaseMs: positiveInt("leaseMs", options.leaseMs, 15_000, 600_000),
       pollMs: positiveInt("pollMs", options.pollMs, 50, 60_000),
       maxWaitMs: positiveInt("maxWaitMs", options.maxWaitMs, 20_000, 3_600_000),
@@ -89,6 +89,12 @@ export class RedisStore {
   #client;
   #prefix;
   #owner;
+  #fleetOptions;
+
+  /** The protocol options for `FleetRefresh` (holds the key: not enumerable, never printed). */
+  get fleetOptions() {
+    return this.#fleetOptions;
+  }
 
   /** The key prefix. */
   get prefix() {
@@ -103,7 +109,7 @@ export class RedisStore {
   #scripts;
 
   toString() {
-    return `RedisStore(prefix=${this.prefix}${this.fleetOptions.encryptionKey ? ", encrypted" : ""})`;
+    return `RedisStore(prefix=${this.prefix}${this.#fleetOptions.encryptionKey ? ", encrypted" : ""})`;
   }
 
   [Symbol.for("nodejs.util.inspect.custom")]() {

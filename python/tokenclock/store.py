@@ -117,6 +117,22 @@ class RedisStore:
         sealed = ", encrypted" if self._key else ""
         return f"<tokenclock.store.RedisStore prefix={self.prefix!r} ({where}{sealed})>"
 
+    def close(self) -> None:
+        """Closes the sync client this store made from a URL (a given client is yours)."""
+        if self._url is not None and self._sync is not None:
+            c, self._sync = self._sync, None
+            c.close()
+
+    async def aclose(self) -> None:
+        """Closes the asyncio client this store made for the running loop (a given client is
+        yours). Call it before the loop ends (``asyncio.run``), as for any asyncio client."""
+        if self._url is None:
+            return
+        loop = asyncio.get_running_loop()
+        entry = self._scripts.get("loops", {}).pop(id(loop), None)
+        if entry is not None and entry[0] is loop:
+            await entry[1].aclose()
+
     # ----- for the driver -------------------------------------------------------------
 
     def keys(self, session: Session) -> Keys:
