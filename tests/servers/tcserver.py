@@ -11,7 +11,7 @@ One process starts, all on 127.0.0.1:
 
 Every server has its own clock: real time (or ``frozen_time_s``) plus its configured offset, and
 every HTTP response carries a ``Date`` header that is the floor of that clock to the second, as
-real servers do. After start-up the process prints exactly one line of JSON to stdout and never
+real servers do (the token endpoint's only while ``token_send_date`` is true). After start-up the process prints exactly one line of JSON to stdout and never
 writes to stdout again; diagnostics go to stderr and never contain tokens or secrets.
 
 Python 3.9+ standard library only. See README.md beside this file for every setting.
@@ -110,6 +110,9 @@ DEFAULT_CONFIG: Dict[str, Any] = {
     "cache_min_remaining_fraction": 0.3,
     "issue_refresh_token": False,
     "rotate_refresh_tokens": False,
+    "revoke_family_on_reuse": False,
+    "token_send_date": True,
+    "opaque_tokens": False,
     "failures": [],
     "fail_all_token_requests_with": None,
     # API server
@@ -126,7 +129,7 @@ SECRET_KEYS = ("client_secret", "signing_key")
 # settings that change what a minted token looks like: changing one empties the token cache
 CACHE_SHAPING_KEYS = frozenset({
     "client_id", "signing_key", "issuer", "audience", "token_ttl_s", "include_nbf",
-    "nbf_delta_s", "cached_token_age_s",
+    "nbf_delta_s", "cached_token_age_s", "opaque_tokens",
 })
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 SNTP_MODES = ("normal", "kiss_rate", "garbage", "wrong_origin", "unsynchronized", "silent")
@@ -305,6 +308,9 @@ VALIDATORS: Dict[str, Callable[[str, Any], Any]] = {
     "cache_min_remaining_fraction": lambda k, v: _num(k, v, 0, 1),
     "issue_refresh_token": _bool,
     "rotate_refresh_tokens": _bool,
+    "revoke_family_on_reuse": _bool,
+    "token_send_date": _bool,
+    "opaque_tokens": _bool,
     "failures": _failure_list,
     "fail_all_token_requests_with": _opt(validate_failure),
     "api_always_401": _bool,
@@ -362,6 +368,8 @@ def _new_stats(n_origins: int) -> Dict[str, Any]:
         "origins": [{"requests": 0} for _ in range(n_origins)],
         "sntp": {"requests": 0, "replies": 0, "ignored": 0, "by_mode": {}},
         "static": {"requests": 0, "not_found": 0},
+        # counters; the by-state counts of refresh tokens are added by stats_snapshot
+        "refresh_tokens": {"reused": 0, "families_revoked": 0},
     }
 
 
@@ -376,8 +384,14 @@ class State:
         self.initial = copy.deepcopy(initial)
         self.config: Dict[str, Any] = copy.deepcopy(initial)
         self.stats = _new_stats(n_origins)
-        # refresh token -> {"client_id", "scope", "active"}
+        # refresh token -> {"client_id", "scope", "active", "state", "family"}; state is
+        # "active", "used" (rotated away) or "revoked" (its family was revoked)
         self.refresh_tokens: Dict[str, Dict[str, Any]] = {}
+        # family id -> {"revoked": bool}; a family is the chain of refresh tokens rotated from
+        # one issued refresh token
+        self.families: Dict[str, Dict[str, Any]] = {}
+        # opaque access token -> the claims a JWT would have carried (on the token clock)
+        self.opaque_tokens: Dict[str, Dict[str, Any]] = {}
         # (client_id, scope) -> (access_token, claims)
         self.token_cache: Dict[Tuple[str, Optional[str]], Tuple[str, Dict[str, Any]]] = {}
 
@@ -420,6 +434,8 @@ class State:
             if config_too:
                 self.config = copy.deepcopy(self.initial)
                 self.refresh_tokens.clear()
+                self.families.clear()
+                self.opaque_tokens.clear()
                 self.token_cache.clear()
 
     def take_failure(self) -> Optional[Dict[str, Any]]:
@@ -448,19 +464,56 @@ class State:
             out = copy.deepcopy(self.stats)
             out["token"]["failures_pending"] = len(self.config["failures"])
             out["token"]["sticky_failure"] = self.config["fail_all_token_requests_with"] is not None
+            states = [r["state"] for r in self.refresh_tokens.values()]
             out["refresh_tokens"] = {
-                "active": sum(1 for r in self.refresh_tokens.values() if r["active"]),
-                "used": sum(1 for r in self.refresh_tokens.values() if not r["active"]),
+                "active": states.count("active"),
+                "used": states.count("used"),
+                "revoked": states.count("revoked"),
+                "families": len(self.families),
+                **out["refresh_tokens"],
             }
             return out
 
     # refresh tokens -------------------------------------------------------------------------
-    def new_refresh_token(self, client_id: str, scope: Optional[str]) -> str:
+    def new_refresh_token(self, client_id: str, scope: Optional[str],
+                          family: Optional[str] = None) -> str:
+        """A new active refresh token; ``family`` None starts a new family."""
         rt = "rt-" + secrets.token_urlsafe(24)
         with self.lock:
-            self.refresh_tokens[rt] = {"client_id": client_id, "scope": scope, "active": True}
+            if family is None:
+                family = "f-" + secrets.token_hex(6)
+                self.families[family] = {"revoked": False}
+            self.refresh_tokens[rt] = {"client_id": client_id, "scope": scope, "active": True,
+                                       "state": "active", "family": family}
             self.stats["token"]["refresh_tokens_issued"] += 1
         return rt
+
+    def revoke_family(self, family: str) -> int:
+        """Every still-active refresh token of the family becomes invalid; returns how many.
+        Used (rotated-away) ones stay "used", so presenting one again is still a reuse."""
+        with self.lock:
+            fam = self.families.get(family)
+            if fam is None:
+                return 0
+            if not fam["revoked"]:
+                fam["revoked"] = True
+                self.stats["refresh_tokens"]["families_revoked"] += 1
+            n = 0
+            for rec in self.refresh_tokens.values():
+                if rec["family"] == family and rec["state"] == "active":
+                    rec["state"] = "revoked"
+                    rec["active"] = False
+                    n += 1
+            return n
+
+    def register_opaque(self, token: str, claims: Dict[str, Any]) -> None:
+        with self.lock:
+            self.opaque_tokens[token] = {k: v for k, v in claims.items() if k != "_fresh"}
+
+    def opaque_claims(self, token: str) -> Optional[Dict[str, Any]]:
+        with self.lock:
+            c = self.opaque_tokens.get(token)
+            return dict(c) if c is not None else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -612,6 +665,20 @@ class Handler(BaseHTTPRequestHandler):
         if timestamp is None:
             timestamp = self.server.state.clock(self.server.role, self.server.index)
         return http_date(timestamp)
+
+    def send_response(self, code: int, message: Optional[str] = None) -> None:
+        """As the stdlib's (status line, Server, Date), but the token endpoint leaves Date out
+        while ``token_send_date`` is false (an issuer whose clock nobody can read)."""
+        state = self.server.state
+        if self.server.role == "token":
+            with state.lock:
+                send_date = state.config["token_send_date"]
+            if not send_date:
+                self.log_request(code)
+                self.send_response_only(code, message)
+                self.send_header("Server", self.version_string())
+                return
+        super().send_response(code, message)
 
     def end_headers(self) -> None:
         for k, v in CORS_HEADERS:
@@ -892,20 +959,33 @@ class Handler(BaseHTTPRequestHandler):
                 raise OAuthError(400, "invalid_request", "refresh_token is missing")
             with state.lock:
                 rec = state.refresh_tokens.get(presented)
+                if rec is not None and rec["client_id"] == client_id and rec["state"] == "used":
+                    # A rotated-away refresh token presented again: the chain has forked (a
+                    # copy leaked, or two holders refreshed with one token).
+                    state.stats["refresh_tokens"]["reused"] += 1
+                    if cfg["revoke_family_on_reuse"]:
+                        n = state.revoke_family(rec["family"])
+                        log(f"token: refresh token reuse detected, family revoked ({n} active)")
+                    else:
+                        log("token: refresh token reuse detected")
                 if rec is None or not rec["active"] or rec["client_id"] != client_id:
                     raise OAuthError(400, "invalid_grant", "refresh token is invalid or used")
                 granted = rec["scope"]
                 scope = form.get("scope") or granted
                 if scope and set(scope.split()) - set((granted or "").split()):
                     raise OAuthError(400, "invalid_scope", "scope exceeds the original grant")
+                family = rec["family"]
                 if cfg["rotate_refresh_tokens"]:
                     rec["active"] = False
+                    rec["state"] = "used"
             if cfg["rotate_refresh_tokens"]:
-                refresh_token = state.new_refresh_token(client_id, granted)
+                refresh_token = state.new_refresh_token(client_id, granted, family)
             now = state.clock("token")
             token, claims = mint(cfg, client_id, scope, now, 0, override)
         else:
             raise OAuthError(400, "unsupported_grant_type", "grant type not supported")
+        if is_opaque(token):
+            state.register_opaque(token, claims)
         state.bump("token", "issued")
         now = state.clock("token")
         resp: Dict[str, Any] = {"access_token": token, "token_type": cfg["token_type"]}
@@ -1027,9 +1107,14 @@ class Handler(BaseHTTPRequestHandler):
             return "missing", None
         if cfg["api_always_401"]:
             return "revoked", None
-        reason, claims = verify_jwt(token, cfg["signing_key"])
-        if reason is not None or claims is None:
-            return reason or "malformed", None
+        if is_opaque(token):
+            claims = self.server.state.opaque_claims(token)
+            if claims is None:
+                return "unknown_token", None
+        else:
+            reason, claims = verify_jwt(token, cfg["signing_key"])
+            if reason is not None or claims is None:
+                return reason or "malformed", None
         reason = check_time_claims(claims, now, cfg["api_leeway_s"])
         if reason is not None:
             return reason, None
@@ -1089,6 +1174,7 @@ class Handler(BaseHTTPRequestHandler):
             "/control/stats": ("GET",),
             "/control/reset": ("POST",),
             "/control/refresh_token": ("POST",),
+            "/control/revoke_refresh_tokens": ("POST",),
             "/control/time": ("GET",),
             "/control/shutdown": ("POST",),
         }
@@ -1136,6 +1222,28 @@ class Handler(BaseHTTPRequestHandler):
                 return
             rt = state.new_refresh_token(cfg["client_id"], scope)
             self.send_json(200, {"refresh_token": rt, "scope": scope})
+        elif path == "/control/revoke_refresh_tokens":
+            body_ok = isinstance(data, dict) and (
+                (set(data) == {"refresh_token"} and isinstance(data["refresh_token"], str))
+                or data == {"all": True})
+            if not body_ok:
+                self.send_json(400, {"error": "invalid_request", "error_description":
+                                     'body must be {"refresh_token": "..."} or {"all": true}'})
+                return
+            with state.lock:
+                if "all" in data:
+                    families = [f for f, v in state.families.items() if not v["revoked"]]
+                else:
+                    rec = state.refresh_tokens.get(data["refresh_token"])
+                    if rec is None:
+                        self.send_json(400, {"error": "invalid_request",
+                                             "error_description": "unknown refresh token"})
+                        return
+                    families = [rec["family"]] if not state.families[rec["family"]]["revoked"] \
+                        else []
+                tokens = sum(state.revoke_family(f) for f in families)
+            self.send_json(200, {"ok": True, "families_revoked": len(families),
+                                 "tokens_revoked": tokens})
         elif path == "/control/time":
             with state.lock:
                 out = {
@@ -1174,6 +1282,13 @@ def parse_form(content_type: Optional[str],
     return form, None
 
 
+OPAQUE_PREFIX = "tco-"
+
+
+def is_opaque(token: str) -> bool:
+    return token.startswith(OPAQUE_PREFIX)
+
+
 def mint(cfg: Dict[str, Any], client_id: str, scope: Optional[str], now: float, age: float,
          override: Optional[Dict[str, Any]]) -> Tuple[str, Dict[str, Any]]:
     """Sign an access token. iat = floor(now - age) on the issuer's clock, exp = iat + ttl."""
@@ -1196,7 +1311,12 @@ def mint(cfg: Dict[str, Any], client_id: str, scope: Optional[str], now: float, 
                 claims.pop(k, None)
             else:
                 claims[k] = copy.deepcopy(v)
-    token = sign_jwt(claims, cfg["signing_key"])
+    if cfg["opaque_tokens"]:
+        # random, no structure: a client can read no iat/exp from it; the server keeps the
+        # claims (register_opaque) and the API checks them as it checks a JWT's
+        token = OPAQUE_PREFIX + secrets.token_urlsafe(32)
+    else:
+        token = sign_jwt(claims, cfg["signing_key"])
     out = dict(claims)
     out["_fresh"] = age == 0
     return token, out

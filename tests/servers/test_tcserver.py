@@ -359,7 +359,8 @@ def test_refresh_token_rotation(srv):
                                             "other": 0, "missing": 0}
     assert st["token"]["errors"] == {"invalid_grant": 2, "invalid_scope": 1,
                                      "invalid_request": 1}
-    assert st["refresh_tokens"] == {"active": 2, "used": 2}
+    assert st["refresh_tokens"] == {"active": 2, "used": 2, "revoked": 0, "families": 2,
+                                    "reused": 1, "families_revoked": 0}
 
 
 def test_refresh_without_rotation_keeps_old_token_valid(srv):
@@ -551,7 +552,9 @@ def test_failure_after_processing_rotates_but_loses_reply(srv):
         token_request(srv, {"grant_type": "refresh_token", "refresh_token": rt})
     r = token_request(srv, {"grant_type": "refresh_token", "refresh_token": rt})
     assert r.status == 400 and r.json()["error"] == "invalid_grant"
-    assert srv.stats()["refresh_tokens"] == {"active": 1, "used": 1}
+    assert srv.stats()["refresh_tokens"] == {"active": 1, "used": 1, "revoked": 0,
+                                             "families": 1, "reused": 1,
+                                             "families_revoked": 0}
 
 
 def test_retry_after_http_date(srv):
@@ -949,3 +952,194 @@ def test_no_secrets_or_tokens_in_logs(launch):
     for secret in (SPECIAL_SECRET, body["access_token"], body["refresh_token"],
                    "wrong-secret-value", "demo-secret"):
         assert secret not in log
+
+
+# ------------------------------------------------------------------------------------------
+# refresh token families, token endpoint without Date, opaque access tokens
+# ------------------------------------------------------------------------------------------
+
+
+def control_rt(s: Server, **body: Any) -> str:
+    r = post_json(s.control_url + "/refresh_token", body)
+    assert r.status == 200
+    return r.json()["refresh_token"]
+
+
+def refresh(s: Server, rt: str) -> Resp:
+    return token_request(s, {"grant_type": "refresh_token", "refresh_token": rt})
+
+
+def test_refresh_token_reuse_revokes_the_whole_family(srv):
+    srv.config(rotate_refresh_tokens=True, revoke_family_on_reuse=True,
+               issue_refresh_token=True)
+    rt0 = control_rt(srv)
+    rt1 = refresh(srv, rt0).json()["refresh_token"]
+    rt2 = refresh(srv, rt1).json()["refresh_token"]
+    other = cc(srv).json()["refresh_token"]  # a family of its own (client credentials)
+    st = srv.stats()["refresh_tokens"]
+    assert st == {"active": 2, "used": 2, "revoked": 0, "families": 2, "reused": 0,
+                  "families_revoked": 0}
+    # rt0 again: a reuse; the family (rt0 -> rt1 -> rt2) is revoked, rt2 included
+    r = refresh(srv, rt0)
+    assert r.status == 400 and r.json()["error"] == "invalid_grant"
+    r = refresh(srv, rt2)
+    assert r.status == 400 and r.json()["error"] == "invalid_grant"
+    st = srv.stats()["refresh_tokens"]
+    assert st == {"active": 1, "used": 2, "revoked": 1, "families": 2, "reused": 1,
+                  "families_revoked": 1}
+    # a second reuse in a revoked family counts as a reuse, not as a second revocation;
+    # presenting the revoked rt2 was not a reuse
+    assert refresh(srv, rt1).status == 400
+    st = srv.stats()["refresh_tokens"]
+    assert st["reused"] == 2 and st["families_revoked"] == 1
+    # the other family is untouched
+    r = refresh(srv, other)
+    assert r.status == 200 and r.json()["refresh_token"]
+    assert srv.stats()["token"]["errors"] == {"invalid_grant": 3}
+    # counters are zeroed by a reset, the token states stay
+    request("POST", srv.control_url + "/reset")
+    st = srv.stats()["refresh_tokens"]
+    assert st == {"active": 1, "used": 3, "revoked": 1, "families": 2, "reused": 0,
+                  "families_revoked": 0}
+
+
+def test_reuse_without_revoke_family_on_reuse_is_counted_only(srv):
+    srv.config(rotate_refresh_tokens=True)
+    rt0 = control_rt(srv)
+    rt1 = refresh(srv, rt0).json()["refresh_token"]
+    assert refresh(srv, rt0).json()["error"] == "invalid_grant"
+    r = refresh(srv, rt1)  # the family lives on
+    assert r.status == 200
+    st = srv.stats()["refresh_tokens"]
+    assert st["reused"] == 1 and st["families_revoked"] == 0 and st["revoked"] == 0
+    # without rotation nothing is ever used, so nothing is a reuse
+    srv.config(rotate_refresh_tokens=False, revoke_family_on_reuse=True)
+    rt = control_rt(srv)
+    assert refresh(srv, rt).status == 200 and refresh(srv, rt).status == 200
+    assert srv.stats()["refresh_tokens"]["reused"] == 1
+
+
+def test_control_revoke_refresh_tokens(srv):
+    srv.config(rotate_refresh_tokens=True, revoke_family_on_reuse=True)
+    rt0 = control_rt(srv)
+    rt1 = refresh(srv, rt0).json()["refresh_token"]
+    b0 = control_rt(srv)
+    c0 = control_rt(srv)
+    # by any member of the family (here its first, already used, token)
+    r = post_json(srv.control_url + "/revoke_refresh_tokens", {"refresh_token": rt0})
+    assert r.status == 200 and r.json() == {"ok": True, "families_revoked": 1,
+                                            "tokens_revoked": 1}
+    r = refresh(srv, rt1)
+    assert r.status == 400 and r.json()["error"] == "invalid_grant"
+    st = srv.stats()["refresh_tokens"]
+    assert st["reused"] == 0 and st["families_revoked"] == 1 and st["revoked"] == 1
+    # again: nothing left to revoke
+    r = post_json(srv.control_url + "/revoke_refresh_tokens", {"refresh_token": rt1})
+    assert r.json() == {"ok": True, "families_revoked": 0, "tokens_revoked": 0}
+    assert refresh(srv, b0).status == 200
+    r = post_json(srv.control_url + "/revoke_refresh_tokens", {"all": True})
+    assert r.json() == {"ok": True, "families_revoked": 2, "tokens_revoked": 2}
+    assert refresh(srv, c0).json()["error"] == "invalid_grant"
+    st = srv.stats()["refresh_tokens"]
+    assert st["active"] == 0 and st["families_revoked"] == 3 and st["reused"] == 0
+    for bad in ({}, {"refresh_token": 1}, {"all": False}, {"all": True, "refresh_token": rt0}):
+        r = post_json(srv.control_url + "/revoke_refresh_tokens", bad)
+        assert r.status == 400 and r.json()["error"] == "invalid_request", bad
+    r = post_json(srv.control_url + "/revoke_refresh_tokens", {"refresh_token": "rt-nope"})
+    assert r.status == 400 and r.json()["error_description"] == "unknown refresh token"
+    assert request("GET", srv.control_url + "/revoke_refresh_tokens").status == 405
+    # reset with config forgets every token and family
+    post_json(srv.control_url + "/reset", {"config": True})
+    assert srv.stats()["refresh_tokens"] == {"active": 0, "used": 0, "revoked": 0,
+                                             "families": 0, "reused": 0,
+                                             "families_revoked": 0}
+
+
+def test_token_endpoint_without_date(launch):
+    s = launch("--origins", "1")
+    s.config(token_send_date=False, issuer_offset_s=-90)
+    hdr = {"Content-Type": "application/x-www-form-urlencoded"}
+    responses = [
+        cc(s),                                                   # 200
+        cc(s, secret="wrong"),                                   # 401
+        token_request(s, {"grant_type": "password"}),            # 400
+        request("HEAD", s.token_url),                            # 405 (a Date probe)
+        request("GET", s.token_url.replace("/token", "/other")),  # 404
+        request("OPTIONS", s.token_url),                         # 204 preflight
+        request("POST", s.token_url, b"x", hdr),                 # no client auth: 401
+    ]
+    assert [r.status for r in responses] == [200, 401, 400, 405, 404, 204, 401]
+    for r in responses:
+        assert "Date" not in r.headers, r.status
+        assert r.headers["Server"] == "tcserver/1"
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
+    # the other servers still send theirs
+    tok = responses[0].json()["access_token"]
+    assert "Date" in api(s, tok).headers
+    assert "Date" in request("GET", s.control_url + "/stats").headers
+    assert "Date" in request("GET", s.info["origins"][0]).headers
+    # and the token endpoint's clock is still the one its tokens are stamped with
+    assert abs(decode_jwt(tok)["iat"] - (time.time() - 90)) < 3
+    s.config(token_send_date=True)
+    assert "Date" in cc(s).headers and "Date" in request("HEAD", s.token_url).headers
+
+
+def test_opaque_tokens_are_checked_by_the_api_on_its_own_clock(srv):
+    srv.config(opaque_tokens=True, frozen_time_s=T0, token_ttl_s=60, nbf_delta_s=5)
+    r = cc(srv)
+    body = r.json()
+    tok = body["access_token"]
+    assert tok.startswith("tco-") and "." not in tok and len(tok) > 40
+    assert body["expires_in"] == 60 and body["token_type"] == "Bearer"
+    # nbf = T0 + 5, exp = T0 + 60 on the token clock, checked with the API's clock
+    assert www_reason(api(srv, tok)) == "not_yet_valid"
+    srv.config(api_offset_s=5)
+    r = api(srv, tok)
+    assert r.status == 200 and r.json()["sub"] == "demo-client" and r.json()["scope"] == "read"
+    srv.config(api_offset_s=60 - 0.001)
+    assert api(srv, tok).status == 200
+    srv.config(api_offset_s=60)
+    assert www_reason(api(srv, tok)) == "expired"
+    srv.config(api_leeway_s=1)
+    assert api(srv, tok).status == 200
+    # an issuer clock 90 s behind stamps 90 s earlier claims, as for a JWT
+    srv.config(api_leeway_s=0, api_offset_s=0, nbf_delta_s=0, issuer_offset_s=-90)
+    tok2 = cc(srv).json()["access_token"]
+    assert www_reason(api(srv, tok2)) == "expired"
+    srv.config(api_offset_s=-90)
+    assert api(srv, tok2).status == 200
+    # unknown opaque tokens, audience check, overrides apply to the kept claims
+    assert www_reason(api(srv, "tco-" + "A" * 43)) == "unknown_token"
+    srv.config(api_expected_audience="someone-else")
+    assert www_reason(api(srv, tok2)) == "bad_audience"
+    srv.config(api_expected_audience=None,
+               failures=[{"kind": "override", "claims": {"exp": T0 - 90 + 1}}])
+    tok3 = cc(srv).json()["access_token"]
+    assert tok3.startswith("tco-") and api(srv, tok3).status == 200
+    srv.config(api_offset_s=-89)
+    assert www_reason(api(srv, tok3)) == "expired"
+    # refresh grants and the issuer-side cache mint opaque tokens too
+    srv.config(api_offset_s=-90, rotate_refresh_tokens=True)
+    r = refresh(srv, control_rt(srv))
+    assert r.json()["access_token"].startswith("tco-")
+    assert api(srv, r.json()["access_token"]).status == 200
+    srv.config(cached_token_age_s=10)
+    a, b = cc(srv).json(), cc(srv).json()
+    assert a["access_token"] == b["access_token"] and a["expires_in"] == 50
+    assert api(srv, a["access_token"]).status == 200
+    # switching back to JWTs keeps the opaque ones valid; a reset with config forgets them
+    srv.config(opaque_tokens=False, cached_token_age_s=0)
+    assert decode_jwt(cc(srv).json()["access_token"])["sub"] == "demo-client"
+    assert api(srv, tok2).status == 200
+    post_json(srv.control_url + "/reset", {"config": True})
+    srv.config(frozen_time_s=T0 - 90)
+    assert www_reason(api(srv, tok2)) == "unknown_token"
+
+
+def test_new_settings_are_validated(srv):
+    for key in ("revoke_family_on_reuse", "token_send_date", "opaque_tokens"):
+        r = post_json(srv.control_url + "/config", {key: 1})
+        assert r.status == 400 and r.json()["error"] == "invalid_config", key
+    cfg = request("GET", srv.control_url + "/config").json()["config"]
+    assert (cfg["revoke_family_on_reuse"], cfg["token_send_date"], cfg["opaque_tokens"]) == (
+        False, True, False)
