@@ -323,7 +323,7 @@ function create(lib, options) {
   let storeKeys = null;
   if (store !== undefined) {
     store.setScripts(lib.fleetScripts());
-    storeKeys = lib.storeKeys(session, store.prefix);
+    storeKeys = lib.storeKeys(session, store.prefix, store.fleetOptions.encryptionKey !== undefined);
   }
   const counters = {
     calls: 0,
@@ -373,7 +373,7 @@ function create(lib, options) {
   }
 
   /** Never rejects: resolves `{ ok: true }` or `{ ok: false, error }`. */
-  async function performRefresh(ticket, controller) {
+  async function performRefresh(ticket, controller, rebuilt = null) {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -385,7 +385,8 @@ function create(lib, options) {
     let sent;
     let received;
     try {
-      const [url, init] = tokenRequestInit(ticket, controller.signal);
+      // `rebuilt`: the fleet's request with its latest refresh token, for the same ticket.
+      const [url, init] = tokenRequestInit(rebuilt ?? ticket, controller.signal);
       sent = now();
       response = await fetchImpl(url, init);
       received = now();
@@ -471,13 +472,13 @@ function create(lib, options) {
               a = fleet.onRecord(session, await store.get(storeKeys.record), now());
               break;
             case "take_lease":
-              a = fleet.onLease(session, await store.takeLease(storeKeys, a.leaseMs), now());
+              a = fleet.onLease(session, await store.takeLease(storeKeys, a.lease, a.leaseMs), now());
               break;
             case "publish":
-              a = fleet.onPublished(await store.publish(storeKeys, a.fencing, a.value, a.ttlMs));
+              a = fleet.onPublished(await store.publish(storeKeys, a.lease, a.value, a.ttlMs));
               break;
             case "release":
-              await store.release(storeKeys, a.fencing);
+              await store.release(storeKeys, a.lease);
               a = fleet.onReleased();
               break;
             case "probe_issuer":
@@ -489,7 +490,7 @@ function create(lib, options) {
               a = fleet.onWake(session, now());
               break;
             case "fetch":
-              fetched = await performRefresh(ticket, controller);
+              fetched = await performRefresh(ticket, controller, a.request);
               a = fleet.onFetched(session, fetched.ok, now());
               break;
             default:
@@ -497,7 +498,7 @@ function create(lib, options) {
           }
         } catch (error) {
           if (error?.name !== "StoreError") throw error;
-          a = fleet.onStoreError();
+          a = fleet.onStoreError(session, now());
         }
       }
     } catch (error) {
@@ -515,6 +516,8 @@ function create(lib, options) {
     else if (a.outcome === "published") counters.fleetPublished += 1;
     else if (a.outcome === "fetched") counters.fleetLocal += 1;
     if (fetched !== null) return fetched;
+    // Not adopted and nothing fetched: the store failed and the fleet shares this session's
+    // refresh token, so core failed the refresh (`store_unavailable`); callers see it next.
     return { ok: a.outcome === "adopted" };
   }
 

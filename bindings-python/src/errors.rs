@@ -338,11 +338,7 @@ fn refresh_class(class: ErrorClass, invalid_client: bool) -> Exc {
 }
 
 fn failure_name(f: TransportFailure) -> &'static str {
-    match f {
-        TransportFailure::Connect => "connect",
-        TransportFailure::Timeout => "timeout",
-        TransportFailure::Aborted => "aborted",
-    }
+    f.as_str()
 }
 
 /// The one mapping: a core error → (class, code, message, detail attributes).
@@ -404,7 +400,7 @@ fn classify<'py>(py: Python<'py>, e: &Error) -> PyResult<(Exc, &'static str, Str
                 SessionError::StaleTicket => Exc::StaleTicket,
                 SessionError::Lifetime(_) => Exc::LifetimeError,
                 SessionError::Grant(_) => Exc::GrantError,
-                SessionError::InvalidConfig(_) => Exc::ConfigError,
+                SessionError::InvalidConfig(_) | SessionError::Identity(_) => Exc::ConfigError,
                 SessionError::InvalidArgument(_) => Exc::InvalidArgument,
                 other => match other.class() {
                     Some(class) => {
@@ -492,7 +488,9 @@ fn classify<'py>(py: Python<'py>, e: &Error) -> PyResult<(Exc, &'static str, Str
         Error::Monitor(m) => (Exc::MonitorError, m.code(), m.to_string()),
         Error::Fleet(f) => {
             let exc = match f {
-                FleetError::InvalidConfig(_) => Exc::ConfigError,
+                FleetError::InvalidConfig(_)
+                | FleetError::Identity(_)
+                | FleetError::EncryptionRequired => Exc::ConfigError,
                 FleetError::InvalidArgument(_) => Exc::InvalidArgument,
                 _ => Exc::TokenClockError,
             };

@@ -39,9 +39,32 @@ impl FleetAction {
     #[getter]
     fn fencing(&self) -> Option<u64> {
         match &self.action {
-            core_f::FleetAction::Fetch { fencing } => *fencing,
+            core_f::FleetAction::Fetch { fencing, .. } => *fencing,
             core_f::FleetAction::Publish { fencing, .. }
-            | core_f::FleetAction::Release { fencing } => Some(*fencing),
+            | core_f::FleetAction::Release { fencing, .. } => Some(*fencing),
+            _ => None,
+        }
+    }
+
+    /// The lease value (`take_lease`, `publish`, `release`): unique to this attempt.
+    #[getter]
+    fn lease(&self) -> Option<&str> {
+        match &self.action {
+            core_f::FleetAction::TakeLease { lease, .. }
+            | core_f::FleetAction::Publish { lease, .. }
+            | core_f::FleetAction::Release { lease, .. } => Some(lease),
+            _ => None,
+        }
+    }
+
+    /// `fetch`: the token request to send instead of the ticket's (rebuilt with the fleet's
+    /// latest refresh token), as `(method, url, headers, body)`; None: send the ticket's.
+    #[getter]
+    fn request(&self) -> Option<(&'static str, String, Vec<(String, String)>, String)> {
+        match &self.action {
+            core_f::FleetAction::Fetch {
+                request: Some(r), ..
+            } => Some((r.method, r.url.clone(), r.headers.clone(), r.body())),
             _ => None,
         }
     }
@@ -50,7 +73,7 @@ impl FleetAction {
     #[getter]
     fn lease_ms(&self) -> Option<u64> {
         match &self.action {
-            core_f::FleetAction::TakeLease { lease_ms } => Some(*lease_ms),
+            core_f::FleetAction::TakeLease { lease_ms, .. } => Some(*lease_ms),
             _ => None,
         }
     }
@@ -203,8 +226,11 @@ impl FleetRefresh {
                         Error::Arg("encryption_key must be exactly 32 bytes".into())
                     })?),
                 };
-            let inner =
-                core_f::FleetRefresh::new(ticket, config, store_key, key).map_err(Error::Fleet)?;
+            let mut lease_entropy = [0u8; 16];
+            getrandom::fill(&mut lease_entropy)
+                .map_err(|_| Error::Internal("the OS random number generator failed"))?;
+            let inner = core_f::FleetRefresh::new(ticket, config, store_key, key, lease_entropy)
+                .map_err(Error::Fleet)?;
             Ok(FleetRefresh {
                 inner: Mutex::new(inner),
             })
@@ -271,8 +297,8 @@ impl FleetRefresh {
         now: Option<Reading>,
     ) -> PyResult<FleetAction> {
         let fencing = fencing.map(|Int(f)| f);
-        self.step(py, session.get(), now, move |f, _, now| {
-            f.on_lease(fencing, now).cloned()
+        self.step(py, session.get(), now, move |f, s, now| {
+            f.on_lease(s, fencing, now).cloned()
         })
     }
 
@@ -314,9 +340,18 @@ impl FleetRefresh {
         self.plain(|f| f.on_released().cloned())
     }
 
-    /// A store operation failed or timed out: the refresh goes on without the store.
-    fn on_store_error(&self) -> PyResult<FleetAction> {
-        self.plain(|f| f.on_store_error().cloned())
+    /// A store operation failed or timed out: the refresh goes on without the store (or
+    /// fails as `store_unavailable` when the fleet shares the session's refresh token).
+    #[pyo3(signature = (session, now=None))]
+    fn on_store_error(
+        &self,
+        py: Python<'_>,
+        session: &Bound<'_, Session>,
+        now: Option<Reading>,
+    ) -> PyResult<FleetAction> {
+        self.step(py, session.get(), now, |f, s, now| {
+            f.on_store_error(s, now).cloned()
+        })
     }
 
     fn __repr__(&self) -> String {
@@ -336,19 +371,29 @@ fn ms_u64(v: Secs, name: &str) -> Result<u64, Error> {
     u64::try_from(ms).map_err(|_| Error::Arg(format!("{name} must not be negative")))
 }
 
-/// The Redis keys `(record, lease, fence)` of the session's credential under `prefix`: a
-/// hash of (token URL, client id, scope, audience), never a secret.
+/// The Redis keys `(record, lease, fence)` of the session's credential identity under
+/// `prefix` (a hash, never a secret), for a store whose records are `sealed` or not. Raises
+/// `partition_required` for an authorization-code or refresh-token session without a
+/// partition, and `encryption_required` when its records (which carry the refresh token)
+/// would not be sealed.
 #[pyfunction]
-#[pyo3(signature = (session, prefix="tokenclock"))]
+#[pyo3(signature = (session, prefix="tokenclock", *, sealed=false))]
 pub fn store_keys(
     py: Python<'_>,
     session: &Bound<'_, Session>,
     prefix: &str,
+    sealed: bool,
 ) -> PyResult<(String, String, String)> {
     guard(|| {
+        let sealing = if sealed {
+            core_f::Sealing::Sealed
+        } else {
+            core_f::Sealing::Clear
+        };
         let k = session
             .get()
-            .with(py, |s| core_f::StoreKeys::for_session(prefix, s))?;
+            .with(py, |s| core_f::StoreKeys::for_session(prefix, s, sealing))?
+            .map_err(Error::Fleet)?;
         Ok((k.record, k.lease, k.fence))
     })
 }

@@ -370,14 +370,7 @@ impl Verdict {
 }
 
 fn transport_failure(name: &str) -> Result<core_s::TransportFailure, Error> {
-    match name {
-        "connect" => Ok(core_s::TransportFailure::Connect),
-        "timeout" => Ok(core_s::TransportFailure::Timeout),
-        "aborted" => Ok(core_s::TransportFailure::Aborted),
-        _ => Err(Error::Arg(
-            "failure must be \"connect\", \"timeout\" or \"aborted\"".into(),
-        )),
-    }
+    name.parse().map_err(Error::Session)
 }
 
 /// A ticket argument: a `Ticket` or its integer id.
@@ -505,13 +498,15 @@ impl Session {
     /// `assumed_lifetime` (default 300), `max_wait` (default 2), `not_before` (`nbf_and_iat`
     /// default, or `nbf`). Backoff: `backoff_base` (1), `backoff_cap` (60),
     /// `max_retry_after` (600). Skew: `drift_ppm` (200), `max_samples` (16).
-    /// `ticket_timeout` (60), `max_401_wait` (10). `clock`: a callable returning a `Reading`.
+    /// `ticket_timeout` (60), `max_401_wait` (10). `partition`: whose token this is, for a shared
+    /// store (a user or tenant id; required to share authorization-code and refresh-token
+    /// sessions). `clock`: a callable returning a `Reading`.
     /// `seed`: a deterministic RNG (tests only; default the OS's).
     #[new]
     #[pyo3(signature = (grant, *, margin=None, margin_cap=None, refresh_window=None, refresh_before=None,
         assumed_lifetime=None, max_wait=None, not_before=None, backoff_base=None, backoff_cap=None,
         max_retry_after=None, drift_ppm=None, max_samples=None, ticket_timeout=None, max_401_wait=None,
-        clock=None, seed=None))]
+        partition=None, clock=None, seed=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         grant: &Bound<'_, Grant>,
@@ -529,6 +524,7 @@ impl Session {
         max_samples: Option<Int<usize>>,
         ticket_timeout: Option<Secs>,
         max_401_wait: Option<Secs>,
+        partition: Option<String>,
         clock: Option<&Bound<'_, PyAny>>,
         seed: Option<Int<u64>>,
     ) -> PyResult<Self> {
@@ -567,6 +563,7 @@ impl Session {
             if let Some(v) = max_401_wait {
                 config.max_401_wait_ms = v.ms("max_401_wait")?;
             }
+            config.partition = partition;
             let policy = config.policy;
             let inner = core_s::Session::new(config, convert::rng(seed)).map_err(Error::Session)?;
             Ok(Session {

@@ -2,8 +2,9 @@
 //! `RedisStore` in `npm/store.js`. The Redis I/O is JavaScript's; every decision is core's.
 //!
 //! Methods take the `Session` the ticket belongs to; `now` defaults to that session's clock.
-//! Actions cross as plain objects: `{ kind, fencing, leaseMs, value, ttlMs, until, waitMs,
-//! outcome, tokenId, notes }` (absent fields `null`; `notes` drained with each answer).
+//! Actions cross as plain objects: `{ kind, lease, fencing, leaseMs, request, value, ttlMs,
+//! until, waitMs, outcome, tokenId, notes }` (absent fields `null`; `notes` drained with each
+//! answer).
 
 use std::cell::RefCell;
 
@@ -40,20 +41,42 @@ impl FleetRefresh {
         set(&o, "kind", JsValue::from_str(a.kind()));
         let (mut fencing, mut lease, mut value, mut ttl, mut until, mut wait, mut outcome) =
             (None, None, None, None, None, None, None);
-        let mut token = None;
+        let (mut token, mut lease_value, mut request) = (None, None, JsValue::NULL);
         match &a {
-            core_f::FleetAction::TakeLease { lease_ms } => lease = Some(*lease_ms),
-            core_f::FleetAction::Fetch { fencing: f } => fencing = *f,
+            core_f::FleetAction::TakeLease {
+                lease: l,
+                lease_ms,
+            } => {
+                lease = Some(*lease_ms);
+                lease_value = Some(l.clone());
+            }
+            core_f::FleetAction::Fetch {
+                fencing: f,
+                request: r,
+            } => {
+                fencing = *f;
+                if let Some(r) = r {
+                    request = crate::oauth::TokenRequest { inner: r.clone() }.into();
+                }
+            }
             core_f::FleetAction::Publish {
+                lease: l,
                 fencing: f,
                 value: v,
                 ttl_ms,
             } => {
+                lease_value = Some(l.clone());
                 fencing = Some(*f);
                 value = Some(v.clone());
                 ttl = Some(*ttl_ms);
             }
-            core_f::FleetAction::Release { fencing: f } => fencing = Some(*f),
+            core_f::FleetAction::Release {
+                lease: l,
+                fencing: f,
+            } => {
+                lease_value = Some(l.clone());
+                fencing = Some(*f);
+            }
             core_f::FleetAction::Wait { until: u } => {
                 until = Some(*u);
                 wait = now.map(|n| u.mono.since(n.mono).max(0));
@@ -66,6 +89,8 @@ impl FleetRefresh {
             }
             _ => {}
         }
+        set(&o, "lease", edge::opt_str(lease_value.as_deref()));
+        set(&o, "request", request);
         set(&o, "fencing", opt_u64(fencing));
         set(&o, "leaseMs", opt_u64(lease));
         set(&o, "value", edge::opt_str(value.as_deref()));
@@ -157,7 +182,10 @@ impl FleetRefresh {
                     .ok_or_else(|| range_error("encryptionKey must be exactly 32 bytes"))?,
             )
         };
-        let inner = core_f::FleetRefresh::new(ticket, config, &store_key, key)
+        // Fail closed: no lease value from anything but the host's CSPRNG.
+        let mut lease_entropy = [0u8; 16];
+        crate::host::secure_random(&mut lease_entropy)?;
+        let inner = core_f::FleetRefresh::new(ticket, config, &store_key, key, lease_entropy)
             .map_err(|e| core_error(&e))?;
         Ok(FleetRefresh {
             inner: RefCell::new(inner),
@@ -199,8 +227,8 @@ impl FleetRefresh {
         now: JsValue,
     ) -> Result<JsValue, JsValue> {
         let fencing = edge::opt_uint("fencing", &fencing)?.map(i64::unsigned_abs);
-        self.step(session, &now, |f, _, now| {
-            f.on_lease(fencing, now).map(|_| ())
+        self.step(session, &now, |f, s, now| {
+            f.on_lease(s, fencing, now).map(|_| ())
         })
     }
 
@@ -222,7 +250,7 @@ impl FleetRefresh {
             .as_bool()
             .ok_or_else(|| type_error("ok must be a boolean"))?;
         let mut nonce = [0u8; 12];
-        getrandom::fill(&mut nonce).map_err(|_| type_error("no random number generator"))?;
+        crate::host::secure_random(&mut nonce)?;
         self.step(session, &now, |f, s, now| {
             f.on_fetched(s, ok, now, nonce).map(|_| ())
         })
@@ -243,19 +271,31 @@ impl FleetRefresh {
         self.plain(|f| f.on_released().map(|_| ()))
     }
 
-    /// A store command failed or timed out: the refresh goes on without the store.
+    /// A store command failed or timed out: the refresh goes on without the store (or fails
+    /// as `store_unavailable` when the fleet shares the session's refresh token).
     #[wasm_bindgen(js_name = onStoreError)]
-    pub fn on_store_error(&self) -> Result<JsValue, JsValue> {
-        self.plain(|f| f.on_store_error().map(|_| ()))
+    pub fn on_store_error(&self, session: &Session, now: JsValue) -> Result<JsValue, JsValue> {
+        self.step(session, &now, |f, s, now| f.on_store_error(s, now).map(|_| ()))
     }
 }
 
-/// The Redis keys of the session's credential under `prefix` (default `"tokenclock"`):
-/// `{ record, lease, fence }`, a hash of (token URL, client id, scope, audience).
+/// The Redis keys of the session's credential identity under `prefix` (default
+/// `"tokenclock"`), for a store whose records are `sealed` (boolean) or not:
+/// `{ record, lease, fence }`. Throws `partition_required` for an authorization-code or
+/// refresh-token session without a partition, `encryption_required` when its records (which
+/// carry the refresh token) would not be sealed.
 #[wasm_bindgen(js_name = storeKeys)]
-pub fn store_keys(session: &Session, prefix: JsValue) -> Result<JsValue, JsValue> {
+pub fn store_keys(session: &Session, prefix: JsValue, sealed: JsValue) -> Result<JsValue, JsValue> {
     let prefix = edge::opt_string("prefix", &prefix)?.unwrap_or_else(|| "tokenclock".into());
-    let k = session.with(|s| core_f::StoreKeys::for_session(&prefix, s))?;
+    let sealing = match sealed.as_bool() {
+        Some(true) => core_f::Sealing::Sealed,
+        Some(false) => core_f::Sealing::Clear,
+        None if edge::is_absent(&sealed) => core_f::Sealing::Clear,
+        None => return Err(type_error("sealed must be a boolean")),
+    };
+    let k = session
+        .with(|s| core_f::StoreKeys::for_session(&prefix, s, sealing))?
+        .map_err(|e| core_error(&e))?;
     let o = Object::new();
     set(&o, "record", JsValue::from_str(&k.record));
     set(&o, "lease", JsValue::from_str(&k.lease));

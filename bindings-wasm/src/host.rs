@@ -3,13 +3,14 @@
 //! * The default clock is `Date.now()` (wall) and `performance.timeOrigin + performance.now()`
 //!   (monotonic, whole milliseconds); an injected `clock` function returning
 //!   `{ wallMs, monoMs }` replaces both.
-//! * The default RNG is `crypto.getRandomValues` (through `getrandom`); a `seed` option selects
-//!   core's deterministic `SplitMix64` instead (tests and transcripts only).
+//! * The default RNG is `crypto.getRandomValues` (through `getrandom`) in core's fail-closed
+//!   `HostRng`; a `seed` option selects core's deterministic `SplitMix64` instead (tests and
+//!   transcripts only).
 
 use js_sys::{Function, Reflect};
-use tokenclock::rng::SplitMix64;
+use tokenclock::rng::{HostRng, RngHealth, RngUnavailable, SplitMix64};
 use tokenclock::time::Reading;
-use tokenclock::RngCore;
+use tokenclock::{ErrorCode, RngCore};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::edge;
@@ -114,56 +115,59 @@ extern "C" {
     fn perf_now() -> Result<f64, JsValue>;
 }
 
-/// The host's cryptographic RNG (`crypto.getRandomValues` on wasm), checked once when created.
-///
-/// `RngCore::fill_bytes` cannot fail, so if the source ever failed after that check (it does
-/// not on any supported host) the bytes come from a SplitMix64 seeded from it at creation
-/// rather than from nowhere — never zeros, never a panic.
-pub struct HostRng {
-    fallback: SplitMix64,
+/// The randomness of one object: core's [`HostRng`] over `crypto.getRandomValues` (through
+/// `getrandom`), failing closed — or `SplitMix64(seed)` in tests. Check [`Rng::check`] after
+/// every call that may have drawn from it: a source that failed meanwhile makes the result
+/// unusable (`rng_unavailable`), never a weaker fallback.
+pub struct Rng {
+    /// The generator to hand to core.
+    pub rng: Box<dyn RngCore + Send>,
+    health: RngHealth,
 }
 
-impl HostRng {
-    /// Fails with `rng_unavailable` when the host has no secure random source.
-    pub fn new() -> Result<HostRng, JsValue> {
-        let mut seed = [0u8; 8];
-        getrandom::fill(&mut seed).map_err(|_| {
-            tc_error(
-                "rng_unavailable",
-                "no secure random source (crypto.getRandomValues) is available; pass a seed only in tests",
-                Details::new(),
-            )
-        })?;
-        Ok(HostRng {
-            fallback: SplitMix64::new(u64::from_le_bytes(seed)),
-        })
+impl Rng {
+    /// The handle that reports a later failure of the source.
+    pub fn health(&self) -> RngHealth {
+        self.health.clone()
+    }
+
+    /// `Err(rng_unavailable)` once the host's source has failed.
+    pub fn check(&self) -> Result<(), JsValue> {
+        self.health.check().map_err(|e| rng_error(&e))
     }
 }
 
-impl RngCore for HostRng {
-    fn next_u32(&mut self) -> u32 {
-        let mut b = [0u8; 4];
-        self.fill_bytes(&mut b);
-        u32::from_le_bytes(b)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut b = [0u8; 8];
-        self.fill_bytes(&mut b);
-        u64::from_le_bytes(b)
-    }
-
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        if getrandom::fill(dest).is_err() {
-            self.fallback.fill_bytes(dest);
-        }
-    }
+fn rng_error(e: &RngUnavailable) -> JsValue {
+    tc_error(e.code(), &e.to_string(), Details::new())
 }
 
-/// The RNG for an object: `SplitMix64(seed)` when a seed is given, else the host's.
-pub fn rng(seed: Option<u64>) -> Result<Box<dyn RngCore + Send>, JsValue> {
+fn host_fill(dest: &mut [u8]) -> bool {
+    getrandom::fill(dest).is_ok()
+}
+
+/// The RNG for an object: `SplitMix64(seed)` when a seed is given, else the host's (refused
+/// with `rng_unavailable` when the host has no secure source).
+pub fn rng(seed: Option<u64>) -> Result<Rng, JsValue> {
     Ok(match seed {
-        Some(seed) => Box::new(SplitMix64::new(seed)),
-        None => Box::new(HostRng::new()?),
+        Some(seed) => Rng {
+            rng: Box::new(SplitMix64::new(seed)),
+            health: RngHealth::default(),
+        },
+        None => {
+            let (rng, health) = HostRng::new(host_fill as fn(&mut [u8]) -> bool)
+                .map_err(|e| rng_error(&e))?;
+            Rng {
+                rng: Box::new(rng),
+                health,
+            }
+        }
     })
+}
+
+/// Fills `dest` from the host's secure source, or fails with `rng_unavailable`: for values a
+/// binding draws itself (lease values, record nonces, SNTP entropy).
+pub fn secure_random(dest: &mut [u8]) -> Result<(), JsValue> {
+    let (mut rng, _) =
+        HostRng::new(host_fill as fn(&mut [u8]) -> bool).map_err(|e| rng_error(&e))?;
+    rng.try_fill(dest).map_err(|e| rng_error(&e))
 }

@@ -163,8 +163,10 @@ impl Lifetime {
         let seed = edge::opt_seed(&edge::get(&options, "seed")?)?;
         let clock = Clock::from_option(&edge::get(&options, "clock")?)?;
         let mut rng = host::rng(seed)?;
-        let inner = lifetime::Lifetime::new(&times, sent, received, &issuer, &policy, rng.as_mut())
-            .map_err(|e| core_error(&e))?;
+        let inner =
+            lifetime::Lifetime::new(&times, sent, received, &issuer, &policy, rng.rng.as_mut())
+                .map_err(|e| core_error(&e))?;
+        rng.check()?;
         Ok(Lifetime {
             inner,
             policy,

@@ -154,9 +154,10 @@ impl Grant {
         edge::options("options", &options)?;
         let mut rng = host::rng(edge::opt_seed(&edge::get(&options, "seed")?)?)?;
         let s = &self.spec;
-        build_token_request(&s.token_url, &s.auth, &s.grant, issuer_now, rng.as_mut())
-            .map(|inner| TokenRequest { inner })
-            .map_err(|e| grant_error(&e))
+        let inner = build_token_request(&s.token_url, &s.auth, &s.grant, issuer_now, rng.rng.as_mut())
+            .map_err(|e| grant_error(&e))?;
+        rng.check()?;
+        Ok(TokenRequest { inner })
     }
 
     #[wasm_bindgen(js_name = toString)]
@@ -421,9 +422,9 @@ impl Pkce {
     pub fn generate(options: JsValue) -> Result<Pkce, JsValue> {
         edge::options("options", &options)?;
         let mut rng = host::rng(edge::opt_seed(&edge::get(&options, "seed")?)?)?;
-        Ok(Pkce {
-            inner: core_oauth::Pkce::generate(rng.as_mut()),
-        })
+        let inner = core_oauth::Pkce::generate(rng.rng.as_mut());
+        rng.check()?;
+        Ok(Pkce { inner })
     }
 
     /// A known verifier (e.g. restored after the redirect); 43–128 unreserved characters.
@@ -488,9 +489,9 @@ impl State {
     pub fn generate(options: JsValue) -> Result<State, JsValue> {
         edge::options("options", &options)?;
         let mut rng = host::rng(edge::opt_seed(&edge::get(&options, "seed")?)?)?;
-        Ok(State {
-            inner: core_oauth::State::generate(rng.as_mut()),
-        })
+        let inner = core_oauth::State::generate(rng.rng.as_mut());
+        rng.check()?;
+        Ok(State { inner })
     }
 
     /// A known state (e.g. restored after the redirect): 1–512 printable ASCII characters.

@@ -7,6 +7,8 @@
 use std::cell::RefCell;
 
 use tokenclock::oauth::Secret;
+use tokenclock::rng::RngHealth;
+use tokenclock::ErrorCode as _;
 use tokenclock::session::{
     self as core_session, Authorization as CoreAuthorization, BackoffPolicy, Diagnosis,
     SessionConfig, SessionError, SessionEvent, TicketId, TokenId, TransportFailure, Verdict,
@@ -24,11 +26,7 @@ use crate::skew::{skew_config, Estimate};
 
 /// `connect`, `timeout`, `aborted`.
 pub fn failure_name(f: TransportFailure) -> &'static str {
-    match f {
-        TransportFailure::Connect => "connect",
-        TransportFailure::Timeout => "timeout",
-        TransportFailure::Aborted => "aborted",
-    }
+    f.as_str()
 }
 
 fn wait_reason_name(r: WaitReason) -> &'static str {
@@ -421,6 +419,8 @@ fn event_js(e: &SessionEvent) -> JsValue {
 #[wasm_bindgen]
 pub struct Session {
     inner: RefCell<core_session::Session>,
+    /// Reports a failure of the host's random source (checked after every call).
+    rng_health: RngHealth,
     pub(crate) clock: Clock,
     /// `authorizeToken`'s non-ready answer, for `takeAuthorization`.
     pending: RefCell<Option<CoreAuthorization>>,
@@ -440,15 +440,23 @@ impl Session {
             .inner
             .try_borrow_mut()
             .map_err(|_| type_error("Session is already in use (re-entrant call)"))?;
-        Ok(f(&mut inner))
+        let out = f(&mut inner);
+        // Fail closed: an answer built while the host's random source failed (a `jti`, PKCE
+        // or jitter from zeros) is never handed out.
+        self.rng_health
+            .check()
+            .map_err(|e| crate::errors::tc_error(e.code(), &e.to_string(), crate::errors::Details::new()))?;
+        Ok(out)
     }
 }
 
 #[wasm_bindgen]
 impl Session {
-    /// `new Session(grant, { policy?, backoff?, skew?, ticketTimeoutMs?, max401WaitMs?, clock?,
-    /// seed? })`. `policy` as for `Lifetime`; `backoff = { baseMs, capMs, maxRetryAfterMs }`;
-    /// `skew = { driftPpm, maxSamples }`; `seed` replaces the host RNG (tests only).
+    /// `new Session(grant, { policy?, backoff?, skew?, ticketTimeoutMs?, max401WaitMs?,
+    /// partition?, clock?, seed? })`. `policy` as for `Lifetime`; `backoff = { baseMs, capMs,
+    /// maxRetryAfterMs }`; `skew = { driftPpm, maxSamples }`; `partition`: whose token this is
+    /// for a shared store (a user or tenant id; required to share authorization-code and
+    /// refresh-token sessions); `seed` replaces the host RNG (tests only).
     #[wasm_bindgen(constructor)]
     pub fn new(grant: &Grant, options: JsValue) -> Result<Session, JsValue> {
         edge::options("options", &options)?;
@@ -465,10 +473,13 @@ impl Session {
         if let Some(ms) = edge::opt_uint("max401WaitMs", &edge::get(&options, "max401WaitMs")?)? {
             config.max_401_wait_ms = ms;
         }
+        config.partition = edge::opt_string("partition", &edge::get(&options, "partition")?)?;
         let clock = Clock::from_option(&edge::get(&options, "clock")?)?;
         let rng = host::rng(edge::opt_seed(&edge::get(&options, "seed")?)?)?;
-        let inner = core_session::Session::new(config, rng).map_err(|e| session_error(&e))?;
+        let rng_health = rng.health();
+        let inner = core_session::Session::new(config, rng.rng).map_err(|e| session_error(&e))?;
         Ok(Session {
+            rng_health,
             pending: RefCell::new(None),
             last_header: RefCell::new(None),
             inner: RefCell::new(inner),
@@ -577,16 +588,9 @@ impl Session {
         now: JsValue,
     ) -> Result<JsValue, JsValue> {
         let ticket = TicketId(id_arg("ticketId", &ticket_id)?);
-        let failure = match edge::string("failure", &failure)?.as_str() {
-            "connect" => TransportFailure::Connect,
-            "timeout" => TransportFailure::Timeout,
-            "aborted" => TransportFailure::Aborted,
-            _ => {
-                return Err(type_error(
-                    "failure must be \"connect\", \"timeout\" or \"aborted\"",
-                ))
-            }
-        };
+        let failure: TransportFailure = edge::string("failure", &failure)?
+            .parse()
+            .map_err(|_| type_error("failure must be \"connect\", \"timeout\" or \"aborted\""))?;
         let now = self.clock.or_now("now", &now)?;
         match self.with(|s| s.fail_refresh(ticket, failure, now))? {
             Ok(error) => Ok(session_error(&error)),

@@ -7,8 +7,6 @@ use wasm_bindgen::prelude::*;
 
 use crate::edge::{self, Out};
 use crate::errors::{range_error, sntp_error, type_error};
-use crate::host::HostRng;
-use tokenclock::RngCore;
 
 /// One SNTP client request (core `sntp::SntpRequest`): send [`packet`](Self::packet), keep the
 /// object to check the reply with [`parseSntpReply`](parse_sntp_reply).
@@ -26,7 +24,11 @@ impl SntpRequest {
         let transmit = edge::uint("transmitMs", &transmit_ms)?;
         let entropy = match edge::opt_uint_as::<u32>("entropy", &entropy)? {
             Some(e) => e,
-            None => HostRng::new()?.next_u32(),
+            None => {
+                let mut b = [0u8; 4];
+                crate::host::secure_random(&mut b)?;
+                u32::from_le_bytes(b)
+            }
         };
         Ok(SntpRequest {
             inner: sntp::build_request(UnixMillis(transmit), entropy),

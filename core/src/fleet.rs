@@ -16,42 +16,55 @@
 //!    the ticket): done, no token request. If the issuer's clock is still unknown to this
 //!    process, **probe** the token endpoint's `Date` once first. An absent, older, foreign or
 //!    damaged record (ignored, with a [`FleetNote::RecordIgnored`]) leads to 2.
-//! 2. **Take the lease**: `INCR` the fencing counter and `SET lease NX PX lease_ms` with the
-//!    owner and that fencing token, in one script ([`LUA_TAKE_LEASE`]).
+//! 2. **Take the lease**: `INCR` the fencing counter and `SET lease NX PX lease_ms` with a
+//!    lease value unique to this attempt (128 random bits from the host's CSPRNG, given to
+//!    [`FleetRefresh::new`], and the attempt number), in one script ([`LUA_TAKE_LEASE`]). Only
+//!    the value says who holds the lease: a fencing counter that a failover reset cannot make
+//!    another process's publish succeed.
 //!    * Taken: **read again** (a peer may have published between 1 and 2; adopt it and release
-//!      the lease), else **fetch** (the ticket's token request), then **publish** the record
-//!      ([`LUA_PUBLISH`]: written only while our lease still holds, then the lease is dropped).
-//!      A failed fetch releases the lease ([`LUA_RELEASE`]).
+//!      the lease). A record whose token is not newer may still carry a newer refresh token
+//!      (user-delegated grants): it replaces ours before we present one, so each refresh
+//!      token reaches the identity provider once per fleet. Then **fetch** (the ticket's
+//!      token request, or the one rebuilt with the record's refresh token), then **publish**
+//!      the record ([`LUA_PUBLISH`]: written only while our lease still holds, then the lease
+//!      is dropped). A failed fetch, or a token whose deadline cannot be stated safely on the
+//!      issuer's clock ([`FleetNote::RecordWithheld`]), releases the lease ([`LUA_RELEASE`]).
 //!    * Held by a peer: **wait** `poll_ms`, read again (adopt when the peer has published), try
 //!      the lease again (it lapses `lease_ms` after a holder vanished, e.g. was killed); after
 //!      `max_wait_ms` of waiting, fetch without the lease and without publishing (the holder is
 //!      alive but stuck; [`FleetNote::GaveUpWaiting`]).
 //! 3. Any **store failure** (unreachable, timeout, a script error) makes this refresh local:
 //!    fetch without the lease, publish nothing ([`FleetNote::StoreUnavailable`]). No request
-//!    fails because of the store.
+//!    fails because of the store — except for sessions whose records carry a rotating refresh
+//!    token ([`Session::shares_refresh_token`]): presenting it outside the lease could present
+//!    a refresh token a peer already used, and identity providers with reuse detection then
+//!    revoke the whole token family (every process is signed out). Their refresh fails as a
+//!    transient `store_unavailable` (the session backs off, a still-valid token keeps being
+//!    served); the same after `max_wait_ms` of waiting for a stuck peer.
 //!
 //! Readers never see half a record: a record is one value written by one `SET`, checksummed
 //! ([`TokenRecord`]), and optionally sealed with AES-256-GCM (feature `encrypt`).
 
+use crate::identity::{CredentialIdentity, IdentityError};
+use crate::oauth::TokenRequest;
 use crate::record::{self, RecordError, RecordKey, TokenRecord};
-use crate::session::{Session, SessionError, TicketId, TokenId};
+use crate::session::{Session, SessionError, TicketId, TokenId, TransportFailure};
 use crate::time::Reading;
 use crate::ErrorCode;
 use core::fmt;
 use std::collections::VecDeque;
 
-/// Takes the lease. `KEYS[1]` the lease, `KEYS[2]` the fencing counter; `ARGV[1]` the owner
-/// id, `ARGV[2]` the lease time (ms). Returns the new fencing token, or 0 when a peer holds
-/// the lease. The lease's value is `<owner>:<fencing>`.
+/// Takes the lease. `KEYS[1]` the lease, `KEYS[2]` the fencing counter; `ARGV[1]` the lease
+/// value ([`FleetAction::TakeLease`]), `ARGV[2]` the lease time (ms). Returns the new fencing
+/// token, or 0 when a peer holds the lease.
 pub const LUA_TAKE_LEASE: &str = "\
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local f = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. ':' .. f, 'PX', ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return f";
 
 /// Publishes a record under the lease. `KEYS[1]` the lease, `KEYS[2]` the record; `ARGV[1]`
-/// the lease value (`<owner>:<fencing>`), `ARGV[2]` the record, `ARGV[3]` its time to live
-/// (ms). Writes and drops the lease only while the lease is still ours: returns 1, else 0 (the
+/// the lease value, `ARGV[2]` the record, `ARGV[3]` its time to live (ms). Writes and drops the lease only while the lease is still ours: returns 1, else 0 (the
 /// lease lapsed and a peer may have taken it: only the owner's write is accepted).
 pub const LUA_PUBLISH: &str = "\
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -78,37 +91,41 @@ pub struct StoreKeys {
 }
 
 impl StoreKeys {
-    /// The keys for (token URL, client id, scope, audience) under `prefix`. None of them
-    /// contains a secret: the credential is hashed.
-    pub fn new(
-        prefix: &str,
-        token_url: &str,
-        client_id: &str,
-        scope: Option<&str>,
-        audience: Option<&str>,
-    ) -> StoreKeys {
-        let record = record::store_key(prefix, token_url, client_id, scope, audience);
+    /// The keys of a credential identity under `prefix`. None of them contains a secret.
+    pub fn new(prefix: &str, identity: &CredentialIdentity) -> StoreKeys {
+        let record = record::store_key(prefix, identity);
         StoreKeys {
             lease: format!("{record}:lease"),
             fence: format!("{record}:fence"),
             record,
         }
     }
+
+    /// The keys of a session's credential ([`Session::identity`]), for a store whose records
+    /// are `sealed` or not. Refused for a user-delegated grant without a partition
+    /// (`partition_required`), and for one whose records would carry its refresh token
+    /// unsealed (`encryption_required`).
+    pub fn for_session(
+        prefix: &str,
+        session: &Session,
+        sealing: Sealing,
+    ) -> Result<StoreKeys, FleetError> {
+        let identity = CredentialIdentity::for_store(session.config())
+            .map_err(FleetError::Identity)?;
+        if session.shares_refresh_token() && sealing == Sealing::Clear {
+            return Err(FleetError::EncryptionRequired);
+        }
+        Ok(StoreKeys::new(prefix, &identity))
+    }
 }
 
-impl StoreKeys {
-    /// The keys of a session's credential: its token URL, client id, scope and audience.
-    pub fn for_session(prefix: &str, session: &Session) -> StoreKeys {
-        let config = session.config();
-        let (scope, audience) = config.scope_and_audience();
-        StoreKeys::new(
-            prefix,
-            &config.token_url,
-            config.auth.client_id().unwrap_or_default(),
-            scope.as_deref(),
-            audience.as_deref(),
-        )
-    }
+/// Whether a store seals its records ([`record::seal`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sealing {
+    /// Records are stored in clear (checksummed only).
+    Clear,
+    /// Records are sealed with AES-256-GCM.
+    Sealed,
 }
 
 /// Timing of the fleet protocol.
@@ -123,6 +140,10 @@ pub struct FleetConfig {
     /// 20 s: longer than a lease, so a vanished holder's lease lapses and a peer takes it over
     /// first.
     pub max_wait_ms: u64,
+    /// How long a record that carries a refresh token stays in the store (ms), past its access
+    /// token's expiry: the fleet's latest refresh token must outlive any access token. Default
+    /// 30 days.
+    pub refresh_record_ttl_ms: u64,
 }
 
 impl Default for FleetConfig {
@@ -131,6 +152,7 @@ impl Default for FleetConfig {
             lease_ms: 15_000,
             poll_ms: 50,
             max_wait_ms: 20_000,
+            refresh_record_ttl_ms: 30 * 86_400_000,
         }
     }
 }
@@ -148,6 +170,9 @@ impl FleetConfig {
         if self.max_wait_ms > 3_600_000 {
             return Err(FleetError::InvalidConfig("max_wait_ms"));
         }
+        if !(60_000..=400 * 86_400_000).contains(&self.refresh_record_ttl_ms) {
+            return Err(FleetError::InvalidConfig("refresh_record_ttl_ms"));
+        }
         Ok(())
     }
 }
@@ -162,20 +187,27 @@ pub enum FleetAction {
     /// token request (`HEAD`), feed its `Date` to [`Session::add_issuer_date`], then
     /// [`FleetRefresh::on_probe`] (also when it failed).
     ProbeIssuer,
-    /// Run [`LUA_TAKE_LEASE`] with this lease time; then [`FleetRefresh::on_lease`].
+    /// Run [`LUA_TAKE_LEASE`] with this lease value and time; then [`FleetRefresh::on_lease`].
     TakeLease {
+        /// `ARGV[1]`: unique to this attempt (hex of the host's random bytes, `.`, attempt).
+        lease: String,
         /// `ARGV[2]`.
         lease_ms: u64,
     },
-    /// Perform the ticket's token request and close the ticket (`complete_refresh` /
+    /// Perform the token request — `request` when given (rebuilt with the fleet's latest
+    /// refresh token), else the ticket's — and close the ticket (`complete_refresh` /
     /// `fail_refresh`) as without a store; then [`FleetRefresh::on_fetched`].
     Fetch {
         /// The lease's fencing token, when this process holds the lease.
         fencing: Option<u64>,
+        /// The request to send instead of the ticket's (its `Debug` redacts secrets).
+        request: Option<TokenRequest>,
     },
     /// Run [`LUA_PUBLISH`]; then [`FleetRefresh::on_published`].
     Publish {
-        /// The lease's fencing token (the lease value is `<owner>:<fencing>`).
+        /// The lease value (`ARGV[1]`).
+        lease: String,
+        /// The lease's fencing token (written into the record).
         fencing: u64,
         /// The value to write: an encoded record, sealed when a key is set.
         value: String,
@@ -184,6 +216,8 @@ pub enum FleetAction {
     },
     /// Run [`LUA_RELEASE`]; then [`FleetRefresh::on_released`].
     Release {
+        /// The lease value (`ARGV[1]`).
+        lease: String,
         /// The lease's fencing token.
         fencing: u64,
     },
@@ -208,16 +242,19 @@ impl fmt::Debug for FleetAction {
                 .finish_non_exhaustive(),
             FleetAction::Read => f.write_str("Read"),
             FleetAction::ProbeIssuer => f.write_str("ProbeIssuer"),
-            FleetAction::TakeLease { lease_ms } => f
+            FleetAction::TakeLease { lease_ms, .. } => f
                 .debug_struct("TakeLease")
                 .field("lease_ms", lease_ms)
+                .finish_non_exhaustive(),
+            FleetAction::Fetch { fencing, request } => f
+                .debug_struct("Fetch")
+                .field("fencing", fencing)
+                .field("rebuilt", &request.is_some())
                 .finish(),
-            FleetAction::Fetch { fencing } => {
-                f.debug_struct("Fetch").field("fencing", fencing).finish()
-            }
-            FleetAction::Release { fencing } => {
-                f.debug_struct("Release").field("fencing", fencing).finish()
-            }
+            FleetAction::Release { fencing, .. } => f
+                .debug_struct("Release")
+                .field("fencing", fencing)
+                .finish_non_exhaustive(),
             FleetAction::Wait { until } => f.debug_struct("Wait").field("until", until).finish(),
             FleetAction::Done(o) => f.debug_tuple("Done").field(o).finish(),
         }
@@ -288,6 +325,12 @@ pub enum FleetNote {
     /// Our lease lapsed before we published (the refresh took longer than `lease_ms`): the
     /// token is ours alone.
     LeaseLost,
+    /// The token was not published: its deadline cannot be stated safely on the issuer's
+    /// clock (no `exp`, and nothing bounds the issuer's offset — e.g. an opaque token from an
+    /// endpoint that sends no `Date`). Peers fetch their own.
+    RecordWithheld,
+    /// A peer's record carried a newer refresh token, which replaced ours before the fetch.
+    RefreshTokenAdopted,
 }
 
 impl FleetNote {
@@ -299,6 +342,8 @@ impl FleetNote {
             FleetNote::WaitingForPeer => "waiting_for_peer",
             FleetNote::GaveUpWaiting => "gave_up_waiting",
             FleetNote::LeaseLost => "lease_lost",
+            FleetNote::RecordWithheld => "record_withheld",
+            FleetNote::RefreshTokenAdopted => "refresh_token_adopted",
         }
     }
 }
@@ -313,6 +358,12 @@ pub enum FleetError {
     InvalidConfig(&'static str),
     /// A reading is out of range.
     InvalidArgument(&'static str),
+    /// The session's credential may not use a store as configured (`partition_required`,
+    /// `invalid_partition`).
+    Identity(IdentityError),
+    /// The session's records would carry its refresh token: the store needs an encryption key
+    /// (`encryption_required`).
+    EncryptionRequired,
 }
 
 impl ErrorCode for FleetError {
@@ -321,6 +372,8 @@ impl ErrorCode for FleetError {
             FleetError::UnexpectedInput(_) => "fleet_unexpected_input",
             FleetError::InvalidConfig(_) => "invalid_config",
             FleetError::InvalidArgument(_) => "invalid_argument",
+            FleetError::Identity(e) => e.code(),
+            FleetError::EncryptionRequired => "encryption_required",
         }
     }
 }
@@ -336,6 +389,10 @@ impl fmt::Display for FleetError {
             }
             FleetError::InvalidConfig(k) => write!(f, "invalid fleet configuration: {k}"),
             FleetError::InvalidArgument(k) => write!(f, "invalid argument: {k}"),
+            FleetError::Identity(e) => e.fmt(f),
+            FleetError::EncryptionRequired => f.write_str(
+                "records of this grant carry its refresh token: the store needs an encryption key",
+            ),
         }
     }
 }
@@ -349,8 +406,14 @@ pub struct FleetRefresh {
     key: Option<RecordKey>,
     store_key: String,
     action: FleetAction,
-    /// The lease we hold.
-    fencing: Option<u64>,
+    /// Hex of the host's 16 random bytes: every lease value of this refresh starts with it.
+    lease_id: String,
+    /// Lease attempts so far (the suffix of the next lease value).
+    attempts: u32,
+    /// The lease we hold: its value and fencing token.
+    lease: Option<(String, u64)>,
+    /// The token request rebuilt with the fleet's latest refresh token.
+    request: Option<TokenRequest>,
     /// A record waiting for the issuer probe.
     pending: Option<TokenRecord>,
     probed: bool,
@@ -368,7 +431,7 @@ impl fmt::Debug for FleetRefresh {
         f.debug_struct("FleetRefresh")
             .field("ticket", &self.ticket)
             .field("action", &self.action)
-            .field("fencing", &self.fencing)
+            .field("fencing", &self.lease.as_ref().map(|l| l.1))
             .finish_non_exhaustive()
     }
 }
@@ -376,13 +439,15 @@ impl fmt::Debug for FleetRefresh {
 impl FleetRefresh {
     /// Starts the protocol for `ticket` (from `Session::authorize`). `store_key` is the
     /// record's key ([`StoreKeys::record`]; the associated data of sealed records); `key`
-    /// seals and opens records (feature `encrypt`; without it a key is refused). The first
-    /// action is [`FleetAction::Read`].
+    /// seals and opens records (feature `encrypt`; without it a key is refused);
+    /// `lease_entropy`: 16 fresh bytes from the host's CSPRNG, which make every lease value of
+    /// this refresh unique. The first action is [`FleetAction::Read`].
     pub fn new(
         ticket: TicketId,
         config: FleetConfig,
         store_key: &str,
         key: Option<RecordKey>,
+        lease_entropy: [u8; 16],
     ) -> Result<FleetRefresh, FleetError> {
         config.validate()?;
         if key.is_some() && cfg!(not(feature = "encrypt")) {
@@ -396,7 +461,10 @@ impl FleetRefresh {
             key,
             store_key: store_key.to_owned(),
             action: FleetAction::Read,
-            fencing: None,
+            lease_id: record::hex(&lease_entropy),
+            attempts: 0,
+            lease: None,
+            request: None,
             pending: None,
             probed: false,
             waiting_since: None,
@@ -449,7 +517,11 @@ impl FleetRefresh {
         });
         match record {
             Some(r) if is_newer(session, &r) => self.adopt(session, r, now),
-            _ => self.after_nothing_new(now),
+            Some(r) => {
+                self.take_refresh_token(session, &r, now);
+                self.after_nothing_new();
+            }
+            None => self.after_nothing_new(),
         }
         Ok(&self.action)
     }
@@ -464,7 +536,7 @@ impl FleetRefresh {
         check(now)?;
         match self.pending.take() {
             Some(r) => self.adopt(session, r, now),
-            None => self.after_nothing_new(now),
+            None => self.after_nothing_new(),
         }
         Ok(&self.action)
     }
@@ -473,14 +545,17 @@ impl FleetRefresh {
     /// holds the lease.
     pub fn on_lease(
         &mut self,
+        session: &mut Session,
         fencing: Option<u64>,
         now: Reading,
     ) -> Result<&FleetAction, FleetError> {
-        self.expect("take_lease")?;
+        let FleetAction::TakeLease { lease, .. } = &self.action else {
+            return Err(FleetError::UnexpectedInput(self.action.kind()));
+        };
         check(now)?;
         match fencing.filter(|&f| f > 0) {
             Some(f) => {
-                self.fencing = Some(f);
+                self.lease = Some((lease.clone(), f));
                 // Read again: a peer may have published between our read and our lease.
                 self.action = FleetAction::Read;
             }
@@ -493,7 +568,7 @@ impl FleetRefresh {
                 let max = i64::try_from(self.config.max_wait_ms).unwrap_or(i64::MAX);
                 if waited >= max {
                     self.notes.push_back(FleetNote::GaveUpWaiting);
-                    self.action = FleetAction::Fetch { fencing: None };
+                    self.fetch_outside_lease(session, now);
                 } else {
                     let poll = i64::try_from(self.config.poll_ms).unwrap_or(50);
                     self.action = FleetAction::Wait {
@@ -525,7 +600,8 @@ impl FleetRefresh {
     ) -> Result<&FleetAction, FleetError> {
         self.expect("fetch")?;
         check(now)?;
-        let Some(fencing) = self.fencing else {
+        self.request = None;
+        let Some((lease, fencing)) = self.lease.clone() else {
             self.action = FleetAction::Done(if ok {
                 FleetOutcome::Fetched { published: false }
             } else {
@@ -534,26 +610,35 @@ impl FleetRefresh {
             return Ok(&self.action);
         };
         let record = if ok {
-            session.export_record(now, fencing)
+            let r = session.export_record(now, fencing);
+            if r.is_none() {
+                self.notes.push_back(FleetNote::RecordWithheld);
+            }
+            r
         } else {
             None
         };
         self.action = match record {
             Some(r) => {
-                let (issuer, _) = session.estimates(now);
-                let local_now_on_issuer = now.wall.0.saturating_add(issuer.offset_ms);
-                let ttl = r
-                    .deadline_ms
-                    .saturating_add(r.deadline_slack_ms)
-                    .saturating_sub(local_now_on_issuer)
-                    .clamp(1_000, 86_400_000);
+                let ttl = if r.refresh_token.is_some() {
+                    // The fleet's latest refresh token must outlive the access token.
+                    i64::try_from(self.config.refresh_record_ttl_ms).unwrap_or(i64::MAX)
+                } else {
+                    let issuer = session.estimates(now).0;
+                    let local_now_on_issuer = now.wall.0.saturating_add(issuer.offset_ms);
+                    r.deadline_ms
+                        .saturating_add(r.deadline_slack_ms)
+                        .saturating_sub(local_now_on_issuer)
+                        .clamp(1_000, 86_400_000)
+                };
                 FleetAction::Publish {
+                    lease,
                     fencing,
                     value: self.encode(&r, nonce),
                     ttl_ms: u64::try_from(ttl).unwrap_or(1_000),
                 }
             }
-            None => FleetAction::Release { fencing },
+            None => FleetAction::Release { lease, fencing },
         };
         self.failed = !ok;
         Ok(&self.action)
@@ -565,7 +650,7 @@ impl FleetRefresh {
         if !written {
             self.notes.push_back(FleetNote::LeaseLost);
         }
-        self.fencing = None;
+        self.lease = None;
         self.action = FleetAction::Done(FleetOutcome::Fetched { published: written });
         Ok(&self.action)
     }
@@ -578,18 +663,24 @@ impl FleetRefresh {
     }
 
     /// A store operation (read, lease, publish, release) failed or timed out. The refresh
-    /// goes on without the store: fetch without the lease, or finish.
-    pub fn on_store_error(&mut self) -> Result<&FleetAction, FleetError> {
+    /// goes on without the store: fetch without the lease (a session that shares a rotating
+    /// refresh token fails this refresh instead, see the module docs), or finish.
+    pub fn on_store_error(
+        &mut self,
+        session: &mut Session,
+        now: Reading,
+    ) -> Result<&FleetAction, FleetError> {
+        check(now)?;
         match self.action {
             FleetAction::Read | FleetAction::TakeLease { .. } => {
                 self.notes.push_back(FleetNote::StoreUnavailable);
                 // A lease we may still hold lapses by itself.
-                self.fencing = None;
-                self.action = FleetAction::Fetch { fencing: None };
+                self.lease = None;
+                self.fetch_outside_lease(session, now);
             }
             FleetAction::Publish { .. } => {
                 self.notes.push_back(FleetNote::StoreUnavailable);
-                self.fencing = None;
+                self.lease = None;
                 self.action = FleetAction::Done(FleetOutcome::Fetched { published: false });
             }
             FleetAction::Release { .. } => {
@@ -603,8 +694,29 @@ impl FleetRefresh {
 
     // ----- internals -----------------------------------------------------------------------
 
+    /// Fetch without the lease — or, for a session whose refresh token the fleet shares, fail
+    /// this refresh (transient): outside the lease it could present a used refresh token.
+    fn fetch_outside_lease(&mut self, session: &mut Session, now: Reading) {
+        self.request = None;
+        if session.shares_refresh_token() {
+            self.action = match session.fail_refresh(
+                self.ticket,
+                TransportFailure::StoreUnavailable,
+                now,
+            ) {
+                Err(SessionError::StaleTicket) => FleetAction::Done(FleetOutcome::Abandoned),
+                _ => FleetAction::Done(FleetOutcome::FetchFailed),
+            };
+        } else {
+            self.action = FleetAction::Fetch {
+                fencing: None,
+                request: None,
+            };
+        }
+    }
+
     fn finish_release(&mut self) {
-        self.fencing = None;
+        self.lease = None;
         self.action = FleetAction::Done(if self.failed {
             FleetOutcome::FetchFailed
         } else if self.abandoned {
@@ -631,23 +743,57 @@ impl FleetRefresh {
         }
     }
 
-    /// Nothing newer in the store: take the lease, or fetch when we hold it.
-    fn after_nothing_new(&mut self, _now: Reading) {
-        self.action = match self.fencing {
-            Some(f) => FleetAction::Fetch { fencing: Some(f) },
-            None => FleetAction::TakeLease {
-                lease_ms: self.config.lease_ms,
+    /// Nothing newer in the store: take the lease, or fetch when we hold it (or finish, when
+    /// the session dropped our ticket meanwhile).
+    fn after_nothing_new(&mut self) {
+        if self.abandoned {
+            self.action = match self.lease.clone() {
+                Some((lease, fencing)) => FleetAction::Release { lease, fencing },
+                None => FleetAction::Done(FleetOutcome::Abandoned),
+            };
+            return;
+        }
+        self.action = match &self.lease {
+            Some((_, f)) => FleetAction::Fetch {
+                fencing: Some(*f),
+                request: self.request.clone(),
             },
+            None => {
+                self.attempts += 1;
+                FleetAction::TakeLease {
+                    lease: format!("{}.{}", self.lease_id, self.attempts),
+                    lease_ms: self.config.lease_ms,
+                }
+            }
         };
+    }
+
+    /// Under the lease, a record's refresh token is the fleet's latest: it replaces ours
+    /// before we present one (user-delegated grants; a no-op otherwise).
+    fn take_refresh_token(&mut self, session: &mut Session, r: &TokenRecord, now: Reading) {
+        if self.lease.is_none() || r.refresh_token.is_none() {
+            return;
+        }
+        match session.adopt_refresh_token(r, self.ticket, now) {
+            Ok(Some(request)) => {
+                self.notes.push_back(FleetNote::RefreshTokenAdopted);
+                self.request = Some(request);
+            }
+            Ok(None) => {}
+            Err(SessionError::StaleTicket) => self.abandoned = true,
+            Err(e) => self
+                .notes
+                .push_back(FleetNote::RecordIgnored { code: e.code() }),
+        }
     }
 
     fn adopt(&mut self, session: &mut Session, r: TokenRecord, now: Reading) {
         match session.adopt_record(&r, Some(self.ticket), now) {
             Ok(id) => {
-                self.action = match self.fencing {
-                    Some(f) => {
+                self.action = match self.lease.clone() {
+                    Some((lease, fencing)) => {
                         self.adopted = Some(id);
-                        FleetAction::Release { fencing: f }
+                        FleetAction::Release { lease, fencing }
                     }
                     None => FleetAction::Done(FleetOutcome::Adopted(id)),
                 };
@@ -658,8 +804,8 @@ impl FleetRefresh {
                 self.action = FleetAction::ProbeIssuer;
             }
             Err(SessionError::StaleTicket) => {
-                self.action = match self.fencing {
-                    Some(f) => FleetAction::Release { fencing: f },
+                self.action = match self.lease.clone() {
+                    Some((lease, fencing)) => FleetAction::Release { lease, fencing },
                     None => FleetAction::Done(FleetOutcome::Abandoned),
                 };
                 self.abandoned = true;
@@ -667,7 +813,10 @@ impl FleetRefresh {
             Err(e) => {
                 self.notes
                     .push_back(FleetNote::RecordIgnored { code: e.code() });
-                self.after_nothing_new(now);
+                // The access token is of no use here, but its refresh token may be the
+                // fleet's latest.
+                self.take_refresh_token(session, &r, now);
+                self.after_nothing_new();
             }
         }
     }

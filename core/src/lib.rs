@@ -21,6 +21,7 @@
 
 pub mod fleet;
 pub mod httpdate;
+pub mod identity;
 pub mod lifetime;
 pub mod monitor;
 pub mod oauth;

@@ -5,10 +5,15 @@
 //! `expires_in` — so every reader maps them into its own local time through its *own* skew
 //! estimate, worst case ([`crate::session::Session::adopt_record`]).
 //!
-//! Wire format (version 1), one line of ASCII:
+//! A record belongs to one [`CredentialIdentity`](crate::identity::CredentialIdentity): it
+//! carries the identity's hash, its store key is derived from it ([`store_key`]), and a reader
+//! adopts only a record of its own identity. Records of user-delegated grants also carry the
+//! current refresh token, and must be sealed ([`seal`]).
+//!
+//! Wire format (version 2), one line of ASCII:
 //!
 //! ```text
-//! tcr1.<base64url(JSON)>.<hex(SHA-256(JSON))[..32]>
+//! tcr2.<base64url(JSON)>.<hex(SHA-256(JSON))[..32]>
 //! ```
 //!
 //! The checksum catches a truncated or half-written value; it is not authentication (anyone
@@ -24,12 +29,12 @@ use core::fmt;
 use sha2::{Digest, Sha256};
 
 /// The record format version this crate writes and reads.
-pub const RECORD_VERSION: u32 = 1;
+pub const RECORD_VERSION: u32 = 2;
 
 /// Largest encoded record accepted (a token is at most 64 KiB; the rest is small).
 pub const MAX_RECORD_BYTES: usize = 96 * 1024;
 
-const PREFIX: &str = "tcr1.";
+const PREFIX: &str = "tcr2.";
 
 /// A token and its lifetime, in the issuer's clock, for another process to adopt.
 #[derive(Clone, PartialEq, Eq)]
@@ -38,12 +43,11 @@ pub struct TokenRecord {
     pub token_id: String,
     /// The access token.
     pub access_token: Secret,
-    /// The token endpoint it came from.
-    pub origin: String,
-    /// Scope it was requested with.
-    pub scope: Option<String>,
-    /// Audience it was requested for.
-    pub audience: Option<String>,
+    /// The credential identity it was issued to (64 hex characters,
+    /// [`CredentialIdentity`](crate::identity::CredentialIdentity)'s `Display`).
+    pub identity: String,
+    /// The current refresh token, for user-delegated grants (then the record must be sealed).
+    pub refresh_token: Option<Secret>,
     /// The earliest instant, on the issuer's clock (ms), at which the token may stop being
     /// valid: `min(exp, issuer time at the request + expires_in)`.
     pub deadline_ms: i64,
@@ -64,7 +68,8 @@ impl fmt::Debug for TokenRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenRecord")
             .field("token_id", &self.token_id)
-            .field("origin", &self.origin)
+            .field("identity", &self.identity)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
             .field("deadline_ms", &self.deadline_ms)
             .field("exp_ms", &self.exp_ms)
             .field("fencing", &self.fencing)
@@ -78,7 +83,7 @@ impl fmt::Debug for TokenRecord {
 pub enum RecordError {
     /// Longer than [`MAX_RECORD_BYTES`].
     TooLarge,
-    /// Not `tcr1.<payload>.<checksum>`, bad base64, not JSON, a missing or mistyped field
+    /// Not `tcr2.<payload>.<checksum>`, bad base64, not JSON, a missing or mistyped field
     /// (names it).
     Malformed(&'static str),
     /// Written by another format version.
@@ -142,36 +147,16 @@ pub fn token_id(access_token: &str) -> String {
     hex(&Sha256::digest(access_token.as_bytes())[..16])
 }
 
-/// The store key for a credential: a hash of (token URL, client id, scope, audience), so the
-/// key never contains a secret and distinct credentials never share a token.
-pub fn store_key(
-    prefix: &str,
-    token_url: &str,
-    client_id: &str,
-    scope: Option<&str>,
-    audience: Option<&str>,
-) -> String {
-    let mut h = Sha256::new();
-    for part in [Some(token_url), Some(client_id), scope, audience] {
-        // Length-prefixed so ("a", "bc") and ("ab", "c") differ; `None` differs from "".
-        match part {
-            Some(p) => {
-                h.update([1u8]);
-                h.update((p.len() as u64).to_be_bytes());
-                h.update(p.as_bytes());
-            }
-            None => h.update([0u8]),
-        }
-    }
-    // The hash is a Redis Cluster hash tag (`{...}`): the record, its lease and its fencing
+/// The store key for a credential identity: `<prefix>:token:v2:{<identity>}`. The identity is
+/// a hash that holds no secret, and distinct identities never share a key.
+pub fn store_key(prefix: &str, identity: &crate::identity::CredentialIdentity) -> String {
+    // The identity is a Redis Cluster hash tag (`{...}`): the record, its lease and its fencing
     // counter ([`crate::fleet::StoreKeys`]) live in one slot, so one script can touch them all.
-    format!(
-        "{prefix}:token:v{RECORD_VERSION}:{{{}}}",
-        hex(&h.finalize()[..16])
-    )
+    format!("{prefix}:token:v{RECORD_VERSION}:{{{identity}}}")
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -192,9 +177,11 @@ impl TokenRecord {
         o.insert("v".into(), RECORD_VERSION.into());
         o.insert("token_id".into(), self.token_id.clone().into());
         o.insert("access_token".into(), self.access_token.expose().into());
-        o.insert("origin".into(), self.origin.clone().into());
-        o.insert("scope".into(), self.scope.clone().into());
-        o.insert("audience".into(), self.audience.clone().into());
+        o.insert("identity".into(), self.identity.clone().into());
+        o.insert(
+            "refresh_token".into(),
+            self.refresh_token.as_ref().map(Secret::expose).into(),
+        );
         o.insert("deadline_ms".into(), self.deadline_ms.into());
         o.insert("deadline_slack_ms".into(), self.deadline_slack_ms.into());
         o.insert("exp_ms".into(), self.exp_ms.into());
@@ -258,10 +245,24 @@ impl TokenRecord {
             Some(_) => time(k).map(Some),
         };
         let access_token = text("access_token")?;
+        // The same character rules as a token response: the token goes into a header.
+        if !crate::oauth::is_valid_access_token(access_token) {
+            return Err(RecordError::Malformed("access_token"));
+        }
         let token_id = text("token_id")?;
-        if access_token.is_empty() || token_id != self::token_id(access_token) {
+        if token_id != self::token_id(access_token) {
             return Err(RecordError::Malformed("token_id"));
         }
+        let identity = text("identity")?;
+        if identity.len() != 64 || !identity.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return Err(RecordError::Malformed("identity"));
+        }
+        let refresh_token = match opt_text("refresh_token")? {
+            Some(rt) if crate::oauth::is_valid_refresh_token(&rt) => Some(Secret::new(rt)),
+            Some(_) => return Err(RecordError::Malformed("refresh_token")),
+            None => None,
+        };
         let slack = o
             .get("deadline_slack_ms")
             .and_then(serde_json::Value::as_i64)
@@ -272,9 +273,8 @@ impl TokenRecord {
         let rec = TokenRecord {
             token_id: token_id.to_owned(),
             access_token: Secret::new(access_token),
-            origin: text("origin")?.to_owned(),
-            scope: opt_text("scope")?,
-            audience: opt_text("audience")?,
+            identity: identity.to_owned(),
+            refresh_token,
             deadline_ms: time("deadline_ms")?,
             deadline_slack_ms: slack,
             exp_ms: opt_time("exp_ms")?,
@@ -394,9 +394,8 @@ mod tests {
         TokenRecord {
             token_id: token_id("header.payload.sig"),
             access_token: Secret::new("header.payload.sig"),
-            origin: "https://issuer.example/token".into(),
-            scope: Some("read".into()),
-            audience: None,
+            identity: "ab".repeat(32),
+            refresh_token: Some(Secret::new("rt-1")),
             deadline_ms: 1_700_000_060_000,
             deadline_slack_ms: 1_200,
             exp_ms: Some(1_700_000_060_000),
@@ -410,7 +409,7 @@ mod tests {
     fn round_trip() {
         let r = sample();
         let s = r.encode();
-        assert!(s.starts_with("tcr1."));
+        assert!(s.starts_with("tcr2."));
         assert_eq!(TokenRecord::decode(&s), Ok(r));
     }
 
@@ -431,7 +430,7 @@ mod tests {
             "{e:?}"
         );
         assert_eq!(
-            TokenRecord::decode("tcr2.abc.def").unwrap_err().code(),
+            TokenRecord::decode("tcr3.abc.def").unwrap_err().code(),
             "record_version"
         );
         assert_eq!(
@@ -457,37 +456,52 @@ mod tests {
     }
 
     #[test]
-    fn debug_and_keys_hold_no_secret() {
+    fn debug_holds_no_secret_and_keys_follow_the_identity() {
         let r = sample();
-        assert!(!format!("{r:?}").contains("payload"));
-        let k = store_key(
-            "tokenclock",
-            "https://issuer.example/token",
-            "client",
-            Some("read"),
-            None,
-        );
-        assert!(k.starts_with("tokenclock:token:v1:{"), "{k}");
-        assert!(k.ends_with('}'), "{k}");
-        assert_ne!(
-            k,
-            store_key(
-                "tokenclock",
+        let d = format!("{r:?}");
+        assert!(!d.contains("payload") && !d.contains("rt-1"), "{d}");
+        let cfg = |scope: &str| {
+            crate::session::SessionConfig::new(
                 "https://issuer.example/token",
-                "client",
-                Some("read"),
-                Some("")
+                crate::oauth::ClientAuth::SecretPost {
+                    client_id: "client".into(),
+                    client_secret: Secret::new("s"),
+                },
+                crate::oauth::Grant::ClientCredentials {
+                    scope: Some(scope.into()),
+                    extra: vec![],
+                },
             )
+        };
+        let id = |scope| crate::identity::CredentialIdentity::of(&cfg(scope)).unwrap();
+        let k = store_key("tokenclock", &id("read"));
+        assert_eq!(k, format!("tokenclock:token:v2:{{{}}}", id("read")));
+        assert_ne!(k, store_key("tokenclock", &id("write")));
+    }
+
+    #[test]
+    fn tokens_with_characters_a_token_response_refuses_are_rejected() {
+        for bad in ["a b", "a\r\nX-Injected: 1", "tok\u{e9}n"] {
+            let mut r = sample();
+            r.access_token = Secret::new(bad);
+            r.token_id = token_id(bad);
+            assert_eq!(
+                TokenRecord::decode(&r.encode()).unwrap_err(),
+                RecordError::Malformed("access_token"),
+                "{bad:?}"
+            );
+        }
+        let mut r = sample();
+        r.refresh_token = Some(Secret::new("rt\n2"));
+        assert_eq!(
+            TokenRecord::decode(&r.encode()).unwrap_err(),
+            RecordError::Malformed("refresh_token")
         );
-        assert_ne!(
-            k,
-            store_key(
-                "tokenclock",
-                "https://issuer.example/token",
-                "client",
-                None,
-                None
-            )
+        let mut r = sample();
+        r.identity = "AB".repeat(32);
+        assert_eq!(
+            TokenRecord::decode(&r.encode()).unwrap_err(),
+            RecordError::Malformed("identity")
         );
     }
 }
@@ -502,9 +516,8 @@ mod sealing {
         let r = TokenRecord {
             token_id: token_id(token),
             access_token: Secret::new(token),
-            origin: "https://issuer.example/token".into(),
-            scope: None,
-            audience: None,
+            identity: "cd".repeat(32),
+            refresh_token: None,
             deadline_ms: 1_700_000_060_000,
             deadline_slack_ms: 0,
             exp_ms: None,

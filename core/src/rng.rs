@@ -1,9 +1,117 @@
-//! A small seeded generator for deterministic tests and simulations.
+//! Randomness: the bindings' one policy for the host's CSPRNG, and a seeded generator for
+//! deterministic tests and simulations.
 //!
-//! Production hosts pass their own [`rand_core::RngCore`] (backed by the OS); the core never
-//! creates randomness on its own. [`SplitMix64`] exists so a seed alone reproduces a run.
+//! The core never creates randomness on its own. Production hosts wrap their CSPRNG
+//! (`getrandom`: the OS, or `crypto.getRandomValues` in wasm) in a [`HostRng`]: PKCE
+//! verifiers, `state`, `jti`s, lease values, record nonces and jitter all come from it, and
+//! **it fails closed** — a host without a secure source is refused when the generator is made
+//! ([`RngUnavailable`]), and a source that fails later marks the generator's [`RngHealth`], which
+//! the binding checks after every call that may have drawn bytes and then discards the result
+//! with the same error. There is no weaker fallback. [`SplitMix64`] exists so a seed alone
+//! reproduces a run (tests and simulations only: never for secrets).
+
+use core::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use rand_core::RngCore;
+
+use crate::ErrorCode;
+
+/// The host has no working secure random source (`rng_unavailable`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RngUnavailable;
+
+impl ErrorCode for RngUnavailable {
+    fn code(&self) -> &'static str {
+        "rng_unavailable"
+    }
+}
+
+impl fmt::Display for RngUnavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "no secure random source is available (the OS generator or crypto.getRandomValues); \
+             a seed is for tests only",
+        )
+    }
+}
+
+impl std::error::Error for RngUnavailable {}
+
+/// Whether a [`HostRng`] has ever failed to fill. Clones share the state.
+#[derive(Clone, Debug, Default)]
+pub struct RngHealth(Arc<AtomicBool>);
+
+impl RngHealth {
+    /// `Err` once the generator has failed: whatever was made with its output must be dropped.
+    pub fn check(&self) -> Result<(), RngUnavailable> {
+        if self.0.load(Ordering::Relaxed) {
+            Err(RngUnavailable)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The host's CSPRNG behind `fill` (returns `false` on failure), failing closed (see the module
+/// docs): on a failed fill the bytes are zeros and [`RngHealth`] reports the failure.
+pub struct HostRng<F> {
+    fill: F,
+    health: RngHealth,
+}
+
+impl<F: FnMut(&mut [u8]) -> bool> HostRng<F> {
+    /// A generator over `fill`, refused when a first fill fails; with the handle that reports
+    /// later failures.
+    pub fn new(mut fill: F) -> Result<(HostRng<F>, RngHealth), RngUnavailable> {
+        let mut probe = [0u8; 16];
+        if !fill(&mut probe) {
+            return Err(RngUnavailable);
+        }
+        let health = RngHealth::default();
+        Ok((
+            HostRng {
+                fill,
+                health: health.clone(),
+            },
+            health,
+        ))
+    }
+
+    /// Fills `dest` or fails, for values a host draws directly (lease values, nonces).
+    pub fn try_fill(&mut self, dest: &mut [u8]) -> Result<(), RngUnavailable> {
+        self.fill_bytes(dest);
+        self.health.check()
+    }
+}
+
+impl<F> fmt::Debug for HostRng<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostRng").finish_non_exhaustive()
+    }
+}
+
+impl<F: FnMut(&mut [u8]) -> bool> RngCore for HostRng<F> {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        if !(self.fill)(dest) {
+            dest.fill(0);
+            self.health.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
 
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, statistically fine for jitter and
 /// simulation. Not for secrets: PKCE verifiers and `jti`s must come from an OS-backed RNG.
@@ -57,6 +165,26 @@ pub fn below(rng: &mut dyn RngCore, bound: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_rng_fails_closed() {
+        assert_eq!(HostRng::new(|_: &mut [u8]| false).unwrap_err(), RngUnavailable);
+        let mut calls = 0;
+        let (mut rng, health) = HostRng::new(move |b: &mut [u8]| {
+            calls += 1;
+            b.fill(7);
+            calls < 3
+        })
+        .unwrap();
+        let mut b = [0u8; 4];
+        assert_eq!(rng.try_fill(&mut b), Ok(()));
+        assert_eq!(b, [7; 4]);
+        assert!(health.check().is_ok());
+        rng.fill_bytes(&mut b);
+        assert_eq!(b, [0; 4], "a failed fill is never passed on");
+        assert_eq!(health.check(), Err(RngUnavailable));
+        assert_eq!(RngUnavailable.code(), "rng_unavailable");
+    }
 
     #[test]
     fn same_seed_same_stream() {

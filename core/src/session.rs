@@ -19,6 +19,7 @@
 //! the transition rules are listed on each of them. Nothing here ever formats a token or a
 //! secret: they are [`Secret`]s and `Debug` redacts them.
 
+use crate::identity::{is_user_delegated, CredentialIdentity, IdentityError};
 use crate::httpdate::{parse_http_date, parse_retry_after, RetryAfter};
 use crate::lifetime::{Lifetime, LifetimeError, LifetimePolicy, TokenState, TokenTimes};
 use crate::oauth::{
@@ -85,6 +86,10 @@ pub struct SessionConfig {
     /// Longest wait before retrying a request whose token the resource server rejected as
     /// not yet valid on its (slow) clock (default 10 s).
     pub max_401_wait_ms: i64,
+    /// Whose token this is, for a shared store: a user or tenant id the configuration itself
+    /// does not name. Part of the [`CredentialIdentity`]; required to share the tokens of
+    /// user-delegated grants (authorization code, refresh token). Default none.
+    pub partition: Option<String>,
 }
 
 impl SessionConfig {
@@ -99,24 +104,7 @@ impl SessionConfig {
             skew: SkewConfig::default(),
             ticket_timeout_ms: 60_000,
             max_401_wait_ms: 10_000,
-        }
-    }
-}
-
-impl SessionConfig {
-    /// The scope and audience (`audience` or `resource` parameter) the grant asks for: with
-    /// the token URL and client id, what a shared token is keyed by.
-    pub fn scope_and_audience(&self) -> (Option<String>, Option<String>) {
-        match &self.grant {
-            Grant::ClientCredentials { scope, extra } => (
-                scope.clone(),
-                extra
-                    .iter()
-                    .find(|(k, _)| k == "audience" || k == "resource")
-                    .map(|(_, v)| v.clone()),
-            ),
-            Grant::RefreshToken { scope, .. } => (scope.clone(), None),
-            _ => (None, None),
+            partition: None,
         }
     }
 }
@@ -308,6 +296,38 @@ pub enum TransportFailure {
     /// The caller aborted the refresh (e.g. an `AbortSignal`): no backoff, the next caller
     /// may try at once.
     Aborted,
+    /// The shared token store is unreachable, and this credential's refresh token rotates: it
+    /// may be presented only under the fleet lease, or a peer may present it too (reuse
+    /// revokes the whole token family). Backs off like a transport failure.
+    StoreUnavailable,
+}
+
+impl TransportFailure {
+    /// Stable lower-case name (`connect`, `timeout`, `aborted`, `store_unavailable`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TransportFailure::Connect => "connect",
+            TransportFailure::Timeout => "timeout",
+            TransportFailure::Aborted => "aborted",
+            TransportFailure::StoreUnavailable => "store_unavailable",
+        }
+    }
+}
+
+impl core::str::FromStr for TransportFailure {
+    type Err = SessionError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "connect" => Ok(TransportFailure::Connect),
+            "timeout" => Ok(TransportFailure::Timeout),
+            "aborted" => Ok(TransportFailure::Aborted),
+            "store_unavailable" => Ok(TransportFailure::StoreUnavailable),
+            _ => Err(SessionError::InvalidArgument(
+                "transport failure (connect, timeout, aborted, store_unavailable)",
+            )),
+        }
+    }
 }
 
 /// Errors of the session.
@@ -359,6 +379,12 @@ pub enum SessionError {
     InvalidConfig(&'static str),
     /// A reading or argument is invalid (names it).
     InvalidArgument(&'static str),
+    /// The credential's identity is unfit (an invalid partition, or none for a store that
+    /// needs one).
+    Identity(IdentityError),
+    /// A shared record belongs to another credential identity: never adopted
+    /// (`record_identity_mismatch`).
+    ForeignRecord,
 }
 
 impl ErrorCode for SessionError {
@@ -375,6 +401,8 @@ impl ErrorCode for SessionError {
             SessionError::IssuerClockUnknown => "issuer_clock_unknown",
             SessionError::InvalidConfig(_) => "invalid_config",
             SessionError::InvalidArgument(_) => "invalid_argument",
+            SessionError::Identity(e) => e.code(),
+            SessionError::ForeignRecord => "record_identity_mismatch",
         }
     }
 }
@@ -425,6 +453,10 @@ impl fmt::Display for SessionError {
             }
             SessionError::InvalidConfig(what) => write!(f, "invalid configuration: {what}"),
             SessionError::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
+            SessionError::Identity(e) => e.fmt(f),
+            SessionError::ForeignRecord => f.write_str(
+                "the shared token record belongs to another credential (grant, client, scope, parameters or partition); not adopted",
+            ),
         }
     }
 }
@@ -538,8 +570,9 @@ struct HeldToken {
     lifetime: Lifetime,
     iat_ms: Option<i64>,
     nbf_ms: Option<i64>,
-    /// The earliest deadline on the issuer's clock and how much later it may be (for records).
-    issuer_deadline: (i64, i64),
+    /// The earliest deadline on the issuer's clock and how much later it may be (for records);
+    /// `None` when nothing bounds it safely (no `exp`, and the issuer's clock unknown).
+    issuer_deadline: Option<(i64, i64)>,
     /// The access token's id ([`crate::record::token_id`]).
     token_id: String,
     /// Obtained because the resource server rejected the previous token.
@@ -568,6 +601,8 @@ struct Backoff {
 /// The refresh state machine for one credential and audience. See the module docs.
 pub struct Session {
     config: SessionConfig,
+    /// Whose tokens these are (what a shared record must match).
+    identity: CredentialIdentity,
     rng: Box<dyn RngCore + Send>,
     current: Option<HeldToken>,
     /// The token before `current`, served while `current` is not yet valid on the
@@ -663,12 +698,14 @@ impl Session {
             &mut crate::rng::SplitMix64::new(0),
         )
         .map_err(SessionError::Grant)?;
+        let identity = CredentialIdentity::of(&config).map_err(SessionError::Identity)?;
         let refresh_token = match &config.grant {
             Grant::RefreshToken { refresh_token, .. } => Some(refresh_token.clone()),
             _ => None,
         };
         let primary_available = !matches!(config.grant, Grant::RefreshToken { .. });
         Ok(Session {
+            identity,
             issuer: SkewEstimator::with_config(config.skew),
             resource: SkewEstimator::with_config(config.skew),
             config,
@@ -693,6 +730,17 @@ impl Session {
     }
 
     // ----- getters -------------------------------------------------------------------------
+
+    /// The credential's identity ([`CredentialIdentity::of`]): what a shared record must match.
+    pub fn identity(&self) -> &CredentialIdentity {
+        &self.identity
+    }
+
+    /// Whether shared records of this session carry its refresh token (user-delegated grants:
+    /// a rotating refresh token that the whole fleet must present once, in turn).
+    pub fn shares_refresh_token(&self) -> bool {
+        is_user_delegated(&self.config.grant)
+    }
 
     /// Counters.
     pub fn stats(&self) -> &Stats {
@@ -1262,11 +1310,15 @@ impl Session {
     /// The held token's id ([`crate::record::token_id`]) and its earliest deadline on the
     /// issuer's clock (ms) — what a shared record is compared with. `None` without a token,
     /// or when the resource server rejected it.
+    /// A held token whose issuer-clock deadline is unknown reports `i64::MIN` (any other
+    /// token counts as newer).
     pub fn held_token_deadline(&self) -> Option<(&str, i64)> {
-        self.current
-            .as_ref()
-            .filter(|t| !t.rejected)
-            .map(|t| (t.token_id.as_str(), t.issuer_deadline.0))
+        self.current.as_ref().filter(|t| !t.rejected).map(|t| {
+            (
+                t.token_id.as_str(),
+                t.issuer_deadline.map_or(i64::MIN, |d| d.0),
+            )
+        })
     }
 
     /// Feeds a `Date` header from the token endpoint that was not part of a refresh (e.g. a
@@ -1291,17 +1343,28 @@ impl Session {
 
     /// The current token as a record another process can adopt, with its deadlines on the
     /// issuer's clock; `None` without a token that has not expired (or one the resource
-    /// server rejected). `fencing` is the writer's lease token.
+    /// server rejected), and `None` when nothing bounds the token's deadline on the issuer's
+    /// clock (an opaque token or no `exp`, and no lower bound on the issuer's offset: a
+    /// deadline built on a guessed offset could let a reader use the token past its real
+    /// expiry). `fencing` is the writer's lease token. For user-delegated grants the record
+    /// carries the current refresh token ([`shares_refresh_token`](Self::shares_refresh_token)).
     pub fn export_record(&self, now: Reading, fencing: u64) -> Option<crate::record::TokenRecord> {
         let judge = self.judge_estimate(now);
         let t = self.current.as_ref().filter(|t| !t.rejected)?;
+        let (deadline_ms, deadline_slack_ms) = match t.issuer_deadline {
+            Some(d) => d,
+            // The refresh token must reach the fleet all the same; an access-token deadline of
+            // 0 makes every reader refuse the access token (expired on arrival) and take only
+            // the refresh token.
+            None if self.shares_refresh_token() => (0, 0),
+            None => return None,
+        };
         // Only an expired token is kept back. One not yet valid on the resource server's clock
         // (a fresh token and a slow resource server) is exported: each reader judges `nbf`
         // itself, and withholding it would send every waiting peer to the token endpoint.
         if t.lifetime.until_hard_expiry_ms(now, &judge) <= 0 {
             return None;
         }
-        let (scope, audience) = self.config.scope_and_audience();
         Some(crate::record::TokenRecord {
             token_id: t.token_id.clone(),
             access_token: Secret::new(
@@ -1310,11 +1373,14 @@ impl Session {
                     .strip_prefix("Bearer ")
                     .unwrap_or_default(),
             ),
-            origin: self.config.token_url.clone(),
-            scope,
-            audience,
-            deadline_ms: t.issuer_deadline.0,
-            deadline_slack_ms: t.issuer_deadline.1,
+            identity: self.identity.to_string(),
+            refresh_token: if self.shares_refresh_token() {
+                self.refresh_token.clone()
+            } else {
+                None
+            },
+            deadline_ms,
+            deadline_slack_ms,
             exp_ms: t.lifetime.exp_ms,
             nbf_ms: t.nbf_ms,
             iat_ms: t.iat_ms,
@@ -1324,8 +1390,9 @@ impl Session {
 
     /// Adopts a token another process obtained. Its issuer-clock deadline is mapped into local
     /// time through *our* estimate of the issuer's clock, worst case (the issuer's clock as far
-    /// ahead as the estimate allows). Rules: a record for another token endpoint, scope or
-    /// audience is refused, and so is a token the resource server rejected here; the
+    /// ahead as the estimate allows). Rules: a record of another credential identity is
+    /// refused (`record_identity_mismatch`), and so is a token the resource server rejected
+    /// here; a record's refresh token replaces ours (user-delegated grants); the
     /// token we already hold is kept (same id); without an upper bound on the issuer's offset
     /// the record cannot be placed (`issuer_clock_unknown`: probe the token endpoint's `Date`
     /// with [`add_issuer_date`](Self::add_issuer_date) and try again); a record already past hard
@@ -1341,18 +1408,9 @@ impl Session {
             return Err(SessionError::InvalidArgument("reading out of range"));
         }
         self.observe(now);
-        if record.origin != self.config.token_url {
-            return Err(SessionError::InvalidArgument(
-                "record is for another token endpoint",
-            ));
-        }
-        // The scope and audience are part of the credential: a token for another scope or
-        // audience (a record moved under our key) is never ours to use.
-        if (record.scope.clone(), record.audience.clone()) != self.config.scope_and_audience() {
-            return Err(SessionError::InvalidArgument(
-                "record is for another scope or audience",
-            ));
-        }
+        // Grant, endpoint, client, scope, every parameter and the partition: a token issued
+        // to another principal (a record moved under our key) is never ours to use.
+        self.check_identity(record)?;
         // A token the resource server rejected here is not taken back from the store (the
         // peer that published it may not have been told yet): adopting it again would only
         // be rejected again, a refresh loop without a single token request.
@@ -1377,6 +1435,7 @@ impl Session {
             .filter(|c| c.token_id == record.token_id && !c.rejected)
         {
             let id = cur.id;
+            self.take_refresh_token(record);
             if ticket.is_some() {
                 self.ticket = None;
             }
@@ -1415,6 +1474,7 @@ impl Session {
         if ticket.is_some() {
             self.ticket = None;
         }
+        self.take_refresh_token(record);
         let id = TokenId(self.next_token);
         self.next_token += 1;
         let held = HeldToken {
@@ -1423,7 +1483,7 @@ impl Session {
             lifetime,
             iat_ms: record.iat_ms,
             nbf_ms: record.nbf_ms,
-            issuer_deadline: (record.deadline_ms, record.deadline_slack_ms),
+            issuer_deadline: Some((record.deadline_ms, record.deadline_slack_ms)),
             token_id: record.token_id.clone(),
             after_rejection: false,
             accepted: false,
@@ -1438,17 +1498,73 @@ impl Session {
         Ok(id)
     }
 
+    /// Takes the refresh token of a record, for the outstanding `ticket`, before this process
+    /// presents its own: under the fleet lease the record holds the fleet's latest refresh
+    /// token (a peer may have rotated the one we hold). Returns the ticket's token request
+    /// rebuilt with it when it differs from ours (send that one instead), `None` when ours is
+    /// current or the session does not share refresh tokens. A record of another identity is
+    /// refused (`record_identity_mismatch`).
+    pub fn adopt_refresh_token(
+        &mut self,
+        record: &crate::record::TokenRecord,
+        ticket: TicketId,
+        now: Reading,
+    ) -> Result<Option<TokenRequest>, SessionError> {
+        if !in_range(now) {
+            return Err(SessionError::InvalidArgument("reading out of range"));
+        }
+        self.check_identity(record)?;
+        let Some(out) = self.ticket.filter(|o| o.id == ticket) else {
+            return Err(SessionError::StaleTicket);
+        };
+        if !self.take_refresh_token(record) || !out.uses_refresh_token {
+            return Ok(None);
+        }
+        let (request, _) = self.token_request(now)?;
+        Ok(Some(request))
+    }
+
     // ----- internals -----------------------------------------------------------------------
+
+    fn check_identity(&self, record: &crate::record::TokenRecord) -> Result<(), SessionError> {
+        if crate::oauth::constant_time_eq(
+            record.identity.as_bytes(),
+            self.identity.to_string().as_bytes(),
+        ) {
+            Ok(())
+        } else {
+            Err(SessionError::ForeignRecord)
+        }
+    }
+
+    /// Replaces our refresh token with the record's (user-delegated grants only). Returns
+    /// whether it changed.
+    fn take_refresh_token(&mut self, record: &crate::record::TokenRecord) -> bool {
+        match &record.refresh_token {
+            Some(rt) if self.shares_refresh_token() && self.refresh_token.as_ref() != Some(rt) => {
+                self.refresh_token = Some(rt.clone());
+                true
+            }
+            _ => false,
+        }
+    }
 
     /// The token's deadline on the issuer's clock: `min(exp, issuer time at sent +
     /// expires_in)`, earliest (the issuer minted it no earlier than our request left), with the
-    /// slack up to the latest.
-    fn issuer_deadline(&self, times: &TokenTimes, sent: Reading, received: Reading) -> (i64, i64) {
+    /// slack up to the latest. Without a lower bound on the issuer's offset only `exp` can
+    /// say (`None` without one): a deadline from `sent + expires_in` on a guessed offset could
+    /// be later than the real one.
+    fn issuer_deadline(
+        &self,
+        times: &TokenTimes,
+        sent: Reading,
+        received: Reading,
+    ) -> Option<(i64, i64)> {
         let est = self.issuer.estimate(received);
-        let low = sent
-            .wall
-            .0
-            .saturating_add(est.low_ms.unwrap_or(est.offset_ms));
+        let Some(low_offset) = est.low_ms else {
+            return times.exp_ms.map(|exp| (exp, 0));
+        };
+        let low = sent.wall.0.saturating_add(low_offset);
         let high = received
             .wall
             .0
@@ -1459,12 +1575,14 @@ impl Session {
         } else {
             None
         });
-        match (lifetime.map(|l| low.saturating_add(l)), times.exp_ms) {
-            (Some(d), Some(exp)) if exp <= d => (exp, 0),
-            (Some(d), _) => (d, span),
-            (None, Some(exp)) => (exp, 0),
-            (None, None) => (low, span),
-        }
+        Some(
+            match (lifetime.map(|l| low.saturating_add(l)), times.exp_ms) {
+                (Some(d), Some(exp)) if exp <= d => (exp, 0),
+                (Some(d), _) => (d, span),
+                (None, Some(exp)) => (exp, 0),
+                (None, None) => (low, span),
+            },
+        )
     }
 
     /// The estimate that judges the token: the resource server's once it has samples, the
@@ -1525,12 +1643,11 @@ impl Session {
         }
     }
 
-    fn issue_ticket(
-        &mut self,
-        now: Reading,
-        reason: RefreshReason,
-    ) -> Result<Ticket, SessionError> {
-        let (grant, uses_refresh_token, reason) = match &self.refresh_token {
+    /// The token request to send now: the refresh token while we hold one, else the primary
+    /// grant while it is usable (an authorization code only once). Says whether it presents
+    /// the refresh token.
+    fn token_request(&mut self, now: Reading) -> Result<(TokenRequest, bool), SessionError> {
+        let (grant, uses_refresh_token) = match &self.refresh_token {
             Some(rt) => {
                 let scope = match &self.config.grant {
                     Grant::RefreshToken { scope, .. } => scope.clone(),
@@ -1542,17 +1659,9 @@ impl Session {
                         scope,
                     },
                     true,
-                    reason,
                 )
             }
-            None if self.primary_available => {
-                let reason = if self.fallback_pending {
-                    RefreshReason::Fallback
-                } else {
-                    reason
-                };
-                (self.config.grant.clone(), false, reason)
-            }
+            None if self.primary_available => (self.config.grant.clone(), false),
             None => {
                 let e = SessionError::ReauthorizationRequired;
                 self.permanent = Some(e.clone());
@@ -1580,6 +1689,20 @@ impl Session {
             self.rng.as_mut(),
         )
         .map_err(SessionError::Grant)?;
+        Ok((request, uses_refresh_token))
+    }
+
+    fn issue_ticket(
+        &mut self,
+        now: Reading,
+        reason: RefreshReason,
+    ) -> Result<Ticket, SessionError> {
+        let (request, uses_refresh_token) = self.token_request(now)?;
+        let reason = if !uses_refresh_token && self.fallback_pending {
+            RefreshReason::Fallback
+        } else {
+            reason
+        };
         let id = TicketId(self.next_ticket);
         self.next_ticket += 1;
         self.ticket = Some(Outstanding {

@@ -170,14 +170,12 @@ fn adoption_rules() {
     let (mut s, id) = adopt(&reader, &rec, 1_000);
     // The same token again keeps its id.
     assert_eq!(s.adopt_record(&rec, None, reader.at(2_000)), Ok(id));
-    // A record for another token endpoint is refused.
+    // A record of another credential identity is refused.
     let mut other = rec.clone();
-    other.origin = "https://other.example/token".into();
+    other.identity = "0".repeat(64);
     assert_eq!(
-        s.adopt_record(&other, None, reader.at(2_000))
-            .unwrap_err()
-            .to_string(),
-        "invalid argument: record is for another token endpoint"
+        s.adopt_record(&other, None, reader.at(2_000)),
+        Err(SessionError::ForeignRecord)
     );
     // A record already expired for us is refused.
     let (mut late, _) = adopt(&reader, &rec, 1_000);

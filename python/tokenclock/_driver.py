@@ -84,8 +84,12 @@ class Credential(Protocol):
     def token_id(self) -> int: ...
 
 
-def _ticket_parts(ticket: Any) -> Tuple[Any, str, str, Headers, bytes]:
-    """(id, method, url, headers, body) of a ticket, headers as a list of pairs."""
+def _ticket_parts(ticket: Any, rebuilt: Any = None) -> Tuple[Any, str, str, Headers, bytes]:
+    """(id, method, url, headers, body) of a ticket, headers as a list of pairs; `rebuilt`:
+    a fleet `fetch` action's replacement request ``(method, url, headers, body)``."""
+    if rebuilt is not None:
+        method, url, pairs, text = rebuilt
+        return ticket.id, method, url, [(str(k), str(v)) for k, v in pairs], text.encode("utf-8")
     raw = ticket.headers
     items = raw.items() if hasattr(raw, "items") else raw
     headers = [(str(k), str(v)) for k, v in items]
@@ -331,10 +335,11 @@ class Driver:
             return
         self._fetch_sync(ticket)
 
-    def _fetch_sync(self, ticket: Any) -> None:
-        """The ticket's token request, closing the ticket; raises what callers see."""
+    def _fetch_sync(self, ticket: Any, rebuilt: Any = None) -> None:
+        """The ticket's token request (or the fleet's `rebuilt` one), closing the ticket;
+        raises what callers see."""
         assert self._send_sync is not None
-        ticket_id, method, url, headers, body = _ticket_parts(ticket)
+        ticket_id, method, url, headers, body = _ticket_parts(ticket, rebuilt)
         sent = self._now()
         try:
             response = self._send_sync(method, url, headers, body, self._token_timeout)
@@ -395,9 +400,9 @@ class Driver:
             return
         await self._fetch_async(ticket)
 
-    async def _fetch_async(self, ticket: Any) -> None:
+    async def _fetch_async(self, ticket: Any, rebuilt: Any = None) -> None:
         assert self._send_async is not None
-        ticket_id, method, url, headers, body = _ticket_parts(ticket)
+        ticket_id, method, url, headers, body = _ticket_parts(ticket, rebuilt)
         sent = self._now()
         try:
             response = await self._send_async(method, url, headers, body, self._token_timeout)
@@ -479,11 +484,11 @@ class Driver:
                     if kind == "read":
                         a = fleet.on_record(session, store.get(keys[0]))
                     elif kind == "take_lease":
-                        a = fleet.on_lease(session, store.take_lease(keys, a.lease_ms))
+                        a = fleet.on_lease(session, store.take_lease(keys, a.lease, a.lease_ms))
                     elif kind == "publish":
-                        a = fleet.on_published(store.publish(keys, a.fencing, a.value, a.ttl_ms))
+                        a = fleet.on_published(store.publish(keys, a.lease, a.value, a.ttl_ms))
                     elif kind == "release":
-                        store.release(keys, a.fencing)
+                        store.release(keys, a.lease)
                         a = fleet.on_released()
                     elif kind == "probe_issuer":
                         self._probe_sync(ticket.url)
@@ -494,14 +499,14 @@ class Driver:
                     elif kind == "fetch":
                         ok = True
                         try:
-                            self._fetch_sync(ticket)
+                            self._fetch_sync(ticket, a.request)
                         except Exception as exc:
                             ok, error = False, exc
                         a = fleet.on_fetched(session, ok)
                     else:
                         raise _errors.TokenClockError(f"unknown fleet action {kind!r}")
                 except _StoreError:
-                    a = fleet.on_store_error()
+                    a = fleet.on_store_error(session)
         except BaseException:
             self._fail(ticket.id, "aborted")
             raise
@@ -525,12 +530,12 @@ class Driver:
                     if kind == "read":
                         a = fleet.on_record(session, await store.aget(keys[0]))
                     elif kind == "take_lease":
-                        a = fleet.on_lease(session, await store.atake_lease(keys, a.lease_ms))
+                        a = fleet.on_lease(session, await store.atake_lease(keys, a.lease, a.lease_ms))
                     elif kind == "publish":
-                        written = await store.apublish(keys, a.fencing, a.value, a.ttl_ms)
+                        written = await store.apublish(keys, a.lease, a.value, a.ttl_ms)
                         a = fleet.on_published(written)
                     elif kind == "release":
-                        await store.arelease(keys, a.fencing)
+                        await store.arelease(keys, a.lease)
                         a = fleet.on_released()
                     elif kind == "probe_issuer":
                         await self._probe_async(ticket.url)
@@ -541,14 +546,14 @@ class Driver:
                     elif kind == "fetch":
                         ok = True
                         try:
-                            await self._fetch_async(ticket)
+                            await self._fetch_async(ticket, a.request)
                         except Exception as exc:
                             ok, error = False, exc
                         a = fleet.on_fetched(session, ok)
                     else:
                         raise _errors.TokenClockError(f"unknown fleet action {kind!r}")
                 except _StoreError:
-                    a = fleet.on_store_error()
+                    a = fleet.on_store_error(session)
         except BaseException:  # CancelledError included
             self._fail(ticket.id, "aborted")
             raise

@@ -595,15 +595,24 @@ pub fn parse_token_response(
     read_success(&members).or_else(malformed)
 }
 
+/// Whether `s` is an access token a response may carry: non-empty visible ASCII (`0x21–0x7E`),
+/// as it goes into an `Authorization` header. Shared records are held to the same rule.
+pub fn is_valid_access_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| (0x21..=0x7E).contains(&b))
+}
+
+/// Whether `s` is a refresh token a response may carry: non-empty, no control characters.
+pub fn is_valid_refresh_token(s: &str) -> bool {
+    !s.is_empty() && !s.chars().any(char::is_control)
+}
+
 fn read_success(members: &Members) -> Result<TokenResponse, MalformedResponse> {
     let access_token = match members.get("access_token") {
         None | Some(Value::Null) => return Err(MalformedResponse::MissingAccessToken),
         Some(Value::String(s)) if s.is_empty() => {
             return Err(MalformedResponse::MissingAccessToken)
         }
-        Some(Value::String(s)) if s.bytes().all(|b| (0x21..=0x7E).contains(&b)) => {
-            Secret::new(s.as_str())
-        }
+        Some(Value::String(s)) if is_valid_access_token(s) => Secret::new(s.as_str()),
         Some(_) => return Err(MalformedResponse::InvalidAccessToken),
     };
     let token_type = match members.get("token_type") {
@@ -619,7 +628,7 @@ fn read_success(members: &Members) -> Result<TokenResponse, MalformedResponse> {
     let refresh_token = match members.get("refresh_token") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
-        Some(Value::String(s)) if !s.chars().any(char::is_control) => Some(Secret::new(s.as_str())),
+        Some(Value::String(s)) if is_valid_refresh_token(s) => Some(Secret::new(s.as_str())),
         Some(_) => return Err(MalformedResponse::InvalidField("refresh_token")),
     };
     let id_token = match members.get("id_token") {
