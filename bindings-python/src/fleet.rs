@@ -16,6 +16,9 @@ use crate::errors::{guard, Error, POISONED};
 use crate::session::{ticket_id, Session};
 use crate::time::Reading;
 
+/// A token request as `(method, url, headers, body)`.
+type RequestParts = (&'static str, String, Vec<(String, String)>, String);
+
 /// What the host does next (`kind`): `read`, `probe_issuer`, `take_lease` (`lease_ms`),
 /// `fetch` (`fencing` or None), `publish` (`fencing`, `value`, `ttl_ms`), `release`
 /// (`fencing`), `wait` (`until`, `wait` seconds from the reading it was decided at), `done`
@@ -60,7 +63,7 @@ impl FleetAction {
     /// `fetch`: the token request to send instead of the ticket's (rebuilt with the fleet's
     /// latest refresh token), as `(method, url, headers, body)`; None: send the ticket's.
     #[getter]
-    fn request(&self) -> Option<(&'static str, String, Vec<(String, String)>, String)> {
+    fn request(&self) -> Option<RequestParts> {
         match &self.action {
             core_f::FleetAction::Fetch {
                 request: Some(r), ..

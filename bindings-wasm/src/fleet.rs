@@ -43,10 +43,7 @@ impl FleetRefresh {
             (None, None, None, None, None, None, None);
         let (mut token, mut lease_value, mut request) = (None, None, JsValue::NULL);
         match &a {
-            core_f::FleetAction::TakeLease {
-                lease: l,
-                lease_ms,
-            } => {
+            core_f::FleetAction::TakeLease { lease: l, lease_ms } => {
                 lease = Some(*lease_ms);
                 lease_value = Some(l.clone());
             }
@@ -275,7 +272,9 @@ impl FleetRefresh {
     /// as `store_unavailable` when the fleet shares the session's refresh token).
     #[wasm_bindgen(js_name = onStoreError)]
     pub fn on_store_error(&self, session: &Session, now: JsValue) -> Result<JsValue, JsValue> {
-        self.step(session, &now, |f, s, now| f.on_store_error(s, now).map(|_| ()))
+        self.step(session, &now, |f, s, now| {
+            f.on_store_error(s, now).map(|_| ())
+        })
     }
 }
 

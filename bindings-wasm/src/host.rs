@@ -154,8 +154,8 @@ pub fn rng(seed: Option<u64>) -> Result<Rng, JsValue> {
             health: RngHealth::default(),
         },
         None => {
-            let (rng, health) = HostRng::new(host_fill as fn(&mut [u8]) -> bool)
-                .map_err(|e| rng_error(&e))?;
+            let (rng, health) =
+                HostRng::new(host_fill as fn(&mut [u8]) -> bool).map_err(|e| rng_error(&e))?;
             Rng {
                 rng: Box::new(rng),
                 health,

@@ -154,8 +154,14 @@ impl Grant {
         edge::options("options", &options)?;
         let mut rng = host::rng(edge::opt_seed(&edge::get(&options, "seed")?)?)?;
         let s = &self.spec;
-        let inner = build_token_request(&s.token_url, &s.auth, &s.grant, issuer_now, rng.rng.as_mut())
-            .map_err(|e| grant_error(&e))?;
+        let inner = build_token_request(
+            &s.token_url,
+            &s.auth,
+            &s.grant,
+            issuer_now,
+            rng.rng.as_mut(),
+        )
+        .map_err(|e| grant_error(&e))?;
         rng.check()?;
         Ok(TokenRequest { inner })
     }

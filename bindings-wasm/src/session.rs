@@ -8,13 +8,13 @@ use std::cell::RefCell;
 
 use tokenclock::oauth::Secret;
 use tokenclock::rng::RngHealth;
-use tokenclock::ErrorCode as _;
 use tokenclock::session::{
     self as core_session, Authorization as CoreAuthorization, BackoffPolicy, Diagnosis,
     SessionConfig, SessionError, SessionEvent, TicketId, TokenId, TransportFailure, Verdict,
     WaitReason,
 };
 use tokenclock::time::Reading;
+use tokenclock::ErrorCode as _;
 use wasm_bindgen::prelude::*;
 
 use crate::edge::{self, Out};
@@ -443,9 +443,9 @@ impl Session {
         let out = f(&mut inner);
         // Fail closed: an answer built while the host's random source failed (a `jti`, PKCE
         // or jitter from zeros) is never handed out.
-        self.rng_health
-            .check()
-            .map_err(|e| crate::errors::tc_error(e.code(), &e.to_string(), crate::errors::Details::new()))?;
+        self.rng_health.check().map_err(|e| {
+            crate::errors::tc_error(e.code(), &e.to_string(), crate::errors::Details::new())
+        })?;
         Ok(out)
     }
 }

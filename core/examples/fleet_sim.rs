@@ -18,7 +18,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use tokenclock::fleet::{FleetAction, FleetConfig, FleetRefresh, StoreKeys};
+use tokenclock::fleet::{FleetAction, FleetConfig, FleetRefresh, Sealing, StoreKeys};
 use tokenclock::httpdate::format_http_date;
 use tokenclock::oauth::{ClientAuth, Grant, Secret};
 use tokenclock::rng::SplitMix64;
@@ -111,6 +111,8 @@ struct Sim {
     requests: Vec<i64>,
     minted: u64,
     failed_requests: u64,
+    /// Refreshes started (for unique lease values).
+    leases: u64,
 }
 
 fn between(rng: &mut SplitMix64, (lo, hi): (i64, i64)) -> i64 {
@@ -159,7 +161,8 @@ impl Sim {
                 local: None,
             })
             .collect();
-        let keys = StoreKeys::for_session("tokenclock", &workers[0].session);
+        let keys = StoreKeys::for_session("tokenclock", &workers[0].session, Sealing::Clear)
+            .expect("client credentials share without a partition");
         let mut s = Sim {
             t: 0,
             workers,
@@ -172,6 +175,7 @@ impl Sim {
             requests: Vec::new(),
             minted: 0,
             failed_requests: 0,
+            leases: 0,
         };
         for i in 0..n {
             // The fleet starts within one minute.
@@ -228,8 +232,13 @@ impl Sim {
             _ => return,
         };
         if self.store.is_some() {
-            let fleet =
-                FleetRefresh::new(ticket.id, self.config, &self.keys.record, None).expect("fleet");
+            // Lease values unique per worker and refresh (the host's CSPRNG in production).
+            self.leases += 1;
+            let mut entropy = [0u8; 16];
+            entropy[..8].copy_from_slice(&(w as u64).to_le_bytes());
+            entropy[8..].copy_from_slice(&self.leases.to_le_bytes());
+            let fleet = FleetRefresh::new(ticket.id, self.config, &self.keys.record, None, entropy)
+                .expect("fleet");
             self.workers[w].run = Some(Run {
                 fleet,
                 ticket: ticket.id,
@@ -291,7 +300,6 @@ impl Sim {
         else {
             return;
         };
-        let owner = format!("w{w}");
         let now_ms = t / 1_000;
         let mut back = STORE_US;
         let reply = match action {
@@ -303,7 +311,7 @@ impl Sim {
                 back = HTTP_US;
                 self.token_response()
             }
-            other => self.store_op(other, &owner),
+            other => self.store_op(other),
         };
         if let Some(run) = self.workers[w].run.as_mut() {
             run.reply = Some(reply);
@@ -313,13 +321,13 @@ impl Sim {
     }
 
     /// The store executes one script (atomically, now).
-    fn store_op(&mut self, action: FleetAction, owner: &str) -> Reply {
+    fn store_op(&mut self, action: FleetAction) -> Reply {
         let t = self.t;
         let keys = &self.keys;
         let s = self.store.as_mut().expect("a store");
         match action {
             FleetAction::Read => Reply::Value(s.get(&keys.record, t)),
-            FleetAction::TakeLease { lease_ms } => {
+            FleetAction::TakeLease { lease, lease_ms } => {
                 if s.get(&keys.lease, t).is_some() {
                     Reply::Lease(0)
                 } else {
@@ -328,24 +336,25 @@ impl Sim {
                         .map_or(0, |v| v.parse::<u64>().unwrap_or(0))
                         + 1;
                     s.data.insert(keys.fence.clone(), (f.to_string(), None));
-                    s.set_px(&keys.lease, format!("{owner}:{f}"), lease_ms, t);
+                    s.set_px(&keys.lease, lease, lease_ms, t);
                     Reply::Lease(f)
                 }
             }
             FleetAction::Publish {
-                fencing,
+                lease,
                 value,
                 ttl_ms,
+                ..
             } => {
-                let ours = s.get(&keys.lease, t) == Some(format!("{owner}:{fencing}"));
+                let ours = s.get(&keys.lease, t) == Some(lease);
                 if ours {
                     s.set_px(&keys.record, value, ttl_ms, t);
                     s.data.remove(&keys.lease);
                 }
                 Reply::Written(ours)
             }
-            FleetAction::Release { fencing } => {
-                let ours = s.get(&keys.lease, t) == Some(format!("{owner}:{fencing}"));
+            FleetAction::Release { lease, .. } => {
+                let ours = s.get(&keys.lease, t) == Some(lease);
                 if ours {
                     s.data.remove(&keys.lease);
                 }
@@ -382,7 +391,7 @@ impl Sim {
         let publishing = run.fleet.action().kind() == "publish";
         let r = match reply {
             Reply::Value(v) => run.fleet.on_record(s, v.as_deref(), now).map(|_| ()),
-            Reply::Lease(f) => run.fleet.on_lease((f > 0).then_some(f), now).map(|_| ()),
+            Reply::Lease(f) => run.fleet.on_lease(s, (f > 0).then_some(f), now).map(|_| ()),
             Reply::Written(x) if publishing => run.fleet.on_published(x).map(|_| ()),
             Reply::Written(_) => run.fleet.on_released().map(|_| ()),
             Reply::Date(d) => {

@@ -110,8 +110,8 @@ impl StoreKeys {
         session: &Session,
         sealing: Sealing,
     ) -> Result<StoreKeys, FleetError> {
-        let identity = CredentialIdentity::for_store(session.config())
-            .map_err(FleetError::Identity)?;
+        let identity =
+            CredentialIdentity::for_store(session.config()).map_err(FleetError::Identity)?;
         if session.shares_refresh_token() && sealing == Sealing::Clear {
             return Err(FleetError::EncryptionRequired);
         }
@@ -699,14 +699,11 @@ impl FleetRefresh {
     fn fetch_outside_lease(&mut self, session: &mut Session, now: Reading) {
         self.request = None;
         if session.shares_refresh_token() {
-            self.action = match session.fail_refresh(
-                self.ticket,
-                TransportFailure::StoreUnavailable,
-                now,
-            ) {
-                Err(SessionError::StaleTicket) => FleetAction::Done(FleetOutcome::Abandoned),
-                _ => FleetAction::Done(FleetOutcome::FetchFailed),
-            };
+            self.action =
+                match session.fail_refresh(self.ticket, TransportFailure::StoreUnavailable, now) {
+                    Err(SessionError::StaleTicket) => FleetAction::Done(FleetOutcome::Abandoned),
+                    _ => FleetAction::Done(FleetOutcome::FetchFailed),
+                };
         } else {
             self.action = FleetAction::Fetch {
                 fencing: None,

@@ -250,15 +250,9 @@ mod tests {
         let r1 = id(&cc(None, &[("audience", "a"), ("resource", "r1")]));
         assert_ne!(r1, id(&cc(None, &[("audience", "a"), ("resource", "r2")])));
         // Order of the pairs does not matter.
-        assert_eq!(
-            r1,
-            id(&cc(None, &[("resource", "r1"), ("audience", "a")]))
-        );
+        assert_eq!(r1, id(&cc(None, &[("resource", "r1"), ("audience", "a")])));
         // ("ab","c") and ("a","bc") differ (length-prefixed).
-        assert_ne!(
-            id(&cc(None, &[("ab", "c")])),
-            id(&cc(None, &[("a", "bc")]))
-        );
+        assert_ne!(id(&cc(None, &[("ab", "c")])), id(&cc(None, &[("a", "bc")])));
     }
 
     #[test]

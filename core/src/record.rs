@@ -69,7 +69,10 @@ impl fmt::Debug for TokenRecord {
         f.debug_struct("TokenRecord")
             .field("token_id", &self.token_id)
             .field("identity", &self.identity)
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("deadline_ms", &self.deadline_ms)
             .field("exp_ms", &self.exp_ms)
             .field("fencing", &self.fencing)
@@ -254,7 +257,10 @@ impl TokenRecord {
             return Err(RecordError::Malformed("token_id"));
         }
         let identity = text("identity")?;
-        if identity.len() != 64 || !identity.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        if identity.len() != 64
+            || !identity
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         {
             return Err(RecordError::Malformed("identity"));
         }

@@ -168,7 +168,10 @@ mod tests {
 
     #[test]
     fn host_rng_fails_closed() {
-        assert_eq!(HostRng::new(|_: &mut [u8]| false).unwrap_err(), RngUnavailable);
+        assert_eq!(
+            HostRng::new(|_: &mut [u8]| false).unwrap_err(),
+            RngUnavailable
+        );
         let mut calls = 0;
         let (mut rng, health) = HostRng::new(move |b: &mut [u8]| {
             calls += 1;

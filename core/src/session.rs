@@ -19,8 +19,8 @@
 //! the transition rules are listed on each of them. Nothing here ever formats a token or a
 //! secret: they are [`Secret`]s and `Debug` redacts them.
 
-use crate::identity::{is_user_delegated, CredentialIdentity, IdentityError};
 use crate::httpdate::{parse_http_date, parse_retry_after, RetryAfter};
+use crate::identity::{is_user_delegated, CredentialIdentity, IdentityError};
 use crate::lifetime::{Lifetime, LifetimeError, LifetimePolicy, TokenState, TokenTimes};
 use crate::oauth::{
     build_token_request, parse_token_response, ClientAuth, ErrorClass, Grant, GrantError,

@@ -9,10 +9,11 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use tokenclock::fleet::{
-    FleetAction, FleetConfig, FleetError, FleetNote, FleetOutcome, FleetRefresh, StoreKeys,
+    FleetAction, FleetConfig, FleetError, FleetNote, FleetOutcome, FleetRefresh, Sealing, StoreKeys,
 };
 use tokenclock::httpdate::format_http_date;
-use tokenclock::oauth::{ClientAuth, Grant, Secret};
+use tokenclock::identity::CredentialIdentity;
+use tokenclock::oauth::{ClientAuth, Grant, Secret, TokenRequest};
 use tokenclock::record::{token_id, RecordKey, TokenRecord};
 use tokenclock::rng::SplitMix64;
 use tokenclock::session::{Authorization, Session, SessionConfig, TicketId, Verdict};
@@ -37,6 +38,14 @@ fn session_config(scope: Option<&str>) -> SessionConfig {
             extra: Vec::new(),
         },
     )
+}
+
+/// A lease entropy unique per process and refresh (the host's CSPRNG in production).
+fn lease_entropy(pid: usize, n: u64) -> [u8; 16] {
+    let mut e = [0u8; 16];
+    e[..8].copy_from_slice(&(pid as u64).to_le_bytes());
+    e[8..].copy_from_slice(&n.to_le_bytes());
+    e
 }
 
 fn jwt(jti: usize, iat_s: i64, exp_s: i64) -> String {
@@ -96,11 +105,11 @@ impl Store {
         Ok(self.value(key, now))
     }
 
-    /// `LUA_TAKE_LEASE`: `EXISTS lease` → 0; else `INCR fence`, `SET lease owner:f PX`.
+    /// `LUA_TAKE_LEASE`: `EXISTS lease` → 0; else `INCR fence`, `SET lease <value> PX`.
     fn take_lease(
         &mut self,
         keys: &StoreKeys,
-        owner: &str,
+        lease_value: &str,
         lease_ms: u64,
         now: i64,
     ) -> Result<u64, StoreDown> {
@@ -114,7 +123,7 @@ impl Store {
             + 1;
         // INCR keeps the key's (absent) expiry.
         self.data.insert(keys.fence.clone(), (f.to_string(), None));
-        self.set_px(&keys.lease, format!("{owner}:{f}"), lease_ms, now);
+        self.set_px(&keys.lease, lease_value.to_owned(), lease_ms, now);
         Ok(f)
     }
 
@@ -162,8 +171,20 @@ struct Mint {
     exp_ms: i64,
 }
 
+/// Refresh-token rotation with reuse detection (as identity providers with refresh-token
+/// families do): a refresh token presented twice revokes the whole family.
+#[derive(Default)]
+struct Rotation {
+    /// The family's live refresh token (`None` once revoked).
+    current: Option<String>,
+    issued: u64,
+    /// Refresh tokens presented again after their rotation.
+    reuses: Vec<String>,
+}
+
 #[derive(Default)]
 struct Issuer {
+    rotation: Option<Rotation>,
     mints: Vec<Mint>,
     by_token: HashMap<String, usize>,
     probes: u64,
@@ -179,14 +200,33 @@ impl Issuer {
         ("Date".into(), format_http_date(UnixMillis(T0 + t)))
     }
 
-    /// A token request arriving at true time `t` from process `by`.
-    fn token(&mut self, t: i64, by: usize) -> Response {
+    /// A token request arriving at true time `t` from process `by`, presenting `refresh_token`.
+    fn token(&mut self, t: i64, by: usize, refresh_token: Option<&str>) -> Response {
         if self.down {
             return (
                 503,
                 vec![Issuer::date(t)],
                 r#"{"error":"temporarily_unavailable"}"#.into(),
             );
+        }
+        let mut new_rt = None;
+        if let Some(rot) = self.rotation.as_mut() {
+            let presented = refresh_token.expect("a rotating session presents its refresh token");
+            if rot.current.as_deref() != Some(presented) {
+                if rot.current.is_some() {
+                    rot.reuses.push(presented.to_owned());
+                }
+                rot.current = None;
+                return (
+                    400,
+                    vec![Issuer::date(t)],
+                    r#"{"error":"invalid_grant"}"#.into(),
+                );
+            }
+            rot.issued += 1;
+            let rt = format!("rt-{}", rot.issued);
+            rot.current = Some(rt.clone());
+            new_rt = Some(rt);
         }
         let n = self.mints.len();
         let iat = (T0 + t).div_euclid(1_000);
@@ -198,8 +238,14 @@ impl Issuer {
             exp_ms: exp * 1_000,
         });
         self.by_token.insert(token.clone(), n);
-        let body =
-            format!(r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":{TTL_S}}}"#);
+        let body = match new_rt {
+            Some(rt) => format!(
+                r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":{TTL_S},"refresh_token":"{rt}"}}"#
+            ),
+            None => format!(
+                r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":{TTL_S}}}"#
+            ),
+        };
         (200, vec![Issuer::date(t)], body)
     }
 }
@@ -222,6 +268,8 @@ enum StoreValue {
 struct Run {
     fleet: FleetRefresh,
     ticket: TicketId,
+    /// The ticket's token request (the fleet may send a rebuilt one instead).
+    request: TokenRequest,
     /// When the current HTTP exchange (probe, token request) was sent.
     sent: Reading,
     reply: Option<Reply>,
@@ -242,7 +290,6 @@ struct Proc {
     mono0: i64,
     session: Session,
     key: Option<RecordKey>,
-    owner: String,
     run: Option<Run>,
     dead: bool,
     /// Vanish (never answer) at the next token request made under a lease.
@@ -305,6 +352,36 @@ struct Opts {
 
 impl World {
     fn new(o: Opts) -> World {
+        World::with_config(o, || session_config(Some("api")))
+    }
+
+    /// A fleet of one user's refresh-token sessions (partition `user-1`) sharing the refresh
+    /// token `rt-0` at the start, against an issuer that rotates it and revokes the family on
+    /// reuse.
+    fn rotating(o: Opts) -> World {
+        let mut w = World::with_config(o, || {
+            let mut c = SessionConfig::new(
+                TOKEN_URL,
+                ClientAuth::SecretBasic {
+                    client_id: "fleet-client".into(),
+                    client_secret: Secret::new("s3cret"),
+                },
+                Grant::RefreshToken {
+                    refresh_token: Secret::new("rt-0"),
+                    scope: None,
+                },
+            );
+            c.partition = Some("user-1".into());
+            c
+        });
+        w.issuer.rotation = Some(Rotation {
+            current: Some("rt-0".into()),
+            ..Rotation::default()
+        });
+        w
+    }
+
+    fn with_config(o: Opts, config: impl Fn() -> SessionConfig) -> World {
         let mut rng = SplitMix64::new(o.seed);
         let procs: Vec<Proc> = o
             .offsets
@@ -314,12 +391,11 @@ impl World {
                 offset_ms,
                 mono0: 1_000_000 + (rng.next_u64() % 1_000_000_000) as i64,
                 session: Session::new(
-                    session_config(Some("api")),
+                    config(),
                     Box::new(SplitMix64::new(o.seed ^ ((i as u64 + 1) * 7919))),
                 )
                 .expect("session"),
                 key: o.key.clone(),
-                owner: format!("p{i}"),
                 run: None,
                 dead: false,
                 vanish_on_fetch: false,
@@ -331,7 +407,16 @@ impl World {
                 requests: 0,
             })
             .collect();
-        let keys = StoreKeys::for_session("tokenclock", &procs[0].session);
+        let keys = StoreKeys::for_session(
+            "tokenclock",
+            &procs[0].session,
+            if o.key.is_some() {
+                Sealing::Sealed
+            } else {
+                Sealing::Clear
+            },
+        )
+        .expect("store keys");
         let mut w = World {
             t: 0,
             procs,
@@ -449,11 +534,20 @@ impl World {
                 p.run.is_none(),
                 "p{pid}: a second ticket while a fleet refresh runs"
             );
-            let fleet = FleetRefresh::new(ticket.id, self.config, &self.keys.record, p.key.clone())
-                .expect("fleet config");
+            p.nonces += 1;
+            let entropy = lease_entropy(pid, p.nonces);
+            let fleet = FleetRefresh::new(
+                ticket.id,
+                self.config,
+                &self.keys.record,
+                p.key.clone(),
+                entropy,
+            )
+            .expect("fleet config");
             p.run = Some(Run {
                 fleet,
                 ticket: ticket.id,
+                request: ticket.request.clone(),
                 sent: now,
                 reply: None,
             });
@@ -495,7 +589,6 @@ impl World {
     fn exec(&mut self, pid: usize) {
         let t = self.t;
         let keys = self.keys.clone();
-        let owner = self.procs[pid].owner.clone();
         let action = match self.procs[pid].run.as_ref() {
             Some(r) => r.fleet.action().clone(),
             None => return,
@@ -505,23 +598,24 @@ impl World {
             FleetAction::Read => {
                 Reply::Store(self.store.get(&keys.record, t).map(StoreValue::Value))
             }
-            FleetAction::TakeLease { lease_ms } => Reply::Store(
+            FleetAction::TakeLease { lease, lease_ms } => Reply::Store(
                 self.store
-                    .take_lease(&keys, &owner, lease_ms, t)
+                    .take_lease(&keys, &lease, lease_ms, t)
                     .map(StoreValue::Lease),
             ),
             FleetAction::Publish {
-                fencing,
+                lease,
                 value,
                 ttl_ms,
+                ..
             } => Reply::Store(
                 self.store
-                    .publish(&keys, &format!("{owner}:{fencing}"), &value, ttl_ms, t)
+                    .publish(&keys, &lease, &value, ttl_ms, t)
                     .map(StoreValue::Written),
             ),
-            FleetAction::Release { fencing } => Reply::Store(
+            FleetAction::Release { lease, .. } => Reply::Store(
                 self.store
-                    .release(&keys, &format!("{owner}:{fencing}"), t)
+                    .release(&keys, &lease, t)
                     .map(StoreValue::Written),
             ),
             FleetAction::ProbeIssuer => {
@@ -529,8 +623,17 @@ impl World {
                 back = self.between(self.http_lat);
                 Reply::Probe(Issuer::date(t).1)
             }
-            FleetAction::Fetch { fencing } => {
-                let r = self.issuer.token(t, pid);
+            FleetAction::Fetch { fencing, request } => {
+                let sent = match (&request, self.procs[pid].run.as_ref()) {
+                    (Some(r), _) => Some(r.clone()),
+                    (None, Some(run)) => Some(run.request.clone()),
+                    (None, None) => None,
+                };
+                let rt = sent
+                    .as_ref()
+                    .and_then(|r| r.form_value("refresh_token"))
+                    .map(|v| v.expose().to_owned());
+                let r = self.issuer.token(t, pid, rt.as_deref());
                 if fencing.is_some() && self.procs[pid].vanish_on_fetch {
                     // Killed mid-refresh: the request reached the issuer, no answer ever comes.
                     self.procs[pid].dead = true;
@@ -559,13 +662,13 @@ impl World {
         let kind = run.fleet.action().kind();
         let s = &mut p.session;
         let result = match reply {
-            Reply::Store(Err(StoreDown)) => run.fleet.on_store_error().map(|_| ()),
+            Reply::Store(Err(StoreDown)) => run.fleet.on_store_error(s, now).map(|_| ()),
             Reply::Store(Ok(StoreValue::Value(v))) => {
                 run.fleet.on_record(s, v.as_deref(), now).map(|_| ())
             }
             Reply::Store(Ok(StoreValue::Lease(f))) => run
                 .fleet
-                .on_lease(if f == 0 { None } else { Some(f) }, now)
+                .on_lease(s, if f == 0 { None } else { Some(f) }, now)
                 .map(|_| ()),
             Reply::Store(Ok(StoreValue::Written(w))) if kind == "publish" => {
                 run.fleet.on_published(w).map(|_| ())
@@ -604,7 +707,12 @@ impl World {
         assert!(self.errors.is_empty(), "fleet errors: {:?}", self.errors);
         assert!(self.late_uses.is_empty(), "late uses: {:?}", self.late_uses);
         for (i, p) in self.procs.iter().enumerate() {
-            assert!(p.failures.is_empty(), "p{i} failed: {:?}", p.failures);
+            let first: Vec<_> = p.failures.iter().take(5).collect();
+            assert!(
+                p.failures.is_empty(),
+                "p{i} failed {} times: {first:?}",
+                p.failures.len()
+            );
         }
     }
 
@@ -781,6 +889,96 @@ fn skewed_clocks_over_several_expiries() {
     w.assert_single_flight(&all, TTL_MS / 2);
 }
 
+// ----- a rotating refresh token, presented once fleet-wide -------------------------------------
+
+#[test]
+fn a_rotating_refresh_token_is_presented_once_fleet_wide() {
+    for seed in [5, 6, 7] {
+        let mut w = World::rotating(Opts {
+            offsets: vec![-120_000, 0, 45_000, 3_000, -7_000, 0, 0, 90_000],
+            seed,
+            interval_ms: 200,
+            key: RecordKey::new(&[9; 32]),
+        });
+        w.run_until(6 * TTL_MS);
+        w.assert_clean();
+        let rot = w.issuer.rotation.as_ref().unwrap();
+        assert!(
+            rot.reuses.is_empty(),
+            "seed {seed}: reused {:?}",
+            rot.reuses
+        );
+        assert!(rot.current.is_some(), "seed {seed}: the family was revoked");
+        // One rotation per refresh wave: the first token, then one each 0.75-0.85 of a
+        // lifetime (about 8 in 6 lifetimes), never one per process.
+        assert!(
+            (6..=10).contains(&rot.issued),
+            "seed {seed}: {} rotations",
+            rot.issued
+        );
+        let all = w.mints_between(0, 6 * TTL_MS);
+        w.assert_single_flight(&all, TTL_MS / 2);
+        // Processes that adopted a token also took its refresh token: whoever refreshed next
+        // presented the fleet's latest.
+        assert!(w.outcomes(|o| matches!(o, FleetOutcome::Adopted(_))) > 0);
+    }
+}
+
+#[test]
+fn a_rotating_refresh_token_without_the_store_is_reused_and_the_family_revoked() {
+    // The harm the store prevents: the same fleet, each process on its own.
+    let mut w = World::rotating(Opts {
+        offsets: vec![0, 0, 0],
+        seed: 5,
+        interval_ms: 200,
+        key: RecordKey::new(&[9; 32]),
+    });
+    w.store.down = true;
+    w.run_until(3 * TTL_MS);
+    let rot = w.issuer.rotation.as_ref().unwrap();
+    // With the store down, a rotating session does not refresh outside the lease: no token
+    // request at all, rather than a reuse (the refresh fails as `store_unavailable`).
+    assert!(rot.reuses.is_empty(), "{:?}", rot.reuses);
+    assert_eq!(rot.issued, 0);
+    assert!(w
+        .procs
+        .iter()
+        .any(|p| p.failures.iter().any(|(_, c)| c == "transport_error")));
+}
+
+#[test]
+fn a_refresh_token_session_needs_a_partition_and_a_sealed_store() {
+    let rt = |partition: Option<&str>| {
+        let mut c = SessionConfig::new(
+            TOKEN_URL,
+            ClientAuth::None {
+                client_id: "app".into(),
+            },
+            Grant::RefreshToken {
+                refresh_token: Secret::new("rt-alice"),
+                scope: None,
+            },
+        );
+        c.partition = partition.map(str::to_owned);
+        Session::new(c, Box::new(SplitMix64::new(1))).unwrap()
+    };
+    assert_eq!(
+        StoreKeys::for_session("p", &rt(None), Sealing::Sealed)
+            .unwrap_err()
+            .code(),
+        "partition_required"
+    );
+    assert_eq!(
+        StoreKeys::for_session("p", &rt(Some("alice")), Sealing::Clear)
+            .unwrap_err()
+            .code(),
+        "encryption_required"
+    );
+    let alice = StoreKeys::for_session("p", &rt(Some("alice")), Sealing::Sealed).unwrap();
+    let bob = StoreKeys::for_session("p", &rt(Some("bob")), Sealing::Sealed).unwrap();
+    assert_ne!(alice.record, bob.record);
+}
+
 // ----- (c) the lease holder vanishes ----------------------------------------------------------
 
 #[test]
@@ -884,15 +1082,14 @@ fn a_failing_store_falls_back_to_local_single_flight_then_recovers() {
 
 // ----- (e) damaged and foreign records --------------------------------------------------------
 
-/// A well-formed record of a token the issuer never minted (`EVIL`), for our token URL.
-fn foreign_record(origin: &str, scope: Option<&str>) -> TokenRecord {
+/// A well-formed record of a token the issuer never minted, for the credential of `config`.
+fn foreign_record(config: &SessionConfig) -> TokenRecord {
     let token = jwt(999, T0 / 1000, T0 / 1000 + 3_600);
     TokenRecord {
         token_id: token_id(&token),
         access_token: Secret::new(token),
-        origin: origin.into(),
-        scope: scope.map(str::to_owned),
-        audience: None,
+        identity: CredentialIdentity::of(config).unwrap().to_string(),
+        refresh_token: None,
         deadline_ms: T0 + 3_600_000,
         deadline_slack_ms: 0,
         exp_ms: Some(T0 + 3_600_000),
@@ -902,7 +1099,7 @@ fn foreign_record(origin: &str, scope: Option<&str>) -> TokenRecord {
     }
 }
 
-/// `tcr1.` + base64url(JSON) + `.` + checksum, for hand-made JSON.
+/// `tcr2.` + base64url(JSON) + `.` + checksum, for hand-made JSON.
 fn raw_record(json: &str) -> String {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
@@ -911,18 +1108,32 @@ fn raw_record(json: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    format!("tcr1.{}.{sum}", URL_SAFE_NO_PAD.encode(json.as_bytes()))
+    format!("tcr2.{}.{sum}", URL_SAFE_NO_PAD.encode(json.as_bytes()))
 }
 
 #[test]
 fn damaged_foreign_and_wrong_credential_records_are_ignored() {
-    let good = foreign_record(TOKEN_URL, Some("api")).encode();
+    let good = foreign_record(&session_config(Some("api"))).encode();
     // A payload character flipped: still base64, the checksum no longer matches.
     let mut tampered = good.clone().into_bytes();
     let i = 5 + 40;
     tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
-    let v2 = raw_record(r#"{"v":2,"token_id":"00","access_token":"x"}"#);
+    let v3 = raw_record(r#"{"v":3,"token_id":"00","access_token":"x"}"#);
+    let with_extra = |k: &str, v: &str| {
+        let mut c = session_config(Some("api"));
+        if let Grant::ClientCredentials { extra, .. } = &mut c.grant {
+            extra.push((k.into(), v.into()));
+        }
+        c
+    };
+    let mut other_url = session_config(Some("api"));
+    other_url.token_url = "https://other.example/token".into();
+    let mut other_partition = session_config(Some("api"));
+    other_partition.partition = Some("tenant-b".into());
+    let mut bad_chars = foreign_record(&session_config(Some("api")));
+    bad_chars.access_token = Secret::new("evil token\r\nX: 1");
+    bad_chars.token_id = token_id(bad_chars.access_token.expose());
     let cases: Vec<(&str, String, &str)> = vec![
         ("tampered", tampered, "record_checksum"),
         (
@@ -932,20 +1143,35 @@ fn damaged_foreign_and_wrong_credential_records_are_ignored() {
         ),
         (
             "future prefix",
-            good.replacen("tcr1.", "tcr2.", 1),
+            good.replacen("tcr2.", "tcr3.", 1),
             "record_version",
         ),
-        ("future version field", v2, "record_version"),
+        ("future version field", v3, "record_version"),
         ("garbage", "hello".into(), "record_malformed"),
         (
             "another token endpoint",
-            foreign_record("https://other.example/token", Some("api")).encode(),
-            "invalid_argument",
+            foreign_record(&other_url).encode(),
+            "record_identity_mismatch",
         ),
         (
             "another scope",
-            foreign_record(TOKEN_URL, Some("admin")).encode(),
-            "invalid_argument",
+            foreign_record(&session_config(Some("admin"))).encode(),
+            "record_identity_mismatch",
+        ),
+        (
+            "another organization",
+            foreign_record(&with_extra("organization", "org_B")).encode(),
+            "record_identity_mismatch",
+        ),
+        (
+            "another partition",
+            foreign_record(&other_partition).encode(),
+            "record_identity_mismatch",
+        ),
+        (
+            "a token with characters no token response may carry",
+            bad_chars.encode(),
+            "record_malformed",
         ),
         (
             "sealed, no key here",
@@ -1119,7 +1345,6 @@ fn unexpected_inputs_are_errors_not_panics() {
         mono0: 5_000,
         session: Session::new(session_config(None), Box::new(SplitMix64::new(2))).unwrap(),
         key: None,
-        owner: String::new(),
         run: None,
         dead: false,
         vanish_on_fetch: false,
@@ -1135,8 +1360,9 @@ fn unexpected_inputs_are_errors_not_panics() {
         Authorization::Refresh { ticket } => ticket.id,
         other => panic!("{other:?}"),
     };
-    let keys = StoreKeys::for_session("tokenclock", &s);
-    let mut f = FleetRefresh::new(ticket, FleetConfig::default(), &keys.record, None).unwrap();
+    let keys = StoreKeys::for_session("tokenclock", &s, Sealing::Clear).unwrap();
+    let mut f =
+        FleetRefresh::new(ticket, FleetConfig::default(), &keys.record, None, [1; 16]).unwrap();
     let unexpected = |r: Result<&FleetAction, FleetError>, current: &str| match r {
         Err(e) => {
             assert_eq!(e.code(), "fleet_unexpected_input");
@@ -1154,7 +1380,7 @@ fn unexpected_inputs_are_errors_not_panics() {
         Ok(a) => panic!("accepted: {a:?}"),
     };
     // At Read: every other answer is refused, and the machine stays at Read.
-    unexpected(f.on_lease(Some(1), now), "read");
+    unexpected(f.on_lease(&mut s, Some(1), now), "read");
     unexpected(f.on_probe(&mut s, now), "read");
     unexpected(f.on_wake(now), "read");
     unexpected(f.on_fetched(&mut s, true, now, [0; 12]), "read");
@@ -1177,20 +1403,33 @@ fn unexpected_inputs_are_errors_not_panics() {
     );
     assert_eq!(f.action().kind(), "read");
     assert_eq!(f.on_record(&mut s, None, now).unwrap().kind(), "take_lease");
+    let FleetAction::TakeLease { lease: first, .. } = f.action().clone() else {
+        panic!("take_lease");
+    };
+    assert_eq!(first, format!("{}.1", "01".repeat(16)));
     unexpected(f.on_record(&mut s, None, now), "take_lease");
-    assert_eq!(f.on_lease(None, now).unwrap().kind(), "wait");
-    unexpected(f.on_store_error(), "wait");
-    unexpected(f.on_lease(Some(3), now), "wait");
+    assert_eq!(f.on_lease(&mut s, None, now).unwrap().kind(), "wait");
+    unexpected(f.on_store_error(&mut s, now), "wait");
+    unexpected(f.on_lease(&mut s, Some(3), now), "wait");
     assert_eq!(f.on_wake(host.at(50)).unwrap().kind(), "read");
-    assert_eq!(f.on_store_error().unwrap().kind(), "fetch");
-    unexpected(f.on_store_error(), "fetch");
+    // Every lease attempt has its own value.
+    assert_eq!(
+        f.on_record(&mut s, None, host.at(51)).unwrap().kind(),
+        "take_lease"
+    );
+    let FleetAction::TakeLease { lease: second, .. } = f.action().clone() else {
+        panic!("take_lease");
+    };
+    assert_ne!(first, second);
+    assert_eq!(f.on_store_error(&mut s, now).unwrap().kind(), "fetch");
+    unexpected(f.on_store_error(&mut s, now), "fetch");
     assert_eq!(f.poll_note(), Some(FleetNote::WaitingForPeer));
     assert_eq!(f.poll_note(), Some(FleetNote::StoreUnavailable));
     assert_eq!(
         *f.on_fetched(&mut s, false, host.at(60), [0; 12]).unwrap(),
         FleetAction::Done(FleetOutcome::FetchFailed)
     );
-    unexpected(f.on_store_error(), "done");
+    unexpected(f.on_store_error(&mut s, now), "done");
     unexpected(f.on_record(&mut s, None, now), "done");
     // Bad configurations and a key without the feature.
     let bad = FleetConfig {
@@ -1198,7 +1437,7 @@ fn unexpected_inputs_are_errors_not_panics() {
         ..FleetConfig::default()
     };
     assert_eq!(
-        FleetRefresh::new(ticket, bad, &keys.record, None)
+        FleetRefresh::new(ticket, bad, &keys.record, None, [0; 16])
             .unwrap_err()
             .code(),
         "invalid_config"
@@ -1208,6 +1447,7 @@ fn unexpected_inputs_are_errors_not_panics() {
         FleetConfig::default(),
         &keys.record,
         RecordKey::new(&[1; 32]),
+        [0; 16],
     );
     assert_eq!(with_key.is_ok(), cfg!(feature = "encrypt"));
 }
@@ -1221,7 +1461,6 @@ fn a_fresh_token_not_yet_valid_on_a_slow_resource_server_is_published() {
         mono0: 9_000,
         session: Session::new(session_config(Some("api")), Box::new(SplitMix64::new(3))).unwrap(),
         key: None,
-        owner: String::new(),
         run: None,
         dead: false,
         vanish_on_fetch: false,
@@ -1250,10 +1489,11 @@ fn a_fresh_token_not_yet_valid_on_a_slow_resource_server_is_published() {
         Authorization::Refresh { ticket } => ticket.id,
         other => panic!("{other:?}"),
     };
-    let keys = StoreKeys::for_session("tokenclock", &s);
-    let mut f = FleetRefresh::new(ticket, FleetConfig::default(), &keys.record, None).unwrap();
+    let keys = StoreKeys::for_session("tokenclock", &s, Sealing::Clear).unwrap();
+    let mut f =
+        FleetRefresh::new(ticket, FleetConfig::default(), &keys.record, None, [2; 16]).unwrap();
     f.on_record(&mut s, None, at(12)).unwrap();
-    f.on_lease(Some(1), at(14)).unwrap();
+    f.on_lease(&mut s, Some(1), at(14)).unwrap();
     assert_eq!(f.on_record(&mut s, None, at(16)).unwrap().kind(), "fetch");
     let token = jwt(0, (T0 + 1_000) / 1_000, (T0 + 1_000) / 1_000 + TTL_S);
     let body = format!(r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":300}}"#);
