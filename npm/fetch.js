@@ -310,7 +310,14 @@ export function createFetchFor(lib) {
 export const createFetch = createFetchFor(client);
 
 function create(lib, options) {
-  const { fetchImpl, timeout: tokenTimeoutMs } = checkOptions(options);
+  const checked = checkOptions(options);
+  const { fetchImpl } = checked;
+  let tokenTimeoutMs = checked.timeout;
+  if (options.store !== undefined && options.store !== null && options.store.fleetOptions) {
+    // A token request must end within the fleet lease, or a peer may take the lease over and
+    // present the same (rotating) refresh token again.
+    tokenTimeoutMs = Math.min(tokenTimeoutMs, Math.floor((options.store.fleetOptions.leaseMs * 2) / 3));
+  }
   const session = buildSession(lib, options);
   // Readings taken here must come from the session's clock. A session built here uses
   // `clock` or the host's clocks, read in JS (cheaper than a call into the module); a given
@@ -428,10 +435,18 @@ function create(lib, options) {
   async function probeIssuer(url, signal) {
     const sent = now();
     let response;
+    // Bounded like a token request: a silent endpoint must not hold the refresh.
+    const probe = new AbortController();
+    const abort = () => probe.abort();
+    signal.addEventListener("abort", abort, { once: true });
+    const timer = setTimeout(abort, tokenTimeoutMs);
     try {
-      response = await fetchImpl(url, { method: "HEAD", signal, redirect: "manual" });
+      response = await fetchImpl(url, { method: "HEAD", signal: probe.signal, redirect: "manual" });
     } catch {
       return; // the adoption then fails and this process takes the lease
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", abort);
     }
     const received = now();
     discard(response);

@@ -196,6 +196,10 @@ class Driver:
         #: The shared token store (fleet single flight), or None.
         self._store = store
         self._store_keys = store.keys(session) if store is not None else None
+        if store is not None:
+            # A token request must end within the fleet lease (two thirds of it, at most), or
+            # a peer may take the lease over and present the same rotating refresh token again.
+            token_timeout = min(float(token_timeout), float(getattr(store, "_lease", 15.0)) * 2 / 3)
         self._token_timeout = float(token_timeout)
         # Guards the waiters and the counters; a `wait` answer is re-asked under it.
         self._lock = threading.Lock()
