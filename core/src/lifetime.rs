@@ -487,7 +487,9 @@ impl Lifetime {
         ] {
             match res.explanation {
                 crate::skew::Explanation::WallStepped => d.wall = d.wall.plus(x),
-                crate::skew::Explanation::MonotonicPaused => d.mono = d.mono.minus(x),
+                // Only a positive excess can be a pause; never move a deadline later.
+                crate::skew::Explanation::MonotonicPaused if x > 0 => d.mono = d.mono.minus(x),
+                crate::skew::Explanation::MonotonicPaused => {}
             }
         }
     }

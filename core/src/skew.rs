@@ -378,6 +378,9 @@ impl Jump {
             Some(Explanation::WallStepped) => {
                 (low.saturating_sub(x), high.map(|h| h.saturating_sub(x)))
             }
+            // A wall clock that gained less than the monotonic one (excess ≤ 0) was stepped
+            // back: a suspend only ever makes the wall clock gain.
+            None if x <= 0 => (low.saturating_sub(x), high.map(|h| h.saturating_sub(x))),
             // Unknown: cover both explanations.
             None => (
                 low.min(low.saturating_sub(x)).saturating_sub(paused_drift),
@@ -666,7 +669,8 @@ impl SkewEstimator {
             overlaps(&a, &intersect(&iv))
         };
         let stepped = fits(Explanation::WallStepped);
-        let paused = fits(Explanation::MonotonicPaused);
+        // A suspend only ever makes the wall clock gain on the monotonic one.
+        let paused = jump.d.wall_excess_ms > 0 && fits(Explanation::MonotonicPaused);
         let verdict = match (stepped, paused) {
             (true, false) => Explanation::WallStepped,
             (false, true) => Explanation::MonotonicPaused,
@@ -940,6 +944,25 @@ mod tests {
         );
         let est = e.estimate(r(1_122_000, 2_000));
         assert_eq!((est.low_ms, est.high_ms), (Some(-120_004), Some(-119_995)));
+    }
+
+    #[test]
+    fn a_backward_step_is_never_explained_as_a_pause() {
+        let mut e = SkewEstimator::with_config(SkewConfig {
+            drift_ppm: 0,
+            max_samples: 16,
+        });
+        e.add(Sample::manual(-10, Some(10), r(1_000_000, 0)).unwrap());
+        // The wall clock went back 61 s against the monotonic one (excess −61 s). Offsets
+        // measured after it agree with the old ones, as a pause would have them — but a pause
+        // only ever makes the wall clock gain.
+        e.observe(r(940_000, 1_000));
+        e.add(Sample::manual(-5, Some(5), r(941_000, 2_000)).unwrap());
+        e.add(Sample::manual(-8, Some(8), r(941_100, 2_100)).unwrap());
+        assert!(e.take_resolutions().is_empty());
+        // The later samples, two against one, decide the estimate.
+        let est = e.estimate(r(941_100, 2_100));
+        assert_eq!((est.low_ms, est.high_ms), (Some(-5), Some(5)));
     }
 
     #[test]
