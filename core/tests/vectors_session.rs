@@ -11,10 +11,12 @@
 //!
 //! * `token_url` (string);
 //! * `auth`: `{"method": "client_secret_basic" | "client_secret_post", "client_id",
-//!   "client_secret"}` or `{"method": "none", "client_id"}`;
-//! * `grant`: `{"type": "client_credentials", "scope"?}`, `{"type": "refresh_token",
-//!   "refresh_token", "scope"?}` or `{"type": "authorization_code", "code", "redirect_uri",
-//!   "code_verifier"}`;
+//!   "client_secret"}`, `{"method": "none", "client_id"}` or `{"method": "anonymous"}`;
+//! * `grant`: `{"type": "client_credentials", "scope"?, "extra"?: [[name, value], ...]}`,
+//!   `{"type": "refresh_token", "refresh_token", "scope"?}`, `{"type": "authorization_code",
+//!   "code", "redirect_uri", "code_verifier"}` or (feature `sign`, case flag `sign`)
+//!   `{"type": "jwt_bearer", ...}` (see `fn jwt_bearer`);
+//! * `partition`? — the session's partition (part of its credential identity);
 //! * `policy`? — any of the keys of `tests/vectors/expiry.json` policies, merged over the
 //!   defaults: `margin` `{"tenth_of_lifetime_cap_ms": n}` | `{"fixed_ms": n}`, `refresh_at`
 //!   `{"fraction": [low, high]}` | `{"before_ms": n}`, `assumed_lifetime_ms`, `max_wait_ms`,
@@ -35,15 +37,17 @@
 //! * `authorize` → `{"kind": "ready" | "ready_and_refresh" | "refresh" | "wait" | "failed",
 //!   "token"?, "ticket"?, "reason"? (refresh reason: initial, stale, expired, rejected, fallback,
 //!   retry), "wait_reason"? (refresh_in_flight, not_yet_valid, backoff), "until"? (reading),
-//!   "error"? (code), "retry_at_wall_ms"? (of the error; `null` = none), "request"?:
+//!   "error"? (code), "failure"? (a transport error's failure), "retry_at_wall_ms"? (of the
+//!   error; `null` = none), "request"?:
 //!   {"grant_type", "form_subset": {name: value}, "form_absent": [name], "authorization":
 //!   exact header value or `null` for none}}`. A ticket's request is always checked to be a
 //!   `POST` to `token_url`.
 //! * `complete_refresh` — args `ticket`, `status`, `headers` (`[[name, value], ...]`), `body`
 //!   (UTF-8 string), `sent` (reading) → `{"token": name}` or `{"error": code,
 //!   "retry_at_wall_ms"?, "retry_at_wall_ms_range"?: [lo, hi]}` (inclusive).
-//! * `fail_refresh` — args `ticket`, `failure` (`connect` | `timeout` | `aborted`) → the error
-//!   callers will see, `{"error": code, "retry_at_wall_ms"?, "retry_at_wall_ms_range"?}`, or
+//! * `fail_refresh` — args `ticket`, `failure` (`connect` | `timeout` | `aborted` |
+//!   `store_unavailable`) → the error callers will see, `{"error": code, "failure"?,
+//!   "retry_at_wall_ms"?, "retry_at_wall_ms_range"?}`, or
 //!   `{"error": "stale_ticket"}` when the ticket is refused.
 //! * `on_response` — args `token`, `status`, `headers`, `sent` → `{"verdict": "accept" |
 //!   "retry" | "fail", "wait_ms"?, "diagnosis"? (clock_skew | unauthorized), "finding"?
@@ -61,6 +65,9 @@
 //! foreign one). When `complete_refresh` yields a token, the `access_token` of the body is
 //! remembered, and every `ready`/`ready_and_refresh` for that token must carry
 //! `Bearer <access_token>`. Unknown expectation keys are an error (no silent typos).
+//!
+//! `store_keys` and the `fleet_*` calls (`fleet.json`) are described at "the fleet calls"
+//! below and in `tests/vectors/session/README.md`.
 
 mod common;
 
@@ -68,10 +75,10 @@ use common::Case;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use tokenclock::fleet::{
-    FleetAction, FleetConfig, FleetNote, FleetOutcome, FleetRefresh, StoreKeys,
+    FleetAction, FleetConfig, FleetNote, FleetOutcome, FleetRefresh, Sealing, StoreKeys,
 };
 use tokenclock::lifetime::{LifetimePolicy, Margin, NotBefore, RefreshAt};
-use tokenclock::oauth::{ClientAuth, Grant, Secret};
+use tokenclock::oauth::{ClientAuth, Grant, Secret, TokenRequest};
 use tokenclock::record::{RecordKey, TokenRecord};
 use tokenclock::rng::SplitMix64;
 use tokenclock::session::{
@@ -205,6 +212,7 @@ fn build_config(c: &Value) -> R<(SessionConfig, u64)> {
             "skew",
             "ticket_timeout_ms",
             "max_401_wait_ms",
+            "partition",
             "seed",
         ],
         "config",
@@ -222,6 +230,7 @@ fn build_config(c: &Value) -> R<(SessionConfig, u64)> {
         "none" => ClientAuth::None {
             client_id: s(a, "client_id")?,
         },
+        "anonymous" => ClientAuth::Anonymous,
         m => return Err(format!("auth method {m}")),
     };
     let g = &c["grant"];
@@ -229,7 +238,10 @@ fn build_config(c: &Value) -> R<(SessionConfig, u64)> {
     let grant = match s(g, "type")?.as_str() {
         "client_credentials" => Grant::ClientCredentials {
             scope: opt("scope"),
-            extra: Vec::new(),
+            extra: match g.get("extra") {
+                Some(e) => pairs(e)?,
+                None => Vec::new(),
+            },
         },
         "refresh_token" => Grant::RefreshToken {
             refresh_token: Secret::new(s(g, "refresh_token")?),
@@ -240,9 +252,14 @@ fn build_config(c: &Value) -> R<(SessionConfig, u64)> {
             redirect_uri: s(g, "redirect_uri")?,
             code_verifier: Secret::new(s(g, "code_verifier")?),
         },
+        #[cfg(feature = "sign")]
+        "jwt_bearer" => Grant::JwtBearer(jwt_bearer(g)?),
         t => return Err(format!("grant type {t}")),
     };
     let mut cfg = SessionConfig::new(s(c, "token_url")?, auth, grant);
+    if let Some(p) = c.get("partition") {
+        cfg.partition = Some(p.as_str().ok_or("partition must be a string")?.to_owned());
+    }
     cfg.policy = policy(c.get("policy"))?;
     if let Some(b) = c.get("backoff") {
         check_keys(b, &["base_ms", "cap_ms", "max_retry_after_ms"], "backoff")?;
@@ -283,6 +300,29 @@ fn build_config(c: &Value) -> R<(SessionConfig, u64)> {
         .as_u64()
         .ok_or("seed must be a non-negative integer")?;
     Ok((cfg, seed))
+}
+
+/// A JWT bearer grant (feature `sign`): `{"type": "jwt_bearer", "issuer", "subject",
+/// "audience", "scope", "scope_placement": "form" | "claim", "alg", "kid", "private_key_pem",
+/// "lifetime_s"}` (as in `oauth-request.json`).
+#[cfg(feature = "sign")]
+fn jwt_bearer(g: &Value) -> R<tokenclock::oauth::JwtBearerGrant> {
+    use tokenclock::oauth::{JwtBearerGrant, ScopePlacement, SigningAlg, SigningKey};
+    let opt = |name: &str| g.get(name).and_then(Value::as_str).map(str::to_owned);
+    let alg = SigningAlg::parse(&s(g, "alg")?).ok_or("alg")?;
+    let key = SigningKey::from_pem(&Secret::new(s(g, "private_key_pem")?), alg, opt("kid"))
+        .map_err(|e| format!("private_key_pem: {}", e.code()))?;
+    let mut j = JwtBearerGrant::new(s(g, "issuer")?, key);
+    j.subject = opt("subject");
+    j.audience = opt("audience");
+    j.scope = opt("scope");
+    j.scope_placement = match s(g, "scope_placement")?.as_str() {
+        "form" => ScopePlacement::FormParameter,
+        "claim" => ScopePlacement::AssertionClaim,
+        other => return Err(format!("scope_placement {other}")),
+    };
+    j.lifetime_s = u32::try_from(int(g, "lifetime_s")?).map_err(|e| e.to_string())?;
+    Ok(j)
 }
 
 // ----- names --------------------------------------------------------------------------------
@@ -373,6 +413,15 @@ fn check_error(e: &SessionError, exp: &Value) -> R<()> {
     if e.code() != code {
         return Err(format!("error {} ({e}), expected {code}", e.code()));
     }
+    if let Some(want) = exp.get("failure") {
+        let got = match e {
+            SessionError::Transport { failure, .. } => Some(failure.as_str()),
+            _ => None,
+        };
+        if want.as_str() != got {
+            return Err(format!("transport failure {got:?}, expected {want}"));
+        }
+    }
     if let Some(want) = exp.get("retry_at_wall_ms") {
         let got = retry_at(e);
         if want.as_i64() != got {
@@ -405,7 +454,10 @@ fn wait_name(r: WaitReason) -> &'static str {
 }
 
 fn check_request(t: &tokenclock::session::Ticket, token_url: &str, exp: Option<&Value>) -> R<()> {
-    let req = &t.request;
+    check_token_request(&t.request, token_url, exp)
+}
+
+fn check_token_request(req: &TokenRequest, token_url: &str, exp: Option<&Value>) -> R<()> {
     if req.method != "POST" || req.url != token_url {
         return Err(format!(
             "request is {} {}, expected POST {token_url}",
@@ -462,6 +514,7 @@ fn check_authorize(a: &Authorization, exp: &Value, names: &mut Names, token_url:
             "wait_reason",
             "until",
             "error",
+            "failure",
             "retry_at_wall_ms",
             "request",
         ],
@@ -660,6 +713,9 @@ fn run_case(case: &Case) -> R<()> {
     if case.flags.iter().any(|f| f == "encrypt") && cfg!(not(feature = "encrypt")) {
         return Ok(());
     }
+    if case.flags.iter().any(|f| f == "sign") && cfg!(not(feature = "sign")) {
+        return Ok(());
+    }
     let (cfg, seed) = build_config(&case.input["config"])?;
     let token_url = cfg.token_url.clone();
     let session = Session::new(cfg, Box::new(SplitMix64::new(seed)));
@@ -738,16 +794,18 @@ fn run_step(session: &mut Session, names: &mut Names, token_url: &str, step: &Va
         "fail_refresh" => {
             check_keys(
                 exp,
-                &["error", "retry_at_wall_ms", "retry_at_wall_ms_range"],
+                &[
+                    "error",
+                    "failure",
+                    "retry_at_wall_ms",
+                    "retry_at_wall_ms_range",
+                ],
                 "fail expectation",
             )?;
             let ticket = names.ticket_arg(&s(step, "ticket")?);
-            let failure = match s(step, "failure")?.as_str() {
-                "connect" => TransportFailure::Connect,
-                "timeout" => TransportFailure::Timeout,
-                "aborted" => TransportFailure::Aborted,
-                f => return Err(format!("failure {f}")),
-            };
+            let failure: TransportFailure = s(step, "failure")?
+                .parse()
+                .map_err(|e: SessionError| e.to_string())?;
             let e = match session.fail_refresh(ticket, failure, at) {
                 Ok(e) | Err(e) => e,
             };
@@ -810,12 +868,30 @@ fn run_step(session: &mut Session, names: &mut Names, token_url: &str, step: &Va
                 (Err(e), None) => Err(format!("add_issuer_date failed: {}", e.code())),
             }
         }
-        c if c.starts_with("fleet_") => run_fleet_step(session, names, c, step, at, exp),
+        "store_keys" => run_store_keys(session, step, exp),
+        c if c.starts_with("fleet_") => run_fleet_step(session, names, c, step, at, exp, token_url),
         c => Err(format!("unknown call {c}")),
     }
 }
 
 // ----- the fleet calls -------------------------------------------------------------------------
+//
+// `fleet.json` (generated by `tests/vectors/gen/gen_fleet.py`; format in
+// `tests/vectors/session/README.md`, "Fleet calls"). The store, the token endpoint and the
+// issuer probe are played by the transcript; these calls drive one `FleetRefresh` against the
+// transcript's session:
+//
+// * `store_keys` — args `prefix`, `sealed` → `{"record", "lease", "fence"}` or `{"error"}`
+//   (`StoreKeys::for_session`);
+// * `fleet_begin` — args `ticket`, `prefix`, `store_key` (checked against the keys derived from
+//   the session's identity under `prefix`, `sealed`), `sealed`, `lease_entropy` (32 hex
+//   digits), `fleet`? `{"lease_ms", "poll_ms", "max_wait_ms"}`, `key`? (64 hex digits);
+// * `fleet_on_record` (`value`: string or null), `fleet_on_probe`, `fleet_on_lease` (`fencing`:
+//   integer or null), `fleet_on_wake`, `fleet_on_fetched` (`ok`, `nonce`: 24 hex digits),
+//   `fleet_on_published` (`written`), `fleet_on_released`, `fleet_on_store_error`;
+//
+// each → `{"error": code}` or `{"action": {...}, "notes": [...]}` (every note polled after the
+// call, in order).
 
 fn hex_bytes(h: &str) -> R<Vec<u8>> {
     if h.len() % 2 != 0 {
@@ -841,10 +917,44 @@ fn fleet_config(v: Option<&Value>) -> R<FleetConfig> {
     Ok(c)
 }
 
+fn sealing(step: &Value) -> R<Sealing> {
+    match step["sealed"].as_bool() {
+        Some(true) => Ok(Sealing::Sealed),
+        Some(false) => Ok(Sealing::Clear),
+        None => Err("sealed must be a boolean".into()),
+    }
+}
+
 fn note_json(n: &FleetNote) -> Value {
     match n {
         FleetNote::RecordIgnored { code } => serde_json::json!({"kind": n.kind(), "code": code}),
         _ => serde_json::json!({"kind": n.kind()}),
+    }
+}
+
+/// The `store_keys` call.
+fn run_store_keys(session: &Session, step: &Value, exp: &Value) -> R<()> {
+    check_keys(
+        exp,
+        &["record", "lease", "fence", "error"],
+        "store_keys expectation",
+    )?;
+    let got = StoreKeys::for_session(&s(step, "prefix")?, session, sealing(step)?);
+    match (got, exp.get("error")) {
+        (Ok(k), None) => {
+            let got = serde_json::json!({"record": k.record, "lease": k.lease, "fence": k.fence});
+            if got == *exp {
+                Ok(())
+            } else {
+                Err(format!("store keys {got}, expected {exp}"))
+            }
+        }
+        (Err(e), Some(want)) if want.as_str() == Some(e.code()) => Ok(()),
+        (Err(e), _) => Err(format!(
+            "store_keys failed: {} ({e}), expected {exp}",
+            e.code()
+        )),
+        (Ok(k), Some(want)) => Err(format!("store_keys gave {k:?}, expected error {want}")),
     }
 }
 
@@ -854,12 +964,11 @@ fn check_record(value: &str, ctx: &FleetCtx, want: &Value) -> R<()> {
     let r = TokenRecord::decode(&opened)
         .map_err(|e| format!("published value does not decode: {}", e.code()))?;
     let got = serde_json::json!({
-        "v": 1,
+        "v": tokenclock::record::RECORD_VERSION,
         "token_id": r.token_id,
         "access_token": r.access_token.expose(),
-        "origin": r.origin,
-        "scope": r.scope,
-        "audience": r.audience,
+        "identity": r.identity,
+        "refresh_token": r.refresh_token.as_ref().map(Secret::expose),
         "deadline_ms": r.deadline_ms,
         "deadline_slack_ms": r.deadline_slack_ms,
         "exp_ms": r.exp_ms,
@@ -877,13 +986,30 @@ fn check_record(value: &str, ctx: &FleetCtx, want: &Value) -> R<()> {
     Ok(())
 }
 
-fn check_action(a: &FleetAction, exp: &Value, names: &mut Names, session: &Session) -> R<()> {
+/// The lease value of an action: exactly the expected one (the runner passes the transcript's
+/// `lease_entropy`).
+fn check_lease(kind: &str, got: &str, exp: &Value) -> R<()> {
+    match exp.get("lease") {
+        Some(w) if w.as_str() != Some(got) => Err(format!("{kind} lease {got}, expected {w}")),
+        _ => Ok(()),
+    }
+}
+
+fn check_action(
+    a: &FleetAction,
+    exp: &Value,
+    names: &mut Names,
+    session: &Session,
+    token_url: &str,
+) -> R<()> {
     check_keys(
         exp,
         &[
             "kind",
+            "lease",
             "lease_ms",
             "fencing",
+            "request",
             "ttl_ms",
             "until",
             "outcome",
@@ -902,20 +1028,40 @@ fn check_action(a: &FleetAction, exp: &Value, names: &mut Names, session: &Sessi
         _ => Ok(()),
     };
     match a {
-        FleetAction::TakeLease { lease_ms } => want_u64("lease_ms", *lease_ms)?,
-        FleetAction::Fetch { fencing } => {
+        FleetAction::TakeLease { lease, lease_ms } => {
+            check_lease(&kind, lease, exp)?;
+            want_u64("lease_ms", *lease_ms)?;
+        }
+        FleetAction::Fetch { fencing, request } => {
             if let Some(w) = exp.get("fencing") {
                 if w.as_u64() != *fencing {
                     return Err(format!("fetch fencing {fencing:?}, expected {w}"));
                 }
             }
+            match (exp.get("request"), request) {
+                (None, _) | (Some(Value::Null), None) => {}
+                (Some(Value::Null), Some(_)) => {
+                    return Err("fetch carries a rebuilt request, expected none".into())
+                }
+                (Some(w), Some(r)) => {
+                    check_token_request(r, token_url, Some(w)).map_err(|e| format!("fetch {e}"))?
+                }
+                (Some(w), None) => {
+                    return Err(format!("fetch carries no rebuilt request, expected {w}"))
+                }
+            }
         }
-        FleetAction::Release { fencing } => want_u64("fencing", *fencing)?,
+        FleetAction::Release { lease, fencing } => {
+            check_lease(&kind, lease, exp)?;
+            want_u64("fencing", *fencing)?;
+        }
         FleetAction::Publish {
+            lease,
             fencing,
             value,
             ttl_ms,
         } => {
+            check_lease(&kind, lease, exp)?;
             want_u64("fencing", *fencing)?;
             want_u64("ttl_ms", *ttl_ms)?;
             if let Some(p) = exp.get("value_prefix").and_then(Value::as_str) {
@@ -966,12 +1112,14 @@ fn run_fleet_step(
     step: &Value,
     at: Reading,
     exp: &Value,
+    token_url: &str,
 ) -> R<()> {
     check_keys(exp, &["action", "notes", "error"], "fleet expectation")?;
     let result: Result<FleetAction, tokenclock::fleet::FleetError> = if call == "fleet_begin" {
         let ticket = names.ticket_arg(&s(step, "ticket")?);
         let store_key = s(step, "store_key")?;
-        let derived = StoreKeys::for_session(&s(step, "prefix")?, session);
+        let derived = StoreKeys::for_session(&s(step, "prefix")?, session, sealing(step)?)
+            .map_err(|e| format!("store keys: {} ({e})", e.code()))?;
         if derived.record != store_key {
             return Err(format!(
                 "store key {}, expected {store_key}",
@@ -982,8 +1130,11 @@ fn run_fleet_step(
             Some(h) => Some(RecordKey::new(&hex_bytes(h)?).ok_or("key must be 32 bytes")?),
             None => None,
         };
+        let entropy: [u8; 16] = hex_bytes(&s(step, "lease_entropy")?)?
+            .try_into()
+            .map_err(|_| "lease_entropy must be 16 bytes")?;
         let config = fleet_config(step.get("fleet"))?;
-        FleetRefresh::new(ticket, config, &store_key, key.clone()).map(|refresh| {
+        FleetRefresh::new(ticket, config, &store_key, key.clone(), entropy).map(|refresh| {
             let a = refresh.action().clone();
             names.fleet = Some(FleetCtx {
                 refresh,
@@ -1014,7 +1165,7 @@ fn run_fleet_step(
                     Value::Null => None,
                     v => Some(v.as_u64().ok_or("fencing")?),
                 };
-                f.on_lease(fencing, at).cloned()
+                f.on_lease(session, fencing, at).cloned()
             }
             "fleet_on_wake" => f.on_wake(at).cloned(),
             "fleet_on_fetched" => {
@@ -1029,7 +1180,7 @@ fn run_fleet_step(
                 f.on_published(written).cloned()
             }
             "fleet_on_released" => f.on_released().cloned(),
-            "fleet_on_store_error" => f.on_store_error().cloned(),
+            "fleet_on_store_error" => f.on_store_error(session, at).cloned(),
             c => return Err(format!("unknown call {c}")),
         }
     };
@@ -1053,7 +1204,7 @@ fn run_fleet_step(
         (Err(e), None) => Err(format!("{call} failed: {} ({e})", e.code())),
         (Ok(a), Some(c)) => Err(format!("{call} gave {a:?}, expected error {c}")),
         (Ok(a), None) => {
-            check_action(&a, &exp["action"], names, session)?;
+            check_action(&a, &exp["action"], names, session, token_url)?;
             let want = exp
                 .get("notes")
                 .cloned()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -708,7 +709,7 @@ def check_keys(obj: Dict[str, Any], allowed: List[str], what: str) -> None:
 def session_from(c: Dict[str, Any]) -> tokenclock.Session:
     check_keys(
         c,
-        ["token_url", "auth", "grant", "policy", "backoff", "skew", "ticket_timeout_ms", "max_401_wait_ms", "seed"],
+        ["token_url", "auth", "grant", "policy", "backoff", "skew", "ticket_timeout_ms", "max_401_wait_ms", "partition", "seed"],
         "config",
     )
     grant = grant_from(c["token_url"], c["auth"], c["grant"])
@@ -731,6 +732,8 @@ def session_from(c: Dict[str, Any]) -> tokenclock.Session:
         kw["ticket_timeout"] = c["ticket_timeout_ms"] / 1000
     if "max_401_wait_ms" in c:
         kw["max_401_wait"] = c["max_401_wait_ms"] / 1000
+    if "partition" in c:
+        kw["partition"] = c["partition"]
     return tokenclock.Session(grant, seed=c["seed"], **kw)
 
 
@@ -763,6 +766,9 @@ def check_error(e: BaseException, exp: Dict[str, Any]) -> None:
     assert isinstance(e, tokenclock.TokenClockError), repr(e)
     assert_clean_error(e)
     assert e.code == exp["error"], f"error {e.code} ({e}), expected {exp['error']}"
+    if "failure" in exp:
+        failure = getattr(e, "failure", None)
+        assert failure == exp["failure"], f"transport failure {failure}, expected {exp['failure']}"
     retry_at = ms(getattr(e, "retry_at", None))
     if "retry_at_wall_ms" in exp:
         assert retry_at == exp["retry_at_wall_ms"], f"retry_at {retry_at}, expected {exp}"
@@ -797,7 +803,7 @@ def check_request(t: tokenclock.Ticket, token_url: str, exp: Optional[Dict[str, 
 def check_authorize(a: tokenclock.Authorization, exp: Dict[str, Any], names: Names, token_url: str) -> None:
     check_keys(
         exp,
-        ["kind", "token", "ticket", "reason", "wait_reason", "until", "error", "retry_at_wall_ms", "request"],
+        ["kind", "token", "ticket", "reason", "wait_reason", "until", "error", "failure", "retry_at_wall_ms", "request"],
         "authorize expectation",
     )
     assert a.kind == exp["kind"], f"authorize gave {a!r}, expected {exp['kind']}"
@@ -867,12 +873,12 @@ def check_stats(st: Dict[str, int], want: Dict[str, int]) -> None:
 
 # --- the fleet calls (fleet.json; core/tests/vectors_session.rs, "the fleet calls") ---
 
-# A port of core's record format (core/src/record.rs: `open`, `TokenRecord::decode`), used the
-# way the Rust runner uses core's: to find the access token of the last readable record fed to
-# `fleet_on_record` (what an `adopted` outcome must install) and to read a published value's
-# fields (`value_record`). Sealed values are opened with AES-256-GCM from `cryptography` (a dev
-# dependency, via joserfc/Authlib), the store key as associated data.
-RECORD_PREFIX = "tcr1."
+# A port of core's record format (core/src/record.rs: `open`, `TokenRecord::decode`, version 2),
+# used the way the Rust runner uses core's: to find the access token of the last readable record
+# fed to `fleet_on_record` (what an `adopted` outcome must install) and to read a published
+# value's fields (`value_record`). Sealed values are opened with AES-256-GCM from `cryptography`
+# (a dev dependency, via joserfc/Authlib), the store key as associated data.
+RECORD_PREFIX = "tcr2."
 SEALED_PREFIX = "tce1."
 MAX_RECORD_BYTES = 96 * 1024
 MAX_UNIX_MILLIS = 253_402_300_799_999
@@ -943,7 +949,7 @@ def decode_record(s_: str) -> Dict[str, Any]:
     def is_int(x: Any) -> bool:
         return type(x) is int
 
-    if not (is_int(o.get("v")) and o["v"] == 1):
+    if not (is_int(o.get("v")) and o["v"] == 2):
         raise RecordUnreadable("version")
 
     def text(k: str) -> str:
@@ -968,9 +974,20 @@ def decode_record(s_: str) -> Dict[str, Any]:
         return None if o.get(k) is None else time(k)
 
     access_token = text("access_token")
+    # As a token response: visible ASCII only (it goes into a header).
+    if not re.fullmatch(r"[\x21-\x7e]+", access_token):
+        raise RecordUnreadable("access_token")
     token_id = text("token_id")
-    if not access_token or token_id != hashlib.sha256(access_token.encode()).hexdigest()[:32]:
+    if token_id != hashlib.sha256(access_token.encode()).hexdigest()[:32]:
         raise RecordUnreadable("token_id")
+    identity = text("identity")
+    if not re.fullmatch(r"[0-9a-f]{64}", identity):
+        raise RecordUnreadable("identity")
+    refresh_token = opt_text("refresh_token")
+    if refresh_token is not None and (
+        not refresh_token or any(unicodedata.category(ch) == "Cc" for ch in refresh_token)
+    ):
+        raise RecordUnreadable("refresh_token")
     slack = o.get("deadline_slack_ms")
     if not (is_int(slack) and -(2**63) <= slack < 2**63):
         raise RecordUnreadable("deadline_slack_ms")
@@ -978,12 +995,11 @@ def decode_record(s_: str) -> Dict[str, Any]:
         raise RecordUnreadable("deadline_slack_ms out of range")
     fencing = o.get("fencing")
     rec = {
-        "v": 1,
+        "v": 2,
         "token_id": token_id,
         "access_token": access_token,
-        "origin": text("origin"),
-        "scope": opt_text("scope"),
-        "audience": opt_text("audience"),
+        "identity": identity,
+        "refresh_token": refresh_token,
         "deadline_ms": time("deadline_ms"),
         "deadline_slack_ms": slack,
         "exp_ms": opt_time("exp_ms"),
@@ -1001,12 +1017,16 @@ def decode_record(s_: str) -> Dict[str, Any]:
 class FleetCtx:
     """The transcript's current fleet refresh (`fleet_begin`)."""
 
-    def __init__(self, refresh: tokenclock.FleetRefresh, key: Optional[bytes], store_key: str) -> None:
+    def __init__(self, refresh: tokenclock.FleetRefresh, key: Optional[bytes], store_key: str, entropy: str) -> None:
         self.refresh = refresh
         self.key = key
         self.store_key = store_key
         # The access token of the last readable record fed to `fleet_on_record`.
         self.last_token: Optional[str] = None
+        # The transcript's `lease_entropy`, and the hex the binding drew from the OS instead
+        # (it takes no entropy): learned from the first lease value, then fixed.
+        self.entropy = entropy
+        self.drawn: Optional[str] = None
 
 
 FLEET_DEFAULTS = {"lease_ms": 15000, "poll_ms": 50, "max_wait_ms": 20000}
@@ -1017,21 +1037,80 @@ def note_json(n: str) -> Dict[str, str]:
     return {"kind": kind, "code": code} if sep else {"kind": kind}
 
 
+def check_lease(got: Optional[str], want: str, ctx: FleetCtx) -> None:
+    """A lease value. The binding draws its 16 bytes from the OS: the same hex for every value of
+    one refresh, and the attempt number exactly as expected."""
+    assert got is not None, "no lease value"
+    hex_, dot, attempt = got.partition(".")
+    assert dot and re.fullmatch(r"[0-9a-f]{32}", hex_) and re.fullmatch(r"[1-9][0-9]*", attempt), f"lease {got!r}"
+    want_hex, _, want_attempt = want.partition(".")
+    assert want_hex == ctx.entropy, f"expected lease {want} is not of this refresh's entropy {ctx.entropy}"
+    if ctx.drawn is None:
+        ctx.drawn = hex_
+    assert hex_ == ctx.drawn, f"lease {got}: another random part than this refresh's {ctx.drawn}"
+    assert attempt == want_attempt, f"lease attempt {attempt}, expected {want_attempt}"
+
+
+def check_rebuilt_request(
+    req: Optional[Tuple[str, str, List[Tuple[str, str]], str]], token_url: str, exp: Optional[Dict[str, Any]]
+) -> None:
+    """A fetch's rebuilt request `(method, url, headers, body)`, as `check_request` a ticket's."""
+    from urllib.parse import parse_qsl
+
+    if exp is None:
+        assert req is None, "fetch carries a rebuilt request, expected none"
+        return
+    assert req is not None, f"fetch carries no rebuilt request, expected {exp}"
+    method, url, headers, body = req
+    assert method == "POST" and url == token_url, f"rebuilt request is {method} {url}"
+    check_keys(exp, ["grant_type", "form_subset", "form_absent", "authorization"], "request")
+    form = dict(parse_qsl(body, keep_blank_values=True, strict_parsing=True))
+    if "grant_type" in exp:
+        assert form.get("grant_type") == exp["grant_type"]
+    for name, want in (exp.get("form_subset") or {}).items():
+        assert form.get(name) == want, f"rebuilt request form {name} = {form.get(name)!r}, expected {want!r}"
+    for name in exp.get("form_absent") or []:
+        assert name not in form, f"rebuilt request form has {name}"
+    if "authorization" in exp:
+        got = next((v for n, v in headers if n.lower() == "authorization"), None)
+        assert got == exp["authorization"], "authorization header differs"
+
+
 def check_fleet_action(
-    a: tokenclock.FleetAction, exp: Dict[str, Any], names: Names, session: tokenclock.Session, at: tokenclock.Reading
+    a: tokenclock.FleetAction,
+    exp: Dict[str, Any],
+    names: Names,
+    session: tokenclock.Session,
+    at: tokenclock.Reading,
+    token_url: str,
 ) -> None:
     check_keys(
         exp,
-        ["kind", "lease_ms", "fencing", "ttl_ms", "until", "outcome", "token", "value_prefix", "value_record"],
+        ["kind", "lease", "lease_ms", "fencing", "request", "ttl_ms", "until", "outcome", "token", "value_prefix", "value_record"],
         "action expectation",
     )
     kind = exp["kind"]
     assert a.kind == kind, f"action {a!r}, expected {kind}"
+    ctx = names.fleet
+    assert ctx is not None, "no fleet"
+    if kind in ("take_lease", "publish", "release"):
+        if "lease" in exp:
+            check_lease(a.lease, exp["lease"], ctx)
+    else:
+        assert a.lease is None, f"{kind} has a lease value"
     if kind == "take_lease" and "lease_ms" in exp:
         assert a.lease_ms == exp["lease_ms"], f"take_lease lease_ms = {a.lease_ms}, expected {exp['lease_ms']}"
     elif kind in ("fetch", "release") and "fencing" in exp:
         assert a.fencing == exp["fencing"], f"{kind} fencing {a.fencing}, expected {exp['fencing']}"
-    elif kind == "publish":
+    if kind == "fetch":
+        if "request" in exp:
+            check_rebuilt_request(a.request, token_url, exp["request"])
+        req = a.request
+        if req is not None:
+            assert req[3] not in repr(a), "repr shows the rebuilt request's body"
+    else:
+        assert a.request is None, f"{kind} carries a request"
+    if kind == "publish":
         if "fencing" in exp:
             assert a.fencing == exp["fencing"], f"publish fencing {a.fencing}, expected {exp['fencing']}"
         if "ttl_ms" in exp:
@@ -1045,8 +1124,6 @@ def check_fleet_action(
             # The binding seals with its own random nonce (the step's `nonce` cannot be passed),
             # so, as in the Rust runner, the value is opened (key + store key) and decoded, and
             # its fields compared; the sealed bytes themselves are not compared.
-            ctx = names.fleet
-            assert ctx is not None, "no fleet"
             try:
                 rec = decode_record(open_record(value, ctx.key, ctx.store_key))
             except RecordUnreadable as e:
@@ -1065,8 +1142,7 @@ def check_fleet_action(
         assert a.outcome == exp["outcome"], f"outcome {a.outcome}, expected {exp['outcome']}"
         if a.outcome == "adopted":
             assert "token" in exp, "an adopted outcome must name its token"
-            ctx = names.fleet
-            token = ctx.last_token if ctx else None
+            token = ctx.last_token
             assert token is not None, "adopted without a readable record"
             # The action names the adopted token (core's FleetOutcome::Adopted(id)): it is the
             # session's current token, and its header is the record's access token.
@@ -1080,8 +1156,29 @@ def check_fleet_action(
             names.bind_token(exp["token"], tid)
 
 
+def run_store_keys(session: tokenclock.Session, step: Dict[str, Any], exp: Dict[str, Any]) -> None:
+    check_keys(exp, ["record", "lease", "fence", "error"], "store_keys expectation")
+    assert isinstance(step["sealed"], bool), "sealed must be a boolean"
+    try:
+        record, lease, fence = tokenclock.store_keys(session, step["prefix"], sealed=step["sealed"])
+    except tokenclock.TokenClockError as e:
+        assert "error" in exp, f"store_keys failed: {e.code} ({e}), expected {exp}"
+        check_error(e, exp)
+        assert isinstance(e, tokenclock.ConfigError)
+        return
+    assert "error" not in exp, f"store_keys gave {record}, expected error {exp['error']}"
+    got = {"record": record, "lease": lease, "fence": fence}
+    assert got == exp, f"store keys {got}, expected {exp}"
+
+
 def run_fleet_step(
-    session: tokenclock.Session, names: Names, call: str, step: Dict[str, Any], at: tokenclock.Reading, exp: Dict[str, Any]
+    session: tokenclock.Session,
+    names: Names,
+    call: str,
+    step: Dict[str, Any],
+    at: tokenclock.Reading,
+    exp: Dict[str, Any],
+    token_url: str,
 ) -> None:
     check_keys(exp, ["action", "notes", "error"], "fleet expectation")
     result: Optional[tokenclock.FleetAction] = None
@@ -1089,8 +1186,11 @@ def run_fleet_step(
     if call == "fleet_begin":
         ticket = names.tickets.get(step["ticket"], FOREIGN)
         store_key = step["store_key"]
-        derived = tokenclock.store_keys(session, step["prefix"])
+        assert isinstance(step["sealed"], bool), "sealed must be a boolean"
+        derived = tokenclock.store_keys(session, step["prefix"], sealed=step["sealed"])
         assert derived[0] == store_key, f"store key {derived[0]}, expected {store_key}"
+        entropy = step["lease_entropy"]
+        assert re.fullmatch(r"[0-9a-f]{32}", entropy), "lease_entropy must be 16 bytes in hex"
         key = None
         if step.get("key") is not None:
             key = bytes.fromhex(step["key"])
@@ -1102,11 +1202,12 @@ def run_fleet_step(
             if k in cfg:
                 kw[arg] = cfg[k] / 1000
         try:
+            # The binding draws the lease entropy from the OS (check_lease).
             refresh = tokenclock.FleetRefresh(ticket, store_key, encryption_key=key, **kw)
         except tokenclock.TokenClockError as e:
             err = e
         else:
-            names.fleet = FleetCtx(refresh, key, store_key)
+            names.fleet = FleetCtx(refresh, key, store_key, entropy)
             result = refresh.action
     else:
         ctx = names.fleet
@@ -1141,7 +1242,7 @@ def run_fleet_step(
             elif call == "fleet_on_released":
                 result = f.on_released()
             elif call == "fleet_on_store_error":
-                result = f.on_store_error()
+                result = f.on_store_error(session, at)
             else:
                 raise AssertionError(f"unknown call {call}")
         except tokenclock.TokenClockError as e:
@@ -1154,7 +1255,7 @@ def run_fleet_step(
         return
     assert result is not None
     assert "error" not in exp, f"{call} gave {result!r}, expected error {exp['error']}"
-    check_fleet_action(result, exp["action"], names, session, at)
+    check_fleet_action(result, exp["action"], names, session, at, token_url)
     want = exp.get("notes", [])
     assert notes == want, f"notes {notes}, expected {want}"
 
@@ -1183,7 +1284,7 @@ def run_step(session: tokenclock.Session, names: Names, token_url: str, step: Di
         names.headers[tid] = header
         names.bind_token(exp["token"], tid)
     elif call == "fail_refresh":
-        check_keys(exp, ["error", "retry_at_wall_ms", "retry_at_wall_ms_range"], "fail expectation")
+        check_keys(exp, ["error", "failure", "retry_at_wall_ms", "retry_at_wall_ms_range"], "fail expectation")
         ticket = names.tickets.get(step["ticket"], FOREIGN)
         try:
             err = session.fail_refresh(ticket, step["failure"], at)
@@ -1217,8 +1318,10 @@ def run_step(session: tokenclock.Session, names: Names, token_url: str, step: Di
             check_error(e, exp)
             return
         assert "error" not in exp, f"add_issuer_date succeeded, expected {exp['error']}"
+    elif call == "store_keys":
+        run_store_keys(session, step, exp)
     elif call.startswith("fleet_"):
-        run_fleet_step(session, names, call, step, at, exp)
+        run_fleet_step(session, names, call, step, at, exp, token_url)
     else:
         raise AssertionError(f"unknown call {call}")
 
