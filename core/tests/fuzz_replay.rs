@@ -1,4 +1,4 @@
-//! Replays the fuzzing campaign's inputs on stable Rust, without libFuzzer (issue 9).
+//! Replays the fuzzing campaign's inputs on stable Rust, without libFuzzer.
 //!
 //! The per-target drivers are the very functions the cargo-fuzz targets call: the files of
 //! `fuzz/harness/` are compiled into this test through `#[path]`. Each driver takes raw bytes,
@@ -132,7 +132,7 @@ fn arbitrary_encoding_is_as_documented() {
     assert!(matches!(op, Op::Authorize), "{op:?}");
 }
 
-/// The op traces of `tests/vectors/fuzz-replay/<target>.json` (issue 9): for the targets whose
+/// The op traces of `tests/vectors/fuzz-replay/<target>.json`: for the targets whose
 /// drivers simulate a world (`skew`, `session`) or use the harness's keys (`verify`, `jwks`),
 /// every seed of `fuzz/seeds/<target>/` and every regression case is run with recording on
 /// (`harness::trace`), and the concrete binding-level calls with core's outcome for each are

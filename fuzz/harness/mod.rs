@@ -1,4 +1,4 @@
-//! The per-target "drive one input" functions of the fuzzing campaign (issue 9).
+//! The per-target "drive one input" functions of the fuzzing campaign.
 //!
 //! Compiled twice, from the same files, through `#[path]`:
 //! * by the cargo-fuzz targets in `fuzz/fuzz_targets/` (nightly, libFuzzer), each of which
@@ -155,7 +155,7 @@ pub fn check_error<E: tokenclock::ErrorCode + std::fmt::Display>(e: &E, input: &
     assert_no_echo(&e.to_string(), input);
 }
 
-/// Op traces (issue 9): what a driver did, op by op, and the outcome each op had in core, so
+/// Op traces: what a driver did, op by op, and the outcome each op had in core, so
 /// that the Python and wasm bindings can replay the same calls and compare
 /// (`core/tests/fuzz_trace.rs` writes them to `tests/vectors/fuzz-replay/<target>.json`).
 ///

@@ -1,4 +1,4 @@
-// Replays the fuzz drivers' op traces through the full wasm build (issue 9).
+// Replays the fuzz drivers' op traces through the full wasm build.
 //
 // tests/vectors/fuzz-replay/<target>.json (written by core/tests/fuzz_replay.rs,
 // op_traces_are_current; format in fuzz/README.md) holds, for every committed seed of

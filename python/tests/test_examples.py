@@ -39,3 +39,10 @@ def test_example_calls_the_api_with_one_token(tc: Any, script: str, urls_from: s
     assert stats["token"]["requests"] == 1
     assert stats["api"]["responses_200"] == 3
     assert tc.client_secret not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("script", ["httpx_client_credentials.py", "requests_client_credentials.py"])
+def test_the_readme_shows_the_example_as_it_runs(script: str) -> None:
+    code = (EXAMPLES / script).read_text(encoding="utf-8")
+    body = code[code.index("import os"):].strip()
+    assert body in (REPO / "README.md").read_text(encoding="utf-8"), f"README's copy of {script} differs"
