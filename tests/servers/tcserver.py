@@ -35,6 +35,7 @@ import struct
 import sys
 import threading
 import time
+import zlib
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -118,6 +119,10 @@ DEFAULT_CONFIG: Dict[str, Any] = {
     # API server
     "api_always_401": False,
     "api_expected_audience": None,
+    "api_redirect_location": None,
+    "api_redirect_status": 302,
+    # Date origins
+    "origin_status": 200,
     # SNTP server
     "sntp_mode": "normal",
     "sntp_kiss_code": "RATE",
@@ -148,9 +153,11 @@ FAILURE_FIELDS: Dict[str, Tuple[str, ...]] = {
     "close": ("after_processing",),
     "reset": ("after_processing",),
     "override": ("set", "remove", "claims"),
+    "trickle": ("interval_s", "chunk_bytes"),
+    "gzip_bomb": ("size_mb", "after_processing"),
 }
 # kinds that change the normal response instead of replacing it
-SOFT_FAILURES = ("slow", "missing_field", "override")
+SOFT_FAILURES = ("slow", "missing_field", "override", "trickle")
 
 
 class ConfigError(ValueError):
@@ -262,6 +269,11 @@ def validate_failure(key: str, v: Any) -> Dict[str, Any]:
             out["error_description"] = _str(f"{key}.error_description", v["error_description"])
     elif kind == "slow":
         out["delay_s"] = _num(f"{key}.delay_s", v.get("delay_s", 1.0), 0, 600)
+    elif kind == "trickle":
+        out["interval_s"] = _num(f"{key}.interval_s", v.get("interval_s", 0.2), 0.001, 60)
+        out["chunk_bytes"] = _int(f"{key}.chunk_bytes", v.get("chunk_bytes", 1), 1, 1 << 20)
+    elif kind == "gzip_bomb":
+        out["size_mb"] = _int(f"{key}.size_mb", v.get("size_mb", 64), 1, 1024)
     elif kind == "missing_field":
         out["field"] = _str(f"{key}.field", v.get("field"), nonempty=True)
     elif kind == "override":
@@ -315,6 +327,9 @@ VALIDATORS: Dict[str, Callable[[str, Any], Any]] = {
     "fail_all_token_requests_with": _opt(validate_failure),
     "api_always_401": _bool,
     "api_expected_audience": _opt(_str),
+    "api_redirect_location": _opt(lambda k, v: _str(k, v, nonempty=True)),
+    "api_redirect_status": lambda k, v: _int(k, v, 300, 399),
+    "origin_status": lambda k, v: _int(k, v, 200, 599),
     "sntp_mode": _enum(*SNTP_MODES),
     "sntp_kiss_code": _kiss_code,
     "sntp_stratum": lambda k, v: _int(k, v, 1, 15),
@@ -365,6 +380,7 @@ def _new_stats(n_origins: int) -> Dict[str, Any]:
             "responses_401": 0,
             "responses_401_by_reason": {},
         },
+        # "redirects" (api) and "with_authorization" (origins) appear once counted
         "origins": [{"requests": 0} for _ in range(n_origins)],
         "sntp": {"requests": 0, "replies": 0, "ignored": 0, "by_mode": {}},
         "static": {"requests": 0, "not_found": 0},
@@ -883,7 +899,30 @@ class Handler(BaseHTTPRequestHandler):
         if failure is not None and failure["kind"] == "missing_field" and status == 200:
             payload.pop(failure["field"], None)
         headers += [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+        if failure is not None and failure["kind"] == "trickle":
+            self.send_trickle(status, _json_bytes(payload), headers, failure)
+            return
         self.send_json(status, payload, headers)
+
+    def send_trickle(self, status: int, body: bytes, headers: List[Tuple[str, str]],
+                     f: Dict[str, Any]) -> None:
+        """The response, its body written ``chunk_bytes`` at a time every ``interval_s``
+        (a slow-loris server: each read is quick, the whole takes long)."""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.flush()
+        n = f["chunk_bytes"]
+        for i in range(0, len(body), n):
+            if self.server.state.stop.wait(f["interval_s"]):
+                self.close_connection = True
+                return
+            self.wfile.write(body[i:i + n])
+            self.wfile.flush()
+        self.log_request(status)
 
     def authenticate_client(self, form: Dict[str, str], cfg: Dict[str, Any]) -> str:
         """RFC 6749 §2.3.1; returns the client_id. Raises OAuthError."""
@@ -1058,6 +1097,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_body(status, body, "text/html; charset=utf-8", headers)
         elif kind == "empty_body":
             self.send_body(status, b"", "application/json", headers)
+        elif kind == "gzip_bomb":
+            self.send_body(200, gzip_bomb(f["size_mb"]), "application/json",
+                           headers + [("Content-Encoding", "gzip")])
         else:  # validated kinds only reach here
             self.send_error(500)
 
@@ -1082,6 +1124,13 @@ class Handler(BaseHTTPRequestHandler):
         state.bump("api", "requests")
         cfg = state.snapshot()
         now = state.clock("api")
+        location = cfg["api_redirect_location"]
+        if location is not None and (path == "/api/redirect" or
+                                     path.startswith("/api/redirect/")):
+            state.bump("api", "redirects")
+            self.send_json(cfg["api_redirect_status"], {"ok": False, "redirect": True},
+                           [("Location", location)])
+            return
         reason, claims = self.check_bearer(cfg, now)
         if reason is not None:
             state.bump("api", "responses_401")
@@ -1163,8 +1212,15 @@ class Handler(BaseHTTPRequestHandler):
         if self.command not in ("GET", "HEAD"):
             self.method_not_allowed("GET, HEAD, OPTIONS")
             return
-        self.server.state.bump("origins", self.server.index, "requests")
-        self.send_json(200, {"ok": True, "origin": self.server.index})
+        state = self.server.state
+        state.bump("origins", self.server.index, "requests")
+        if self.headers.get("Authorization") is not None:
+            state.bump("origins", self.server.index, "with_authorization")
+        status = state.snapshot()["origin_status"]
+        headers: List[Tuple[str, str]] = []
+        if status == 401:
+            headers.append(("WWW-Authenticate", 'Bearer error="invalid_token"'))
+        self.send_json(status, {"ok": status == 200, "origin": self.server.index}, headers)
 
     # ---- control --------------------------------------------------------------------------
     def route_control(self, path: str, body: bytes) -> None:
@@ -1280,6 +1336,21 @@ def parse_form(content_type: Optional[str],
             return None, "repeated parameter"
         form[k] = v
     return form, None
+
+
+_GZIP_BOMBS: Dict[int, bytes] = {}
+
+
+def gzip_bomb(size_mb: int) -> bytes:
+    """gzip of ``size_mb`` MiB of spaces (about 1000:1), built once per size."""
+    out = _GZIP_BOMBS.get(size_mb)
+    if out is None:
+        z = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: gzip container
+        block = b" " * (1 << 20)
+        parts = [z.compress(block) for _ in range(size_mb)]
+        parts.append(z.flush())
+        out = _GZIP_BOMBS[size_mb] = b"".join(parts)
+    return out
 
 
 OPAQUE_PREFIX = "tco-"
