@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 #![allow(clippy::module_name_repetitions)]
 
+pub mod cli;
 pub mod fleet;
 pub mod httpdate;
 pub mod identity;
