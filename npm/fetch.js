@@ -7,10 +7,15 @@
 // * the single outstanding ticket is performed once, as one promise (a "flight") shared by
 //   every caller of every createFetch wrapping the same session; waiters await it, bounded by
 //   the session's `until`;
-// * every response goes to `session.onResponse(tokenId, status, headers, sent, received)` with
-//   clock readings taken around the request; a 401 is retried once when the verdict says so
-//   (after its `waitMs`); a repeated 401 diagnosed as clock skew throws a `TokenClockError`
-//   with `code: "clock_skew"` and the evidence; any other final 401 is returned as is;
+// * every response to a request that carried our header, from the origin it was sent to, goes
+//   to `session.onResponse(tokenId, status, headers, sent, received)` with clock readings
+//   taken around the request; any other (the end of a cross-origin redirect, an opaque
+//   response) is returned as is and charged to nothing (`answersOurRequest`). Our header
+//   never follows a redirect to another origin: `fetch` drops `Authorization` there (the Fetch
+//   standard; Node's undici and current browsers do; an injected `fetch` must too). A 401
+//   from our origin is retried once when the verdict says so (after its `waitMs`); a repeated
+//   401 diagnosed as clock skew throws a `TokenClockError` with `code: "clock_skew"` and the
+//   evidence; any other final 401 is returned as is;
 // * an `AbortSignal` ends the caller's wait at once. The token request itself is aborted only
 //   when every caller waiting for it has gone, and the ticket is then closed with
 //   `failRefresh(ticket, "aborted")` (no backoff), so an aborted caller never leaves the
@@ -122,6 +127,50 @@ function isRequest(input) {
   return typeof Request !== "undefined" && input instanceof Request;
 }
 
+/** The origin a request is sent to (`null` when its URL has none we can tell). */
+function requestOrigin(input) {
+  try {
+    const href = isRequest(input) ? input.url : input instanceof URL ? input.href : String(input);
+    const origin = new URL(href, globalThis.location?.href).origin;
+    return origin === "null" ? null : origin;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether `response` answers a request that carried our header, from the origin it was sent
+ * to: only such responses are reported to the session (a 401 from elsewhere says nothing
+ * about our token, and another server's `Date` is not the resource server's clock).
+ *
+ * With `redirect: "follow"` (the default) `fetch` returns the last response of the chain.
+ * The Fetch standard (and Node's undici, browsers since 2023) drops `Authorization` on a
+ * redirect to another origin and never puts it back, so a redirected response carried our
+ * header only if every hop stayed in the request's origin; the standard then leaves the
+ * response untainted (`type: "basic"`). So: not redirected, from the request's origin; or
+ * redirected, ending in that origin, and `basic` (a chain that left the origin and came back
+ * is `cors`, and so is every response to a cross-origin request in a browser: those are not
+ * reported, the conservative side). `redirect: "manual"`: Node returns the 3xx itself (ours,
+ * reported); a browser returns an `opaqueredirect` with nothing readable (not reported), as
+ * are `opaque` (no-cors) responses. A hand-made Response (empty `url`, a test double) is
+ * taken as the answer to what was sent.
+ */
+function answersOurRequest(response, origin) {
+  const type = response.type;
+  if (type === "opaque" || type === "opaqueredirect" || type === "error") return false;
+  const redirected = response.redirected === true;
+  const url = typeof response.url === "string" ? response.url : "";
+  if (url === "" || origin === null) return !redirected;
+  let from;
+  try {
+    from = new URL(url).origin;
+  } catch {
+    return false;
+  }
+  if (from !== origin) return false;
+  return !redirected || type === "basic";
+}
+
 /** Plain `[name, value]` pairs of the headers the session reads from an API response. */
 function apiResponseHeaders(response) {
   const out = [];
@@ -159,38 +208,73 @@ function tokenRequestInit(ticket, signal) {
   ];
 }
 
+/** A browser page or worker (not Node, Deno or Bun, whose fetch bodies are read incrementally). */
+const IN_BROWSER =
+  typeof globalThis.document === "object" ||
+  (typeof globalThis.WorkerGlobalScope === "function" && globalThis instanceof globalThis.WorkerGlobalScope);
+
 /** The core reads at most 1 MiB of a token response (more is `body_too_large`). */
 const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
 
-/** The body, but no more than `limit` bytes of it (a hostile endpoint cannot exhaust memory). */
+/**
+ * The body, but no more than `limit` bytes of it (a hostile endpoint cannot exhaust memory).
+ *
+ * The cap is on the decoded body: `fetch` undoes any Content-Encoding as the body is read,
+ * so a declared Content-Length (the encoded size) bounds nothing and `arrayBuffer()` would
+ * inflate a gzip bomb in full in this process. Outside browsers the stream is read chunk by
+ * chunk and cancelled as soon as `limit` bytes have arrived; the caller passes the core's
+ * cap + 1, so an oversized body reaches the core as cap + 1 bytes and is answered
+ * `body_too_large`. An abort of the request's signal (the token timeout) errors the body,
+ * so a trickling body ends too.
+ */
 async function readLimited(response, limit) {
-  if (response.body === null) return new Uint8Array(0);
-  const declared = Number(response.headers.get("content-length") ?? NaN);
-  if (Number.isSafeInteger(declared) && declared < limit) {
-    // The usual case. (Chromium reports a body read through a reader as net::ERR_ABORTED in
-    // its network log even when it was read to the end; arrayBuffer() does not.)
-    return new Uint8Array(await response.arrayBuffer());
+  const body = response.body;
+  if (body === null) return new Uint8Array(0);
+  if (IN_BROWSER && typeof response.blob === "function") {
+    // A browser keeps a response's blob in its blob storage, outside the page's heap
+    // (Chromium drains the network pipe into it), so only `limit` bytes enter the page.
+    // (Chromium reports a body read through a reader as net::ERR_ABORTED in its network log
+    // even when it was read to the end; blob() and arrayBuffer() do not.)
+    const blob = await response.blob();
+    return new Uint8Array(await blob.slice(0, limit).arrayBuffer());
   }
-  const reader = response.body.getReader();
   const chunks = [];
   let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    length += value.byteLength;
-    if (length >= limit) {
+  const take = (value) => {
+    const bytes = value instanceof Uint8Array ? value : new Uint8Array(value);
+    const part = bytes.byteLength > limit - length ? bytes.subarray(0, limit - length) : bytes;
+    chunks.push(part);
+    length += part.byteLength;
+  };
+  if (typeof body?.getReader === "function") {
+    const reader = body.getReader();
+    try {
+      while (length < limit) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        take(value);
+      }
+    } catch (error) {
       reader.cancel().catch(() => {});
-      break;
+      throw error;
     }
+    if (length >= limit) reader.cancel().catch(() => {});
+  } else if (typeof body?.[Symbol.asyncIterator] === "function") {
+    // An injected fetch with Node stream bodies (node-fetch): leaving the loop destroys it.
+    for await (const value of body) {
+      take(typeof value === "string" ? new TextEncoder().encode(value) : value);
+      if (length >= limit) break;
+    }
+  } else {
+    // A hand-made response object without a stream (a test double): nothing to bound.
+    take(new Uint8Array(await response.arrayBuffer()));
   }
-  const out = new Uint8Array(Math.min(length, limit));
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(length);
   let offset = 0;
   for (const chunk of chunks) {
-    const part = chunk.subarray(0, out.length - offset);
-    out.set(part, offset);
-    offset += part.length;
-    if (offset >= out.length) break;
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
   }
   return out;
 }
@@ -338,6 +422,7 @@ function create(lib, options) {
     retries: 0,
     unauthorized: 0,
     returned401: 0,
+    unreportedResponses: 0,
     clockSkewErrors: 0,
     tokenRequests: 0,
     tokenRequestErrors: 0,
@@ -656,6 +741,7 @@ function create(lib, options) {
     const signal = options.signal ?? (isRequest(input) ? input.signal : undefined);
     throwIfAborted(signal);
     const request = replayable(input, options);
+    const origin = requestOrigin(input);
     let retried = false;
     for (;;) {
       const a = await acquire(signal);
@@ -664,6 +750,12 @@ function create(lib, options) {
       const sent = now();
       const response = await fetchImpl(target, requestInit);
       const received = now();
+      if (!answersOurRequest(response, origin)) {
+        // From another origin (a cross-origin redirect) or unreadable: handed back as is,
+        // charged to nothing.
+        counters.unreportedResponses += 1;
+        return response;
+      }
       const verdict = session.onResponse(a.tokenId, response.status, apiResponseHeaders(response), sent, received);
       if (response.status === 401) counters.unauthorized += 1;
       if (verdict.kind === "accept") return response;
