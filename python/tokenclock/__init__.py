@@ -196,75 +196,10 @@ __all__ = [
 ]
 
 
-# ----- the command line's reports (core `report`; the `tokenclock` command is tokenclock.cli) --
-from tokenclock._native import (  # noqa: E402
-    AgesCollector,
-    KeyInput,
-    ProbeAction,
-    Rendered,
-    ServerClock,
-    SimCell,
-    SkewOrigin,
-    SkewProbe,
-    ages,
-    ages_prometheus,
-    argument_error,
-    find_tokens,
-    help,
-    human_duration,
-    human_relative,
-    human_signed,
-    input_error,
-    inspect,
-    iso8601_utc,
-    parse_cell_arg,
-    parse_count_arg,
-    parse_host_port,
-    parse_seconds_arg,
-    parse_time_field,
-    parse_timestamp,
-    signed_seconds,
-    simulate,
-    skew,
-    transport_error_message,
-    usage_error,
-)
+# The command line's reports and its machine (core `cli`) are not public API: the `tokenclock`
+# command (tokenclock.cli) reaches them in the private `tokenclock._native`.
 
 # ----- the fleet (core `fleet`; the Redis store is tokenclock.store) ----------------------------
 from tokenclock._native import FleetAction, FleetRefresh, store_keys  # noqa: E402
 
 __all__ += ["FleetAction", "FleetRefresh", "store_keys"]
-
-# `help` is importable as `tokenclock.help` but left out of `__all__`: a star import must not
-# shadow the builtin.
-__all__ += [
-    "Rendered",
-    "inspect",
-    "ServerClock",
-    "KeyInput",
-    "skew",
-    "SkewOrigin",
-    "SkewProbe",
-    "ProbeAction",
-    "transport_error_message",
-    "AgesCollector",
-    "ages",
-    "ages_prometheus",
-    "SimCell",
-    "parse_cell_arg",
-    "simulate",
-    "usage_error",
-    "argument_error",
-    "input_error",
-    "parse_seconds_arg",
-    "parse_count_arg",
-    "parse_host_port",
-    "parse_time_field",
-    "parse_timestamp",
-    "find_tokens",
-    "iso8601_utc",
-    "human_duration",
-    "human_signed",
-    "human_relative",
-    "signed_seconds",
-]
