@@ -11,6 +11,7 @@ use tokenclock::fleet::{Sealing, StoreKeys};
 use tokenclock::identity::CredentialIdentity;
 use tokenclock::oauth::{
     ClientAuth, Grant, JwtBearerGrant, ScopePlacement, Secret, SigningAlg, SigningKey,
+    RESERVED_PARAMETERS,
 };
 use tokenclock::rng::SplitMix64;
 use tokenclock::session::{Session, SessionConfig};
@@ -189,7 +190,7 @@ fn model() -> impl Strategy<Value = Model> {
                 scope,
                 extra: extra
                     .into_iter()
-                    .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
+                    .filter(|(k, _)| !RESERVED_PARAMETERS.contains(&k.as_str()))
                     .collect(),
                 partition,
                 bearer,
@@ -197,20 +198,6 @@ fn model() -> impl Strategy<Value = Model> {
             },
         )
 }
-
-const RESERVED: [&str; 11] = [
-    "grant_type",
-    "scope",
-    "client_id",
-    "client_secret",
-    "client_assertion",
-    "client_assertion_type",
-    "refresh_token",
-    "code",
-    "redirect_uri",
-    "code_verifier",
-    "assertion",
-];
 
 impl Model {
     fn config(&self) -> SessionConfig {

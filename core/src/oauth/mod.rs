@@ -4,7 +4,8 @@
 //! [`TokenRequest`] (method, URL, headers, form); the host sends it and hands the status,
 //! headers and body back to [`parse_token_response`], which yields a [`TokenResponse`] or a
 //! [`TokenEndpointError`] whose [`ErrorClass`] tells the session what to do next
-//! (give up, fall back from the refresh token to the primary grant, or back off and retry).
+//! (back off and retry; fall back from the refresh token to the primary grant; or, for a
+//! configuration error, fail fast and retry only after a long wait).
 //! [`Pkce`], [`State`], [`authorization_url`] and [`parse_redirect`] cover the browser half of
 //! the authorization-code flow (RFC 7636).
 //!
@@ -46,7 +47,7 @@ pub use pkce::{
 pub use request::{
     build_token_request, ClientAuth, FormValue, Grant, GrantError, TokenRequest,
     CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_TYPE_JWT_BEARER, MAX_CREDENTIAL_LEN, MAX_EXTRA_PARAMS,
-    MAX_PARAM_LEN, MAX_REQUEST_BODY_LEN, MAX_URL_LEN,
+    MAX_PARAM_LEN, MAX_REQUEST_BODY_LEN, MAX_URL_LEN, RESERVED_PARAMETERS,
 };
 #[cfg(feature = "sign")]
 pub use request::{JwtBearerGrant, ScopePlacement};

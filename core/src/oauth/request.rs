@@ -63,7 +63,7 @@ pub const MAX_EXTRA_PARAMS: usize = 32;
 pub const MAX_REQUEST_BODY_LEN: usize = 64 * 1024;
 
 /// Parameter names this module writes itself; an extra parameter may not use one.
-const RESERVED: [&str; 11] = [
+pub const RESERVED_PARAMETERS: [&str; 11] = [
     "grant_type",
     "scope",
     "client_id",
@@ -568,7 +568,7 @@ pub fn build_token_request(
                 check_scope(scope)?;
                 form.push(plain("scope", scope));
             }
-            check_extra(extra, &RESERVED)?;
+            check_extra(extra, &RESERVED_PARAMETERS)?;
             form.extend(extra.iter().map(|(n, v)| plain(n, v)));
         }
         Grant::RefreshToken {
