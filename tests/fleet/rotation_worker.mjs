@@ -21,6 +21,9 @@ const { values: args } = parseArgs({
     until: { type: "string", default: "0" },
     offset: { type: "string", default: "0" },
     lease: { type: "string", default: "3" },
+    // Redis command bound: 2 s, not the library's 0.5 s (a CPU-starved CI machine is not a
+    // store outage); the outage tests lower it.
+    "store-timeout": { type: "string", default: "2" },
     "key-hex": { type: "string" },
     prefix: { type: "string", default: "tokenclock" },
     interval: { type: "string", default: "0.1" },
@@ -47,6 +50,7 @@ const out = {
   statuses: {},
   tokens: {},
   max_call_s: 0,
+  token_log: [], // [time, status] of every token request (POST) this process sent
 };
 const describe = (e) => ({ type: e?.name ?? typeof e, code: e?.code ?? null, message: String(e?.message ?? e).slice(0, 300) });
 const fingerprint = (token) => createHash("sha256").update(token).digest("hex").slice(0, 16);
@@ -72,6 +76,12 @@ function observingFetch(url, init) {
     tok.last_use = Math.max(tok.last_use, t);
     tok.uses += 1;
   }
+  if (String(url) === args["token-url"] && (init?.method ?? "GET") === "POST") {
+    return globalThis.fetch(url, init).then(
+      (r) => { out.token_log.push([Date.now() / 1000, r.status]); return r; },
+      (e) => { out.token_log.push([Date.now() / 1000, `error ${e?.name}`]); throw e; },
+    );
+  }
   return globalThis.fetch(url, init);
 }
 
@@ -85,6 +95,7 @@ try {
       prefix: args.prefix,
       leaseMs,
       maxWaitMs: leaseMs * 2 + 2000,
+      timeoutMs: Math.round(Number(args["store-timeout"]) * 1000),
       encryptionKey: args["key-hex"] ? Uint8Array.from(Buffer.from(args["key-hex"], "hex")) : undefined,
       logger: { warn: (m) => { warnings.push(m); process.stderr.write(`rworker ${process.pid}: ${m}\n`); } },
     });

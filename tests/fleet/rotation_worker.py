@@ -31,7 +31,7 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import httpx
 
@@ -75,6 +75,9 @@ def main() -> int:
     ap.add_argument("--until", type=float, default=0.0)
     ap.add_argument("--offset", type=float, default=0.0)
     ap.add_argument("--lease", type=float, default=3.0)
+    # Redis command bound: 2 s, not the library's 0.5 s, so that a CPU-starved CI machine
+    # (parallel builds) does not turn into store failures; the outage tests lower it.
+    ap.add_argument("--store-timeout", type=float, default=2.0)
     ap.add_argument("--key-hex", default=None)
     ap.add_argument("--prefix", default="tokenclock")
     ap.add_argument("--asyncio", action="store_true")
@@ -99,6 +102,7 @@ def main() -> int:
                 encryption_key=bytes.fromhex(args.key_hex) if args.key_hex else None,
                 lease=args.lease,
                 max_wait=args.lease * 2 + 2,
+                timeout=args.store_timeout,
             )
         if args.grant == "refresh_token":
             grant = tokenclock.refresh_token_grant(
@@ -114,7 +118,20 @@ def main() -> int:
         if args.partition is not None:
             session_kw["partition"] = args.partition
         session = tokenclock.Session(grant, **session_kw)
-        auth = OAuth2Auth(session=session, clock=clock, store=store)
+        # Token-endpoint clients of our own, only to log each token request's outcome.
+        token_log: List[Any] = []
+
+        def on_token_response(response: httpx.Response) -> None:
+            if response.request.method == "POST":
+                token_log.append([round(time.time(), 3), response.status_code])
+
+        async def aon_token_response(response: httpx.Response) -> None:
+            on_token_response(response)
+
+        token_client = httpx.Client(event_hooks={"response": [on_token_response]})
+        async_token_client = httpx.AsyncClient(event_hooks={"response": [aon_token_response]})
+        auth = OAuth2Auth(session=session, clock=clock, store=store, token_client=token_client,
+                          async_token_client=async_token_client)
     except Exception as exc:  # the typed refusal (or an API that is not there yet)
         if not args.check:
             raise
@@ -151,6 +168,7 @@ def main() -> int:
         "statuses": {},
         "tokens": {},
         "max_call_s": 0.0,
+        "token_log": [],  # [time, status] of every token request (POST) this process sent
     }
 
     def record(status: int) -> None:
@@ -210,6 +228,7 @@ def main() -> int:
                 await asyncio.gather(*(caller(client) for _ in range(args.callers)))
             if store is not None:
                 await store.aclose()
+            await async_token_client.aclose()
 
         asyncio.run(run())
     else:
@@ -238,7 +257,10 @@ def main() -> int:
     out["stats"] = {
         "token_requests": stats.get("token_requests"),
         "adapter": stats["adapter"],
+        "offsets": stats.get("offsets"),
     }
+    out["token_log"] = token_log
+    token_client.close()
     print(json.dumps(out), flush=True)
     return 0
 

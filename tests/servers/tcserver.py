@@ -498,9 +498,13 @@ class State:
         with self.lock:
             if family is None:
                 family = "f-" + secrets.token_hex(6)
-                self.families[family] = {"revoked": False}
+                self.families[family] = {"revoked": False, "generation": -1}
+            # generation: the token's place in its family's chain (0 = the issued one)
+            fam = self.families[family]
+            fam["generation"] += 1
             self.refresh_tokens[rt] = {"client_id": client_id, "scope": scope, "active": True,
-                                       "state": "active", "family": family}
+                                       "state": "active", "family": family,
+                                       "generation": fam["generation"]}
             self.stats["token"]["refresh_tokens_issued"] += 1
         return rt
 
@@ -1002,11 +1006,14 @@ class Handler(BaseHTTPRequestHandler):
                     # A rotated-away refresh token presented again: the chain has forked (a
                     # copy leaked, or two holders refreshed with one token).
                     state.stats["refresh_tokens"]["reused"] += 1
+                    where = (f"generation {rec['generation']} presented, family at generation "
+                             f"{state.families[rec['family']]['generation']}")
                     if cfg["revoke_family_on_reuse"]:
                         n = state.revoke_family(rec["family"])
-                        log(f"token: refresh token reuse detected, family revoked ({n} active)")
+                        log(f"token: refresh token reuse detected ({where}), family revoked "
+                            f"({n} active)")
                     else:
-                        log("token: refresh token reuse detected")
+                        log(f"token: refresh token reuse detected ({where})")
                 if rec is None or not rec["active"] or rec["client_id"] != client_id:
                     raise OAuthError(400, "invalid_grant", "refresh token is invalid or used")
                 granted = rec["scope"]

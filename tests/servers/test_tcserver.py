@@ -1143,3 +1143,18 @@ def test_new_settings_are_validated(srv):
     cfg = request("GET", srv.control_url + "/config").json()["config"]
     assert (cfg["revoke_family_on_reuse"], cfg["token_send_date"], cfg["opaque_tokens"]) == (
         False, True, False)
+
+
+def test_reuse_log_names_generations_never_tokens(launch):
+    s = launch("--config", json.dumps({"rotate_refresh_tokens": True,
+                                       "revoke_family_on_reuse": True}))
+    rt0 = control_rt(s)
+    rt1 = refresh(s, rt0).json()["refresh_token"]
+    rt2 = refresh(s, rt1).json()["refresh_token"]
+    assert refresh(s, rt0).status == 400
+    assert s.stop() == 0
+    log = s.stderr_text()
+    assert ("token: refresh token reuse detected (generation 0 presented, family at generation "
+            "2), family revoked (1 active)") in log
+    for t in (rt0, rt1, rt2):
+        assert t not in log
