@@ -987,6 +987,244 @@ pub fn simulate(
     })
 }
 
+// ----- the command line as a machine (core `cli::CliRun`) ---------------------------------------
+
+/// What the `tokenclock` executor must do next (core `CliAction`): `kind` is `"read"` (`path`,
+/// `None` for standard input; `max_bytes`), `"http"` (`id`, `url`, `method`, `headers`,
+/// `timeout`), `"sntp"` (`id`, `host`, `port`, `timeout`), `"wait"` (`wait`: seconds, or
+/// `None` until an exchange completes), `"write"` (`stream`, `text`) or `"exit"` (`code`).
+#[pyclass(frozen, module = "tokenclock._native", name = "_CliAction")]
+pub struct CliAction {
+    #[pyo3(get)]
+    kind: &'static str,
+    #[pyo3(get)]
+    path: Option<String>,
+    #[pyo3(get)]
+    max_bytes: Option<usize>,
+    #[pyo3(get)]
+    id: Option<usize>,
+    #[pyo3(get)]
+    url: Option<String>,
+    #[pyo3(get)]
+    method: Option<&'static str>,
+    #[pyo3(get)]
+    headers: Vec<(&'static str, String)>,
+    #[pyo3(get)]
+    host: Option<String>,
+    #[pyo3(get)]
+    port: Option<u16>,
+    #[pyo3(get)]
+    timeout: Option<f64>,
+    #[pyo3(get)]
+    wait: Option<f64>,
+    #[pyo3(get)]
+    stream: Option<&'static str>,
+    #[pyo3(get)]
+    text: Option<String>,
+    #[pyo3(get)]
+    code: Option<i32>,
+}
+
+impl CliAction {
+    fn empty(kind: &'static str) -> CliAction {
+        CliAction {
+            kind,
+            path: None,
+            max_bytes: None,
+            id: None,
+            url: None,
+            method: None,
+            headers: Vec::new(),
+            host: None,
+            port: None,
+            timeout: None,
+            wait: None,
+            stream: None,
+            text: None,
+            code: None,
+        }
+    }
+
+    fn wrap(a: core_r::CliAction) -> CliAction {
+        use core_r::CliAction as A;
+        let secs = |ms: i64| seconds(ms);
+        match a {
+            A::Read { input, max_bytes } => CliAction {
+                path: match input {
+                    core_r::Input::File(p) => Some(p),
+                    _ => None,
+                },
+                max_bytes: Some(max_bytes),
+                ..CliAction::empty("read")
+            },
+            A::Http {
+                id,
+                url,
+                method,
+                headers,
+                timeout_ms,
+            } => CliAction {
+                id: Some(id),
+                url: Some(url),
+                method: Some(method.as_str()),
+                headers,
+                timeout: Some(secs(timeout_ms)),
+                ..CliAction::empty("http")
+            },
+            A::Sntp {
+                id,
+                host,
+                port,
+                timeout_ms,
+            } => CliAction {
+                id: Some(id),
+                host: Some(host),
+                port: Some(port),
+                timeout: Some(secs(timeout_ms)),
+                ..CliAction::empty("sntp")
+            },
+            A::Wait { wait_ms } => CliAction {
+                wait: wait_ms.map(secs),
+                ..CliAction::empty("wait")
+            },
+            A::Write { stream, text } => CliAction {
+                stream: Some(match stream {
+                    core_r::Stream::Stdout => "stdout",
+                    core_r::Stream::Stderr => "stderr",
+                }),
+                text: Some(text),
+                ..CliAction::empty("write")
+            },
+            A::Exit { code } => CliAction {
+                code: Some(code),
+                ..CliAction::empty("exit")
+            },
+            _ => CliAction {
+                code: Some(core_r::EXIT_USAGE),
+                ..CliAction::empty("exit")
+            },
+        }
+    }
+}
+
+#[pymethods]
+impl CliAction {
+    fn __repr__(&self) -> String {
+        format!("_CliAction(kind='{}')", self.kind)
+    }
+}
+
+/// One `tokenclock` run (core `CliRun`): `_CliRun(argv, env, stdout_is_terminal)`, then loop
+/// `poll(Reading.now())` and answer each action. Thread-safe (exchanges may be answered from
+/// worker threads).
+#[pyclass(frozen, module = "tokenclock._native", name = "_CliRun")]
+pub struct CliRun(Mutex<core_r::CliRun>);
+
+impl CliRun {
+    fn with<T>(&self, f: impl FnOnce(&mut core_r::CliRun) -> T) -> Result<T, Error> {
+        let mut g = self.0.lock().map_err(|_| Error::Internal(POISONED))?;
+        Ok(f(&mut g))
+    }
+}
+
+#[pymethods]
+impl CliRun {
+    #[new]
+    fn new(argv: Vec<String>, env: &Bound<'_, PyAny>, stdout_is_terminal: bool) -> PyResult<Self> {
+        let mut vars = Vec::new();
+        for name in core_r::ENV_VARS {
+            let value = env.call_method1("get", (name,))?;
+            if let Ok(s) = value.cast::<pyo3::types::PyString>() {
+                vars.push((name.to_owned(), s.to_string_lossy().into_owned()));
+            }
+        }
+        guard(|| {
+            Ok(CliRun(Mutex::new(core_r::CliRun::new(
+                &argv,
+                &vars,
+                stdout_is_terminal,
+            ))))
+        })
+    }
+
+    /// The command, once known.
+    #[getter]
+    fn command(&self) -> PyResult<Option<&'static str>> {
+        guard(|| Ok(self.with(|r| r.command())?))
+    }
+
+    /// What to do next; `now` is both clocks read just now.
+    fn poll(&self, py: Python<'_>, now: Reading) -> PyResult<CliAction> {
+        let action = py.detach(|| self.with(|r| r.poll(now.0)));
+        guard(|| Ok(CliAction::wrap(action?)))
+    }
+
+    /// The bytes of a `read` (empty: end of input).
+    fn on_read(&self, data: &[u8]) -> PyResult<()> {
+        guard(|| Ok(self.with(|r| r.on_read(data))?))
+    }
+
+    /// A `read` failed: `not_found`, `permission_denied`, `is_a_directory`, `too_large` or
+    /// `io_error` (anything else is `io_error`).
+    fn on_read_error(&self, problem: &str) -> PyResult<()> {
+        let problem = core_r::InputProblem::from_code(problem).unwrap_or(core_r::InputProblem::Io);
+        guard(|| Ok(self.with(|r| r.on_read_error(problem))?))
+    }
+
+    /// An `http` exchange's response.
+    fn on_http_response(
+        &self,
+        id: usize,
+        status: u16,
+        date: Option<&str>,
+        age: Option<&str>,
+        sent: Reading,
+        received: Reading,
+    ) -> PyResult<()> {
+        guard(|| Ok(self.with(|r| r.on_http_response(id, status, date, age, sent.0, received.0))?))
+    }
+
+    /// The 48 bytes to send for an `sntp` exchange now (`None`: no such exchange).
+    fn sntp_packet<'py>(
+        &self,
+        py: Python<'py>,
+        id: usize,
+        now: Reading,
+        entropy: Int<u32>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        guard(|| {
+            let packet = self.with(|r| r.sntp_packet(id, now.0, entropy.0))?;
+            Ok(packet.map(|p| PyBytes::new(py, &p)))
+        })
+    }
+
+    /// An `sntp` exchange's reply and the reading on receipt.
+    fn on_sntp_reply(&self, id: usize, reply: &[u8], received: Reading) -> PyResult<()> {
+        guard(|| Ok(self.with(|r| r.on_sntp_reply(id, reply, received.0))?))
+    }
+
+    /// An exchange failed: a transport code.
+    fn on_transport_error(&self, id: usize, code: &str) -> PyResult<()> {
+        guard(|| Ok(self.with(|r| r.on_transport_error(id, code))?))
+    }
+
+    /// The executor failed unexpectedly: its error's `code` attribute (when a string) and
+    /// class name; the run ends with `internal error (…)`.
+    fn on_internal_error(&self, code: Option<&str>, class_name: &str) -> PyResult<()> {
+        let what = core_r::describe_failure(code, class_name);
+        guard(|| Ok(self.with(|r| r.on_internal_error(&what))?))
+    }
+
+    fn __repr__(&self) -> PyResult<String> {
+        guard(|| {
+            Ok(format!(
+                "_CliRun(command={:?})",
+                self.with(|r| r.command())?
+            ))
+        })
+    }
+}
+
 /// Adds this module's classes and functions to the native module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Rendered>()?;
@@ -997,6 +1235,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SkewProbe>()?;
     m.add_class::<AgesCollector>()?;
     m.add_class::<SimCell>()?;
+    m.add_class::<CliAction>()?;
+    m.add_class::<CliRun>()?;
     m.add_function(wrap_pyfunction!(usage_error, m)?)?;
     m.add_function(wrap_pyfunction!(argument_error, m)?)?;
     m.add_function(wrap_pyfunction!(input_error, m)?)?;

@@ -1,13 +1,11 @@
-// The I/O half of `skew` (and `inspect --server`): drives one core SkewProbe per origin. The
-// probe decides when to send and how many times (docs/cli.md, "skew"); this file only sleeps,
-// sends the HTTP HEAD (GET after a 405/501) or the SNTP packet, reads the clocks around each
-// exchange and reports what came back, or a transport error code.
+// The network half of the executor: performs one `http` or `sntp` action of the core's CliRun
+// (which decides what to send, when, with which method, and how many times) and answers it:
+// the response's status and headers with the clocks read around the exchange, the SNTP reply,
+// or a transport error code.
 import { lookup } from "node:dns/promises";
 import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
-import { SkewProbe } from "./core.js";
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+import { reading } from "./io.js";
 
 const DNS_CODES = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "EAI_NODATA", "EAI_NONAME", "EAI_ADDRFAMILY"]);
 const CONNECT_CODES = new Set([
@@ -43,50 +41,34 @@ export function transportCode(error) {
   return "io_error";
 }
 
-/** One HTTP request for a Date sample: `{ response, sent, received }` (body discarded). */
-async function request(url, method, timeoutMs, clock) {
-  const sent = clock();
-  const response = await fetch(url, {
-    method,
-    headers: { "cache-control": "no-cache" },
-    redirect: "manual",
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const received = clock();
-  // Only the headers matter; free the connection for the next sample.
-  await response.body?.cancel().catch(() => {});
-  return { response, sent, received };
-}
-
-/** Measures a URL's Date header. Resolves to the probe's origin object. */
-async function driveDate(probe, url, clock) {
-  let method = "HEAD";
-  for (;;) {
-    const action = probe.poll(clock());
-    if (action.action !== "send") break;
-    if (action.waitMs > 0) await sleep(action.waitMs);
-    try {
-      let exchange = await request(url, method, action.timeoutMs, clock);
-      if (method === "HEAD" && (exchange.response.status === 405 || exchange.response.status === 501)) {
-        // HEAD not allowed here: GET from now on (its body is discarded unread).
-        method = "GET";
-        exchange = await request(url, method, action.timeoutMs, clock);
-      }
-      const { response, sent, received } = exchange;
-      probe.onDateResponse(response.headers.get("date"), response.headers.get("age"), sent, received);
-    } catch (error) {
-      probe.onError(transportCode(error));
-    }
+/** Performs an `http` action; resolves to the answer (a function of the run). */
+export async function httpExchange(action) {
+  try {
+    const sent = reading();
+    const response = await fetch(action.url, {
+      method: action.method,
+      headers: action.headers,
+      redirect: "manual",
+      signal: AbortSignal.timeout(action.timeoutMs),
+    });
+    const received = reading();
+    // Only the headers matter; free the connection for the next request.
+    await response.body?.cancel().catch(() => {});
+    const date = response.headers.get("date");
+    const age = response.headers.get("age");
+    return (run) => run.onHttpResponse(action.id, response.status, date, age, sent, received);
+  } catch (error) {
+    const code = transportCode(error);
+    return (run) => run.onTransportError(action.id, code);
   }
-  return probe.origin(clock());
 }
 
 /**
- * One SNTP exchange on a fresh connected UDP socket (so only the server's replies arrive).
- * Settles once: the first of a reply, a socket error or the timeout; nothing touches the probe
- * after that, and the socket is closed.
+ * Performs an `sntp` action on a fresh connected UDP socket (so only the server's replies
+ * arrive). Settles once: the first of a reply, a socket error or the timeout; the socket is
+ * closed. Resolves to the answer (a function of the run).
  */
-async function sntpExchange(probe, host, port, timeoutMs, clock) {
+export async function sntpExchange(run, action) {
   let settled = false;
   let socket = null;
   let timer;
@@ -102,45 +84,24 @@ async function sntpExchange(probe, host, port, timeoutMs, clock) {
       }
       resolve(result);
     };
-    timer = setTimeout(() => finish({ error: "timeout" }), timeoutMs);
+    timer = setTimeout(() => finish({ error: "timeout" }), action.timeoutMs);
     (async () => {
-      const { address, family } = await lookup(host);
+      const { address, family } = await lookup(action.host);
       if (settled) return;
       socket = createSocket(family === 6 ? "udp6" : "udp4");
       // A connected UDP socket reports an ICMP "port unreachable" as ECONNREFUSED.
       socket.on("error", (error) => finish({ error: transportCode(error) }));
-      socket.on("message", (message) => finish({ message, received: clock() }));
-      await new Promise((connected) => socket.connect(port, address, connected));
+      socket.on("message", (message) => finish({ message, received: reading() }));
+      await new Promise((connected) => socket.connect(action.port, address, connected));
       if (settled) return;
-      const packet = probe.sntpRequest(clock(), randomBytes(4).readUInt32BE(0));
+      const packet = run.sntpPacket(action.id, reading(), randomBytes(4).readUInt32BE(0));
+      if (packet === null) return finish({ ignore: true });
       socket.send(packet, (error) => {
         if (error) finish({ error: transportCode(error) });
       });
     })().catch((error) => finish({ error: transportCode(error) }));
   });
-  if (outcome.error !== undefined) probe.onError(outcome.error);
-  else probe.onSntpReply(new Uint8Array(outcome.message), outcome.received);
-}
-
-/** Measures an SNTP server. Resolves to the probe's origin object. */
-async function driveSntp(probe, host, port, clock) {
-  for (;;) {
-    const action = probe.poll(clock());
-    if (action.action !== "send") break;
-    if (action.waitMs > 0) await sleep(action.waitMs);
-    await sntpExchange(probe, host, port, action.timeoutMs, clock);
-  }
-  return probe.origin(clock());
-}
-
-/**
- * A planned origin: `{ name, source: "date", url }` or `{ name, source: "sntp", host, port }`.
- * Creates its probe now (throws the core's invalid_argument for a bad `samples`) and returns a
- * function that measures it.
- */
-export function plan(origin, samples, clock) {
-  const probe = new SkewProbe(origin.name, origin.source, samples);
-  return origin.source === "date"
-    ? () => driveDate(probe, origin.url, clock)
-    : () => driveSntp(probe, origin.host, origin.port, clock);
+  if (outcome.ignore) return () => {};
+  if (outcome.error !== undefined) return (r) => r.onTransportError(action.id, outcome.error);
+  return (r) => r.onSntpReply(action.id, new Uint8Array(outcome.message), outcome.received);
 }

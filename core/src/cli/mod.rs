@@ -33,6 +33,9 @@
 //!
 //! # Layout
 //!
+//! * `args` — the argument grammar, once: `argv` → [`ParsedArgs`] or a usage message;
+//! * `run` — [`CliRun`], the whole run as a sans-I/O machine: `argv, env` → [`CliAction`]s
+//!   (read, HTTP, SNTP, wait, write, exit) that a front-end performs and answers;
 //! * `values` — the value parsers ([`parse_seconds_arg`], [`parse_count_arg`],
 //!   [`parse_host_port`]) and their [`ReportError`];
 //! * `text`, `json` — the text helpers every report shares and the one JSON serialisation;
@@ -55,10 +58,12 @@ use crate::time::{Reading, UnixMillis, MAX_UNIX_MILLIS};
 use crate::ErrorCode;
 
 mod ages;
+mod args;
 mod inspect;
 mod json;
 use json::write_json;
 mod probe;
+mod run;
 mod simulate;
 mod skew;
 mod text;
@@ -67,8 +72,10 @@ mod usage;
 mod values;
 
 pub use ages::*;
+pub use args::*;
 pub use inspect::*;
 pub use probe::*;
+pub use run::*;
 pub use simulate::*;
 pub use skew::*;
 pub use text::*;
