@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict
 
 import pytest
 
@@ -60,8 +60,8 @@ def test_a_writer_that_cannot_read_the_issuer_clock_never_publishes_an_optimisti
     )
     start = time.time() + 5
     until = start + 34
-    common = dict(grant="client_credentials", partition=None, key_hex=fleet.KEY_HEX, callers=10,
-                  interval=0.2)
+    common: Dict[str, Any] = dict(grant="client_credentials", partition=None, key_hex=fleet.KEY_HEX,
+                                  callers=10, interval=0.2)
     informed = [RWorker(kind, tc, rds.url, start=start, until=until, **common)
                 for kind in ("python", "python-asyncio", "node", "node")]
     # Phase 1: the informed processes fetch and share the first token (and the issuer's Date).

@@ -333,8 +333,7 @@ def _python_refusal(tc: Any, rds: Any, rt: str, partition: Optional[str], key: O
                                            auth_method="client_secret_basic")
     store = RedisStore(rds.url, encryption_key=key)
     try:
-        kw = {} if partition is None else {"partition": partition}
-        sess = tokenclock.Session(grant, **kw)
+        sess = tokenclock.Session(grant) if partition is None else tokenclock.Session(grant, partition=partition)
         auth = OAuth2Auth(session=sess, store=store)
         if use_async:
             import asyncio
