@@ -12,23 +12,45 @@ with the host's concurrency primitives:
 * ``Wait`` answers block on a :class:`threading.Condition` (threads) or on a future registered
   with this driver (asyncio tasks, any loop, any thread), woken when a ticket closes and bounded
   by the answer's ``until``;
-* the one caller that gets a ticket sends the token request through the adapter's sender and
-  closes the ticket with ``complete_refresh``, or ``fail_refresh`` with ``"connect"`` /
-  ``"timeout"`` for transport failures and ``"aborted"`` when the caller is cancelled or dies
-  with any other exception, so no waiter waits for a refresh that will never end;
-* every API response is reported with ``on_response``; the adapters retry at most once.
+* the one caller that gets a ``refresh`` ticket sends the token request through the
+  adapter's sender and closes the ticket with ``complete_refresh``, or ``fail_refresh`` with
+  ``"connect"`` / ``"timeout"`` for transport failures and ``"aborted"`` when the caller is
+  cancelled or dies with any other exception, so no waiter waits for a refresh that will never
+  end;
+* a ``ready_and_refresh`` ticket (the token is stale but still valid) is performed in the
+  background — a thread for threads, a task of the running loop for asyncio — and its caller
+  goes on at once with the still-valid token. Its ticket is closed on every path (also when
+  the task is cancelled before it ran, or its loop ends); its failure is counted
+  (``background_refresh_errors``, ``last_background_error``: the error's code) and logged
+  once at WARNING on the ``tokenclock`` logger, with the code only (never a token, a secret or
+  an exception message). A background thread is not a daemon: it ends on its own within the
+  token request's deadline (it may hold a fleet lease; it must close it);
+* every token request is bounded: one total deadline of ``token_timeout`` for connect, send
+  and every byte of the answer (asyncio: ``wait_for``; threads: the request runs in a worker
+  thread that the caller stops waiting for at the deadline), and a body of at most
+  :data:`MAX_TOKEN_RESPONSE_BYTES` after decoding (see :class:`BodyReader`);
+* an API response is reported with ``on_response`` only when the request that produced it
+  carried our ``Authorization`` header, to the origin we set it for (:func:`reportable`);
+  the adapters retry at most once.
 
 Senders (supplied by the adapters) take ``(method, url, headers, body, timeout)`` and return
 ``(status, headers, body)``; they raise :class:`TokenTransportError` for transport failures.
+They read the body through a :class:`BodyReader` (cap, content coding, deadline between
+chunks).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
 import threading
 import time
+import zlib
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol, Tuple
+from urllib.parse import urlsplit
 
+from tokenclock import _native
 from tokenclock import errors as _errors
 from tokenclock.store import StoreError as _StoreError
 
@@ -45,6 +67,17 @@ _MIN_WAIT_S = 0.001
 _MAX_WAIT_S = 600.0
 # Longest honoured `Verdict.wait` (the core caps it at its `max_401_wait_ms`, 10 s by default).
 _MAX_RETRY_WAIT_S = 600.0
+
+#: The largest token response body read (after decoding), in bytes: the core's limit
+#: (``MAX_RESPONSE_BODY_LEN`` in core/src/oauth/response.rs, 1 MiB). The native module does not
+#: export it, so the value is repeated here (taken from the module if it ever does). A longer
+#: body is passed on as its first ``MAX_TOKEN_RESPONSE_BYTES + 1`` bytes: the session then
+#: answers ``body_too_large`` (the core decides).
+MAX_TOKEN_RESPONSE_BYTES: int = int(getattr(_native, "MAX_RESPONSE_BODY_LEN", 1024 * 1024))
+#: Largest raw read asked of a connection while reading a token response.
+READ_CHUNK = 16 * 1024
+
+_logger = logging.getLogger("tokenclock")
 
 
 class TokenTransportError(Exception):
@@ -124,6 +157,173 @@ def _clock_skew_error(verdict: Any) -> BaseException:
 def _wake(fut: "asyncio.Future[None]") -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+def _error_code(exc: BaseException) -> str:
+    """What is logged and counted of a failure: the typed error's code, else the exception's
+    class name (never its message: a transport error may quote a URL or a request)."""
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, str) and code else type(exc).__name__
+
+
+# ----- token responses: size, content coding and deadline ----------------------------------
+
+
+class BodyReader:
+    """Reads a token response body as raw chunks from the connection, decodes its content
+    coding itself (``identity``, ``gzip``/``x-gzip``, ``deflate``) with a bounded output, and
+    keeps at most :data:`MAX_TOKEN_RESPONSE_BYTES` + 1 bytes: a 200 KB gzip body that inflates
+    to 200 MB costs 1 MiB. The raw body is capped alike (a compressed body over the limit is
+    over it). Any other coding (or a corrupt one) is a transport failure (``"connect"``), as
+    httpx and requests report a body they cannot decode. ``deadline`` (``time.monotonic()``)
+    is checked between chunks: passed, reading stops with ``"timeout"``.
+
+    ``feed(chunk)`` returns True once the cap is reached (stop reading); ``body()`` is what the
+    session gets."""
+
+    __slots__ = ("_cap", "_deadline", "_out", "_raw", "_decoder", "_deflate", "_over")
+
+    def __init__(self, content_encoding: Optional[str], deadline: float) -> None:
+        self._cap = MAX_TOKEN_RESPONSE_BYTES
+        self._deadline = deadline
+        self._out = bytearray()
+        self._raw = 0
+        self._over = False
+        self._deflate = False
+        codings = [
+            c.strip().lower() for c in (content_encoding or "").split(",")
+            if c.strip() and c.strip().lower() != "identity"
+        ]
+        self._decoder: Any = None
+        if not codings:
+            return
+        if len(codings) == 1 and codings[0] in ("gzip", "x-gzip"):
+            self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif codings == ["deflate"]:
+            # RFC 9110 "deflate" is zlib-wrapped; some servers send raw deflate (as httpx and
+            # urllib3 do, the raw form is tried when the zlib header is wrong).
+            self._decoder = zlib.decompressobj()
+            self._deflate = True
+        else:
+            raise TokenTransportError("connect")
+
+    def feed(self, chunk: bytes) -> bool:
+        if time.monotonic() >= self._deadline:
+            raise TokenTransportError("timeout")
+        if not chunk or self._over:
+            return self._over
+        self._raw += len(chunk)
+        room = self._cap + 1 - len(self._out)
+        if self._decoder is None:
+            self._out += chunk[:room]
+        else:
+            self._decode(chunk, room)
+        if len(self._out) > self._cap or self._raw > self._cap:
+            self._over = True
+        return self._over
+
+    def _decode(self, chunk: bytes, room: int) -> None:
+        try:
+            data = self._decoder.decompress(chunk, room)
+        except zlib.error:
+            if not (self._deflate and not self._out and self._raw == len(chunk)):
+                raise TokenTransportError("connect") from None
+            self._deflate = False
+            self._decoder = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
+            try:
+                data = self._decoder.decompress(chunk, room)
+            except zlib.error:
+                raise TokenTransportError("connect") from None
+        self._out += data
+        # Output stopped at `room` with input left: the decoded body is over the cap.
+
+    def body(self) -> bytes:
+        """The body for the session: complete, or (over the cap) exactly cap + 1 bytes."""
+        if not self._over and self._decoder is not None:
+            try:
+                self._out += self._decoder.flush()[: self._cap + 1 - len(self._out)]
+            except zlib.error:
+                raise TokenTransportError("connect") from None
+            if len(self._out) > self._cap:
+                self._over = True
+        if self._over:
+            # Over the limit (decoded, or raw): the session sees a body one byte too long.
+            missing = self._cap + 1 - len(self._out)
+            return bytes(self._out[: self._cap + 1]) + b"\0" * max(missing, 0)
+        return bytes(self._out)
+
+
+def with_identity_encoding(headers: Headers) -> Headers:
+    """The token request's headers, asking for an uncompressed answer (a token response is
+    small) unless the ticket already says what it accepts."""
+    if any(k.lower() == "accept-encoding" for k, _ in headers):
+        return headers
+    return [*headers, ("Accept-Encoding", "identity")]
+
+
+def _call_with_deadline(fn: Callable[..., Any], args: Tuple[Any, ...], timeout: float) -> Any:
+    """``fn(*args)`` in a worker thread, waited for at most ``timeout`` seconds: one total
+    deadline for a blocking token request (DNS, connect, TLS, headers trickled a byte at a
+    time: nothing in a blocking HTTP client bounds them all). Past it, TokenTransportError
+    ("timeout"); the worker is left to end on its own (the sender's own per-operation timeouts
+    and its deadline between chunks end it) and its result is dropped. Exceptions of ``fn``
+    (any kind) are raised here. The caller's context variables go with it."""
+    box: List[Any] = []
+    done = threading.Event()
+    ctx = contextvars.copy_context()
+
+    def run() -> None:
+        try:
+            box.append((True, ctx.run(fn, *args)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box.append((False, exc))
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=run, name="tokenclock-token-request", daemon=True)
+    worker.start()
+    if not done.wait(timeout):
+        raise TokenTransportError("timeout")
+    ok, value = box[0]
+    if ok:
+        return value
+    raise value
+
+
+# ----- which API responses are ours ----------------------------------------------------------
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> Optional[Tuple[str, str, int]]:
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        return None
+    if not parts.hostname or port is None:
+        return None
+    return scheme, parts.hostname.lower(), port
+
+
+def reportable(credential: "Credential", sent_url: str, final_url: str, header: Optional[str]) -> bool:
+    """Is a response ours to report? The request that produced it (``final_url``, its
+    ``Authorization`` ``header``) must have carried our credential, and gone to the origin we
+    set it for (``sent_url``) — or to that origin's ``https`` upgrade on the same host (http:80
+    -> https:443), the one cross-origin redirect after which httpx and requests keep the
+    header, so the credential went there too. Anything else (a redirect to another host or
+    port, which both clients send without our header) is not the API's answer to our token:
+    its 401 must not invalidate the token, its ``Date`` must not move the resource server's
+    clock estimate."""
+    if header != credential.header:
+        return False
+    if final_url == sent_url:
+        return True
+    a, b = _origin(sent_url), _origin(final_url)
+    if a is None or b is None:
+        return False
+    return a == b or (a[0] == "http" and a[2] == 80 and b == ("https", a[1], 443))
 
 
 def make_session(
@@ -206,8 +406,14 @@ class Driver:
         self._cond = threading.Condition(self._lock)
         # asyncio waiters: future -> its loop; woken (thread-safely) whenever a ticket closes.
         self._waiters: Dict["asyncio.Future[None]", asyncio.AbstractEventLoop] = {}
-        self._counters = {
+        # Background refresh tasks (asyncio): strong references until they end.
+        self._tasks: "set[asyncio.Task[None]]" = set()
+        self._counters: Dict[str, Any] = {
             "requests": 0,
+            "responses_not_reported": 0,
+            "background_refreshes": 0,
+            "background_refresh_errors": 0,
+            "last_background_error": None,
             "retries_sent": 0,
             "unauthorized_returned": 0,
             "clock_skew_errors": 0,
@@ -256,9 +462,32 @@ class Driver:
                 if _is_stale_ticket(exc):
                     return False
                 raise
+            except BaseException:
+                # The binding refused an argument (a sender bug) before the session saw the
+                # response: the ticket is still open; close it rather than leave it to the
+                # ticket timeout.
+                self._close_quietly(ticket_id)
+                raise
             finally:
                 self._notify()
         return True
+
+    def _close_quietly(self, ticket_id: Any) -> bool:
+        """Closes the ticket as aborted if it is still the outstanding one (the caller holds
+        the lock). True if it was open."""
+        try:
+            self._session.fail_refresh(ticket_id, "aborted")
+        except _errors.TokenClockError:
+            return False  # stale: already closed
+        self._counters["refreshes_aborted"] += 1
+        return True
+
+    def _ensure_closed(self, ticket_id: Any) -> None:
+        """The safety net of a background refresh: whatever happened to it, its ticket is
+        not left open."""
+        with self._lock:
+            if self._close_quietly(ticket_id):
+                self._notify()
 
     def _fail(self, ticket_id: Any, failure: str) -> Optional[BaseException]:
         """Closes the ticket after a transport failure or an abort; returns the error callers
@@ -295,7 +524,9 @@ class Driver:
 
     def acquire(self) -> Credential:
         """The credential for one API request (blocking; threads). Performs the refresh when
-        this caller holds the ticket, waits when another caller does.
+        this caller holds a ``refresh`` ticket (no usable token), waits when another caller
+        holds the ticket, and returns the stale-but-valid token at once for a
+        ``ready_and_refresh`` ticket, whose refresh runs in a background thread.
 
         The common case (``ready``) is one call into the session, which has its own lock. A
         ``wait`` answer is asked again under this driver's lock and waited on there, so the
@@ -314,14 +545,12 @@ class Driver:
                 if a is None:
                     a = self._authorize()
                 continue
-            if kind == "refresh" or kind == "ready_and_refresh":
-                try:
-                    self._refresh_sync(a.ticket)
-                except _errors.TokenClockError:
-                    if kind == "refresh":
-                        raise
-                    # The token is stale but still valid: the session keeps serving it (next
-                    # round) while it backs off.
+            if kind == "ready_and_refresh":
+                # Stale but valid: this caller goes on with it; the refresh runs meanwhile.
+                self._start_background_thread(a.ticket)
+                return a  # type: ignore[no-any-return]  # .header, .token_id
+            if kind == "refresh":
+                self._refresh_sync(a.ticket)
                 a = self._authorize()
                 continue
             self._raise_unusable(a)
@@ -331,8 +560,67 @@ class Driver:
             raise _as_exception(a.error)
         raise _errors.TokenClockError(f"unknown authorization kind {a.kind!r}")
 
+    # ----- background refreshes ------------------------------------------------------------
+
+    def _start_background_thread(self, ticket: Any) -> None:
+        with self._lock:
+            self._counters["background_refreshes"] += 1
+        # Not a daemon: at interpreter exit the refresh (bounded by the token deadline) ends and
+        # closes its ticket, and a fleet lease it holds is released or published.
+        worker = threading.Thread(
+            target=self._background_sync, args=(ticket,), name="tokenclock-refresh"
+        )
+        try:
+            worker.start()
+        except BaseException as exc:  # no thread to be had: close the ticket, go on
+            self._ensure_closed(ticket.id)
+            self._background_failed(exc)
+
+    def _background_sync(self, ticket: Any) -> None:
+        try:
+            self._refresh_sync(ticket)
+        except BaseException as exc:  # noqa: BLE001 - counted and logged, never raised
+            self._background_failed(exc)
+        finally:
+            self._ensure_closed(ticket.id)
+
+    def _start_background_task(self, ticket: Any) -> None:
+        with self._lock:
+            self._counters["background_refreshes"] += 1
+        coro = self._refresh_async(ticket)
+        try:
+            task = asyncio.get_running_loop().create_task(coro)
+        except BaseException as exc:
+            coro.close()
+            self._ensure_closed(ticket.id)
+            self._background_failed(exc)
+            return
+        self._tasks.add(task)
+        # Runs whatever happens to the task: done, failed, or cancelled (also before it ran,
+        # when its loop shuts down: the coroutine then never started and closed nothing).
+        task.add_done_callback(lambda t: self._background_done(t, ticket.id))
+
+    def _background_done(self, task: "asyncio.Task[None]", ticket_id: Any) -> None:
+        self._tasks.discard(task)
+        exc = None if task.cancelled() else task.exception()
+        self._ensure_closed(ticket_id)
+        if exc is not None:
+            self._background_failed(exc)
+
+    def _background_failed(self, exc: BaseException) -> None:
+        code = _error_code(exc)
+        with self._lock:
+            self._counters["background_refresh_errors"] += 1
+            self._counters["last_background_error"] = code
+        _logger.warning(
+            "background token refresh failed: %s (the current token is served while it is "
+            "valid; the session decides when to try again)",
+            code,
+        )
+
     def _refresh_sync(self, ticket: Any) -> None:
         if self._send_sync is None:
+            self._ensure_closed(ticket.id)
             raise _errors.TokenClockError("this adapter cannot send token requests synchronously")
         if self._store is not None:
             self._fleet_sync(ticket)
@@ -346,7 +634,10 @@ class Driver:
         ticket_id, method, url, headers, body = _ticket_parts(ticket, rebuilt)
         sent = self._now()
         try:
-            response = self._send_sync(method, url, headers, body, self._token_timeout)
+            response = _call_with_deadline(
+                self._send_sync, (method, url, headers, body, self._token_timeout),
+                self._token_timeout,
+            )
         except TokenTransportError as exc:
             err = self._fail(ticket_id, exc.kind)
             if err is None:
@@ -360,8 +651,9 @@ class Driver:
     # ----- asyncio ----------------------------------------------------------------------
 
     async def acquire_async(self) -> Credential:
-        """The credential for one API request (asyncio tasks). Same rules as ``acquire``;
-        waiters wait on a future that the closing of a ticket resolves (from any thread)."""
+        """The credential for one API request (asyncio tasks). Same rules as ``acquire``
+        (a ``ready_and_refresh`` refresh is a task of the running loop); waiters wait on a
+        future that the closing of a ticket resolves (from any thread)."""
         a = self._authorize()
         while True:
             kind = a.kind
@@ -386,18 +678,19 @@ class Driver:
                             fut.cancel()
                     a = self._authorize()
                 continue
-            if kind == "refresh" or kind == "ready_and_refresh":
-                try:
-                    await self._refresh_async(a.ticket)
-                except _errors.TokenClockError:
-                    if kind == "refresh":
-                        raise
+            if kind == "ready_and_refresh":
+                # Stale but valid: go on with it; the refresh is a task of this loop.
+                self._start_background_task(a.ticket)
+                return a  # type: ignore[no-any-return]
+            if kind == "refresh":
+                await self._refresh_async(a.ticket)
                 a = self._authorize()
                 continue
             self._raise_unusable(a)
 
     async def _refresh_async(self, ticket: Any) -> None:
         if self._send_async is None:
+            self._ensure_closed(ticket.id)
             raise _errors.TokenClockError("this adapter cannot send token requests asynchronously")
         if self._store is not None:
             await self._fleet_async(ticket)
@@ -409,7 +702,14 @@ class Driver:
         ticket_id, method, url, headers, body = _ticket_parts(ticket, rebuilt)
         sent = self._now()
         try:
-            response = await self._send_async(method, url, headers, body, self._token_timeout)
+            try:
+                # One total deadline: connect, send and every byte of the answer.
+                response = await asyncio.wait_for(
+                    self._send_async(method, url, headers, body, self._token_timeout),
+                    self._token_timeout,
+                )
+            except asyncio.TimeoutError as exc:
+                raise TokenTransportError("timeout") from exc
         except TokenTransportError as exc:
             err = self._fail(ticket_id, exc.kind)
             if err is None:
@@ -448,7 +748,9 @@ class Driver:
         assert self._send_sync is not None
         sent = self._now()
         try:
-            _status, headers, _ = self._send_sync("HEAD", url, [], b"", self._token_timeout)
+            _status, headers, _ = _call_with_deadline(
+                self._send_sync, ("HEAD", url, [], b"", self._token_timeout), self._token_timeout
+            )
         except Exception:  # the adoption then fails and this process takes the lease
             return
         self._feed_date(headers, sent)
@@ -457,7 +759,9 @@ class Driver:
         assert self._send_async is not None
         sent = self._now()
         try:
-            _status, headers, _ = await self._send_async("HEAD", url, [], b"", self._token_timeout)
+            _status, headers, _ = await asyncio.wait_for(
+                self._send_async("HEAD", url, [], b"", self._token_timeout), self._token_timeout
+            )
         except Exception:
             return
         self._feed_date(headers, sent)
@@ -566,6 +870,12 @@ class Driver:
             raise error
 
     # ----- responses --------------------------------------------------------------------
+
+    def not_reported(self) -> None:
+        """Counts a response that is not ours to report (see :func:`reportable`): handed to
+        the caller as it is, with no effect on the session."""
+        with self._lock:
+            self._counters["responses_not_reported"] += 1
 
     def report(
         self,

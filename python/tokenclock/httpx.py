@@ -10,12 +10,23 @@
 Behaviour (every decision is the core ``Session``'s; see ``tokenclock._driver``):
 
 * one refresh at a time across threads *and* asyncio tasks: while it runs, callers holding a
-  still-valid token go on, the others wait for it (never longer than the session says);
-* every API response is reported (its ``Date`` header measures the resource server's clock);
-  a 401 is retried once with the new token, after the wait the session asks for; a repeated
-  401 that the clocks explain raises :class:`tokenclock.ClockSkewError`, any other is returned
-  as httpx would return it;
+  still-valid token go on, the others wait for it (never longer than the session says). A
+  refresh that is due while the token is still valid runs in the background (a thread, or a
+  task of the running loop) and its caller is not held up;
+* every API response to a request that carried our token, from the origin it was sent to, is
+  reported (its ``Date`` header measures the resource server's clock); a 401 is retried once
+  with the new token, after the wait the session asks for; a repeated 401 that the clocks
+  explain raises :class:`tokenclock.ClockSkewError`, any other is returned as httpx would
+  return it. The final response of a redirect to another origin (httpx does not send our
+  header there) is handed back untouched: it neither invalidates the token nor moves the
+  clock estimate;
 * token-endpoint failures raise the typed :class:`tokenclock.RefreshError` kinds.
+
+**Redirects and the token.** httpx follows redirects below the auth flow, which runs once per
+request (and once more for the one retry, to the same URL). On a redirect to another origin
+httpx drops the ``Authorization`` header; the one exception is the same host's http -> https
+upgrade on default ports. Not covered: sending ``response.next_request`` yourself through a
+client with this auth runs the flow for that URL, like any request you send.
 
 **Where the token request goes.** Not through the user's client via the auth-flow generator,
 but through a short-lived client of its own (or ``token_client=`` / ``async_token_client=``).
@@ -24,7 +35,9 @@ Through the generator, a transport failure reaches the flow only as ``GeneratorE
 backoff, and no typed error. The token response, access token in its body, would also sit in
 every later ``response.history`` and pass through the client's event hooks, and the client's
 ``follow_redirects`` would apply to a POST carrying client credentials. Our own client never
-follows redirects and is bounded by ``token_timeout`` seconds. Give ``token_client=`` (an
+follows redirects and is bounded by ``token_timeout`` seconds in total (connect, send and every
+byte of the answer); the body is streamed and read up to 1 MiB after decoding (a longer one is
+the session's ``body_too_large``; a gzip bomb costs 1 MiB). Give ``token_client=`` (an
 ``httpx.Client``) / ``async_token_client=`` (an ``httpx.AsyncClient``) to send token requests
 through your own transport (proxies, certificates, mounts, ``MockTransport``).
 
@@ -45,7 +58,16 @@ from typing import Any, AsyncGenerator, Callable, Dict, Generator, Optional
 
 import httpx
 
-from tokenclock._driver import Driver, Headers, TokenResponse, TokenTransportError, make_session
+from tokenclock._driver import (
+    BodyReader,
+    Driver,
+    Headers,
+    TokenResponse,
+    TokenTransportError,
+    make_session,
+    reportable,
+    with_identity_encoding,
+)
 
 __all__ = ["OAuth2Auth"]
 
@@ -66,6 +88,56 @@ def _default_ssl_context() -> ssl.SSLContext:
 def _transport_error(exc: httpx.RequestError) -> TokenTransportError:
     kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect"
     return TokenTransportError(kind)
+
+
+def _ours(credential: Any, request: httpx.Request, response: httpx.Response) -> bool:
+    """Was ``response`` produced by a request that carried our credential, to the origin we
+    set it for? After redirects (followed below the auth flow) the final response may come
+    from another origin, to which httpx sent no ``Authorization``."""
+    final = response.request
+    if final is request:
+        return True
+    return reportable(
+        credential, str(request.url), str(final.url), final.headers.get("Authorization")
+    )
+
+
+def _exchange(
+    client: httpx.Client, method: str, url: str, headers: Headers, body: bytes,
+    timeout: float, deadline: float,
+) -> TokenResponse:
+    request = client.build_request(
+        method, url, headers=with_identity_encoding(headers), content=body, timeout=timeout
+    )
+    r = client.send(request, stream=True, follow_redirects=False)
+    try:
+        reader = BodyReader(r.headers.get("content-encoding"), deadline)
+        for chunk in r.iter_raw():
+            if reader.feed(chunk):
+                break
+        data = reader.body()
+    finally:
+        r.close()
+    return r.status_code, r.headers.multi_items(), data
+
+
+async def _aexchange(
+    client: httpx.AsyncClient, method: str, url: str, headers: Headers, body: bytes,
+    timeout: float, deadline: float,
+) -> TokenResponse:
+    request = client.build_request(
+        method, url, headers=with_identity_encoding(headers), content=body, timeout=timeout
+    )
+    r = await client.send(request, stream=True, follow_redirects=False)
+    try:
+        reader = BodyReader(r.headers.get("content-encoding"), deadline)
+        async for chunk in r.aiter_raw():
+            if reader.feed(chunk):
+                break
+        data = reader.body()
+    finally:
+        await r.aclose()
+    return r.status_code, r.headers.multi_items(), data
 
 
 def _replayable(request: httpx.Request) -> bool:
@@ -142,41 +214,39 @@ class OAuth2Auth(httpx.Auth):
 
     # ----- token requests ---------------------------------------------------------------
 
+    # The body is streamed raw (``iter_raw``: one chunk per read from the connection) and
+    # decoded by a BodyReader (1 MiB cap after decoding, the deadline between chunks). The
+    # driver bounds the whole call by the same deadline (`wait_for`, or a worker thread).
+
     def _send_token(
         self, method: str, url: str, headers: Headers, body: bytes, timeout: float
     ) -> TokenResponse:
+        deadline = time.monotonic() + timeout
         try:
             if self._token_client is not None:
-                r = self._token_client.request(
-                    method, url, headers=headers, content=body, timeout=timeout,
-                    follow_redirects=False,
-                )
-            else:
-                with httpx.Client(
-                    timeout=timeout, follow_redirects=False, verify=_default_ssl_context()
-                ) as client:
-                    r = client.request(method, url, headers=headers, content=body)
+                return _exchange(self._token_client, method, url, headers, body, timeout, deadline)
+            with httpx.Client(
+                timeout=timeout, follow_redirects=False, verify=_default_ssl_context()
+            ) as client:
+                return _exchange(client, method, url, headers, body, timeout, deadline)
         except httpx.RequestError as exc:
             raise _transport_error(exc) from exc
-        return r.status_code, r.headers.multi_items(), r.content
 
     async def _send_token_async(
         self, method: str, url: str, headers: Headers, body: bytes, timeout: float
     ) -> TokenResponse:
+        deadline = time.monotonic() + timeout
         try:
             if self._async_token_client is not None:
-                r = await self._async_token_client.request(
-                    method, url, headers=headers, content=body, timeout=timeout,
-                    follow_redirects=False,
+                return await _aexchange(
+                    self._async_token_client, method, url, headers, body, timeout, deadline
                 )
-            else:
-                async with httpx.AsyncClient(
-                    timeout=timeout, follow_redirects=False, verify=_default_ssl_context()
-                ) as client:
-                    r = await client.request(method, url, headers=headers, content=body)
+            async with httpx.AsyncClient(
+                timeout=timeout, follow_redirects=False, verify=_default_ssl_context()
+            ) as client:
+                return await _aexchange(client, method, url, headers, body, timeout, deadline)
         except httpx.RequestError as exc:
             raise _transport_error(exc) from exc
-        return r.status_code, r.headers.multi_items(), r.content
 
     # ----- the flows --------------------------------------------------------------------
 
@@ -191,6 +261,9 @@ class OAuth2Auth(httpx.Auth):
             sent = driver.now()
             response = yield request
             received = driver.now()
+            if not _ours(credential, request, response):
+                driver.not_reported()
+                return
             status = response.status_code
             wait = driver.report(
                 credential, status, response.headers, sent, received,
@@ -214,6 +287,9 @@ class OAuth2Auth(httpx.Auth):
             sent = driver.now()
             response = yield request
             received = driver.now()
+            if not _ours(credential, request, response):
+                driver.not_reported()
+                return
             status = response.status_code
             wait = driver.report(
                 credential, status, response.headers, sent, received,

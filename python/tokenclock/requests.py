@@ -8,27 +8,49 @@ fresh across clock skew. Same behaviour as :mod:`tokenclock.httpx`.
     session.get("https://api.example/things")
 
 * Thread-safe: one auth object may serve many threads (one refresh at a time; callers with a
-  still-valid token go on, the others wait for it).
-* The ``Authorization`` header is set when the request is prepared; a response hook reports
-  every response to the session and, on a 401 the session says to retry, re-sends the prepared
-  request once through the same connection adapter (as ``requests.auth.HTTPDigestAuth`` does),
-  after the wait the session asks for. A repeated 401 that the clocks explain raises
-  :class:`tokenclock.ClockSkewError`; any other 401 is returned.
+  still-valid token go on, the others wait for it). A refresh due while the token is still
+  valid runs in a background thread; its caller is not held up.
+* The ``Authorization`` header is set when the request is prepared (once: ``requests`` does
+  not run the auth again for redirects, and drops the header on a redirect to another host,
+  port or scheme — except the same host's http -> https upgrade on default ports). A response
+  hook reports the responses to requests that carried our header, from the origin it was
+  set for, to the session (the response from another origin after a redirect is left alone:
+  no invalidation, no clock sample) and, on a 401 the session says to retry, re-sends the
+  prepared request once through the same connection adapter (as
+  ``requests.auth.HTTPDigestAuth`` does), after the wait the session asks for. A repeated 401
+  that the clocks explain raises :class:`tokenclock.ClockSkewError`; any other 401 is returned.
 * Token requests go through a short-lived ``requests.Session`` of their own (never following
-  redirects, no ``.netrc``, bounded by ``token_timeout``), or through ``token_session=``.
+  redirects, no ``.netrc``), or through ``token_session=``. They are bounded by
+  ``token_timeout`` in total (connect, send and every byte; the request runs in a worker
+  thread the caller stops waiting for at the deadline), and the body is streamed and read up
+  to 1 MiB after decoding (longer: the session's ``body_too_large``).
 """
 
 from __future__ import annotations
 
 import functools
+import http.client
+import socket
 import time
 from typing import Any, Callable, Dict, Optional
 
 import requests
+import urllib3
 from requests.cookies import extract_cookies_to_jar
 from requests.utils import rewind_body
 
-from tokenclock._driver import Credential, Driver, Headers, TokenResponse, TokenTransportError, make_session
+from tokenclock._driver import (
+    READ_CHUNK,
+    BodyReader,
+    Credential,
+    Driver,
+    Headers,
+    TokenResponse,
+    TokenTransportError,
+    make_session,
+    reportable,
+    with_identity_encoding,
+)
 
 __all__ = ["OAuth2Auth"]
 
@@ -52,16 +74,50 @@ def _replayable(request: requests.PreparedRequest) -> bool:
     return True
 
 
+def _read_raw(r: requests.Response, deadline: float) -> bytes:
+    """The body of a ``stream=True`` token response through a BodyReader (1 MiB after
+    decoding, the deadline between reads). ``read1``: one read from the connection at a time
+    (urllib3 >= 2.3), so a server trickling bytes cannot keep a read going past the deadline;
+    older urllib3: the http.client response's own ``read1``."""
+    raw = r.raw
+    reader = BodyReader(r.headers.get("Content-Encoding"), deadline)
+    read1 = getattr(raw, "read1", None)
+    if read1 is not None:
+
+        def read() -> bytes:
+            return read1(READ_CHUNK, decode_content=False)  # type: ignore[no-any-return]
+
+    else:
+        fp = getattr(raw, "_fp", None)
+        if fp is not None and hasattr(fp, "read1"):
+
+            def read() -> bytes:
+                return fp.read1(READ_CHUNK)  # type: ignore[no-any-return]
+
+        else:
+
+            def read() -> bytes:
+                return raw.read(READ_CHUNK, decode_content=False)  # type: ignore[no-any-return]
+
+    while True:
+        chunk = read()
+        if not chunk or reader.feed(chunk):
+            break
+    return reader.body()
+
+
 class _Sent:
     """Per-request state, carried by the response hook (one request, its redirects and its
     one retry)."""
 
-    __slots__ = ("credential", "sent", "retried")
+    __slots__ = ("credential", "sent", "retried", "url")
 
-    def __init__(self, credential: Credential, sent: Any) -> None:
+    def __init__(self, credential: Credential, sent: Any, url: str) -> None:
         self.credential = credential
         self.sent = sent
         self.retried = False
+        #: The URL the credential was set for (the origin its responses must come from).
+        self.url = url
 
 
 class OAuth2Auth(requests.auth.AuthBase):
@@ -113,28 +169,39 @@ class OAuth2Auth(requests.auth.AuthBase):
     def _send_token(
         self, method: str, url: str, headers: Headers, body: bytes, timeout: float
     ) -> TokenResponse:
+        deadline = time.monotonic() + timeout
         kwargs: Dict[str, Any] = dict(
-            headers=dict(headers), data=body, timeout=timeout, allow_redirects=False,
-            auth=_no_auth,
+            headers=dict(with_identity_encoding(headers)), data=body, timeout=timeout,
+            allow_redirects=False, auth=_no_auth, stream=True,
         )
+
+        def exchange(session: requests.Session) -> TokenResponse:
+            r = session.request(method, url, **kwargs)
+            try:
+                return r.status_code, list(r.headers.items()), _read_raw(r, deadline)
+            finally:
+                r.close()
+
         try:
             if self._token_session is not None:
-                r = self._token_session.request(method, url, **kwargs)
-            else:
-                with requests.Session() as s:
-                    r = s.request(method, url, **kwargs)
-            content = r.content
-        except requests.Timeout as exc:
+                return exchange(self._token_session)
+            with requests.Session() as s:
+                return exchange(s)
+        except (
+            requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout
+        ) as exc:
             raise TokenTransportError("timeout") from exc
-        except requests.RequestException as exc:
+        except (
+            requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
+            OSError,
+        ) as exc:
             raise TokenTransportError("connect") from exc
-        return r.status_code, list(r.headers.items()), content
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         driver = self._driver
         credential = driver.acquire()
         r.headers["Authorization"] = credential.header
-        state = _Sent(credential, driver.now())
+        state = _Sent(credential, driver.now(), r.url or "")
         r.register_hook("response", functools.partial(self._on_response, state))
         return r
 
@@ -144,9 +211,15 @@ class OAuth2Auth(requests.auth.AuthBase):
         driver = self._driver
         received = driver.now()
         request = r.request
-        # A redirect to another host drops our header: that response is not the API's answer
-        # to our token.
-        if request is None or request.headers.get("Authorization") != state.credential.header:
+        # The hook runs for every hop of a redirect chain. A hop to another origin carries no
+        # header of ours (requests drops it): its response is not the API's answer to our
+        # token, and its Date is not the API's clock.
+        header = request.headers.get("Authorization") if request is not None else None
+        if request is None or not reportable(
+            state.credential, state.url, request.url or "",
+            header if isinstance(header, str) else None,
+        ):
+            driver.not_reported()
             return r
         status = r.status_code
         wait = driver.report(
@@ -169,6 +242,9 @@ class OAuth2Auth(requests.auth.AuthBase):
             prep.prepare_cookies(jar)
         credential = driver.acquire()
         prep.headers["Authorization"] = credential.header
+        # requests builds the redirects of the retry's answer (same origin only: it drops the
+        # header elsewhere) from this request: they carry the new token too.
+        request.headers["Authorization"] = credential.header
         state.credential = credential
         sent = driver.now()
         state.sent = sent
