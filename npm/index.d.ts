@@ -36,7 +36,8 @@ export declare class TokenClockError extends Error {
   what?: string | null;
   /** Session errors: local wall time of the next token request, or `null`. */
   retryAtMs?: number | null;
-  /** Token endpoint / session errors: `"permanent"`, `"invalid_grant"` or `"transient"`. */
+  /** Token endpoint / session errors: `"permanent"` (needs a configuration fix: fails fast,
+   * retried after `backoff.configRetryMs`), `"invalid_grant"` or `"transient"`. */
   errorClass?: "permanent" | "invalid_grant" | "transient" | null;
   /** Token endpoint errors: `"oauth"`, `"http"` or `"malformed"`. */
   kind?: string;
@@ -513,7 +514,11 @@ export type SessionEvent =
 
 export interface SessionOptions {
   policy?: Policy;
-  backoff?: { baseMs?: number; capMs?: number; maxRetryAfterMs?: number };
+  /** Full-jitter backoff after transient token-endpoint failures (`baseMs` 1000, `capMs` 60000,
+   * `maxRetryAfterMs` 600000), and `configRetryMs` (300000; 1 s to 1 day): the wait after a
+   * configuration error such as `invalid_client`, during which callers without a valid token
+   * fail at once. */
+  backoff?: { baseMs?: number; capMs?: number; maxRetryAfterMs?: number; configRetryMs?: number };
   skew?: SkewOptions;
   ticketTimeoutMs?: number;
   max401WaitMs?: number;

@@ -497,7 +497,8 @@ impl Session {
     /// (fractions, default (0.75, 0.85)) or `refresh_before` (seconds before hard expiry),
     /// `assumed_lifetime` (default 300), `max_wait` (default 2), `not_before` (`nbf_and_iat`
     /// default, or `nbf`). Backoff: `backoff_base` (1), `backoff_cap` (60),
-    /// `max_retry_after` (600). Skew: `drift_ppm` (200), `max_samples` (16).
+    /// `max_retry_after` (600), `config_retry` (300: the wait after a configuration error such
+    /// as `invalid_client`, 1 s to 1 day). Skew: `drift_ppm` (200), `max_samples` (16).
     /// `ticket_timeout` (60), `max_401_wait` (10). `partition`: whose token this is, for a shared
     /// store (a user or tenant id; required to share authorization-code and refresh-token
     /// sessions). `clock`: a callable returning a `Reading`.
@@ -505,8 +506,8 @@ impl Session {
     #[new]
     #[pyo3(signature = (grant, *, margin=None, margin_cap=None, refresh_window=None, refresh_before=None,
         assumed_lifetime=None, max_wait=None, not_before=None, backoff_base=None, backoff_cap=None,
-        max_retry_after=None, drift_ppm=None, max_samples=None, ticket_timeout=None, max_401_wait=None,
-        partition=None, clock=None, seed=None))]
+        max_retry_after=None, config_retry=None, drift_ppm=None, max_samples=None, ticket_timeout=None,
+        max_401_wait=None, partition=None, clock=None, seed=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         grant: &Bound<'_, Grant>,
@@ -520,6 +521,7 @@ impl Session {
         backoff_base: Option<Secs>,
         backoff_cap: Option<Secs>,
         max_retry_after: Option<Secs>,
+        config_retry: Option<Secs>,
         drift_ppm: Option<Int<u32>>,
         max_samples: Option<Int<usize>>,
         ticket_timeout: Option<Secs>,
@@ -550,6 +552,9 @@ impl Session {
             }
             if let Some(v) = max_retry_after {
                 config.backoff.max_retry_after_ms = v.ms("max_retry_after")?;
+            }
+            if let Some(v) = config_retry {
+                config.backoff.config_retry_ms = v.ms("config_retry")?;
             }
             if let Some(Int(v)) = drift_ppm {
                 config.skew.drift_ppm = v;

@@ -46,7 +46,8 @@ fn id_arg(param: &str, v: &JsValue) -> Result<u64, JsValue> {
     Ok(edge::uint(param, v)?.unsigned_abs())
 }
 
-/// The `backoff` option `{ baseMs?, capMs?, maxRetryAfterMs? }` over the defaults.
+/// The `backoff` option `{ baseMs?, capMs?, maxRetryAfterMs?, configRetryMs? }` over the
+/// defaults.
 fn backoff_arg(v: &JsValue) -> Result<BackoffPolicy, JsValue> {
     edge::options("backoff", v)?;
     let d = BackoffPolicy::default();
@@ -58,6 +59,8 @@ fn backoff_arg(v: &JsValue) -> Result<BackoffPolicy, JsValue> {
             &edge::get(v, "maxRetryAfterMs")?,
         )?
         .unwrap_or(d.max_retry_after_ms),
+        config_retry_ms: edge::opt_uint("backoff.configRetryMs", &edge::get(v, "configRetryMs")?)?
+            .unwrap_or(d.config_retry_ms),
     })
 }
 
@@ -454,9 +457,11 @@ impl Session {
 impl Session {
     /// `new Session(grant, { policy?, backoff?, skew?, ticketTimeoutMs?, max401WaitMs?,
     /// partition?, clock?, seed? })`. `policy` as for `Lifetime`; `backoff = { baseMs, capMs,
-    /// maxRetryAfterMs }`; `skew = { driftPpm, maxSamples }`; `partition`: whose token this is
-    /// for a shared store (a user or tenant id; required to share authorization-code and
-    /// refresh-token sessions); `seed` replaces the host RNG (tests only).
+    /// maxRetryAfterMs, configRetryMs }` (`configRetryMs`: the wait after a configuration error
+    /// such as `invalid_client`, default 300 000); `skew = { driftPpm, maxSamples }`;
+    /// `partition`: whose token this is for a shared store (a user or tenant id; required to
+    /// share authorization-code and refresh-token sessions); `seed` replaces the host RNG
+    /// (tests only).
     #[wasm_bindgen(constructor)]
     pub fn new(grant: &Grant, options: JsValue) -> Result<Session, JsValue> {
         edge::options("options", &options)?;

@@ -43,7 +43,8 @@ pub struct TokenId(pub u64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TicketId(pub u64);
 
-/// Exponential backoff with full jitter for transient token-endpoint failures.
+/// How long the session stays away from a failing token endpoint: exponential backoff with
+/// full jitter for transient failures, and one long fixed wait for configuration errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BackoffPolicy {
     /// First delay bound (default 1 s).
@@ -52,6 +53,12 @@ pub struct BackoffPolicy {
     pub cap_ms: i64,
     /// Longest `Retry-After` honoured (default 10 min); longer ones are cut to this.
     pub max_retry_after_ms: i64,
+    /// Wait after a configuration error ([`ErrorClass::Permanent`]: `invalid_client`,
+    /// `invalid_scope`, ...; `invalid_grant` on a primary grant) before the token endpoint is
+    /// asked again (default 5 min; 1 s to 1 day, at least `base_ms`). A longer `Retry-After` is
+    /// honoured up to `max_retry_after_ms`. Not jittered: one request per wait is already a
+    /// trickle, and the fix (a rotated secret, a granted scope) is picked up without a restart.
+    pub config_retry_ms: i64,
 }
 
 impl Default for BackoffPolicy {
@@ -60,6 +67,7 @@ impl Default for BackoffPolicy {
             base_ms: 1_000,
             cap_ms: 60_000,
             max_retry_after_ms: 600_000,
+            config_retry_ms: 300_000,
         }
     }
 }
@@ -336,11 +344,12 @@ impl core::str::FromStr for TransportFailure {
 pub enum SessionError {
     /// The ticket is not the outstanding one (already closed, timed out, or foreign).
     StaleTicket,
-    /// The token endpoint failed; `class` says whether it is worth retrying.
+    /// The token endpoint failed; `class` says how soon it is worth retrying.
     TokenEndpoint {
         /// The failure.
         error: TokenEndpointError,
-        /// Local time (wall) before which no new request will be made, for transient ones.
+        /// Local time (wall) before which no new request will be made (the end of the
+        /// backoff; for a refused refresh token with a fallback, at once).
         retry_at: Option<UnixMillis>,
     },
     /// A transport failure reaching the token endpoint; retried after `retry_at`.
@@ -408,8 +417,9 @@ impl ErrorCode for SessionError {
 }
 
 impl SessionError {
-    /// Local wall time before which the session will not ask the token endpoint again, for
-    /// transient failures.
+    /// Local wall time before which the session will not ask the token endpoint again: the end
+    /// of the backoff a transient failure or a configuration error started (`None` for
+    /// `ReauthorizationRequired`, aborts and errors not about the token endpoint).
     pub fn retry_at(&self) -> Option<UnixMillis> {
         match self {
             SessionError::TokenEndpoint { retry_at, .. }
@@ -596,6 +606,18 @@ struct Outstanding {
 struct Backoff {
     until: crate::lifetime::Deadline,
     error: SessionError,
+    kind: BackoffKind,
+}
+
+/// Why the session stays away from the token endpoint, which decides what callers without a
+/// usable token are told meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BackoffKind {
+    /// A transient failure: callers wait for the end if it is within `max_wait`, else fail.
+    Transient,
+    /// A configuration error: callers fail at once (waiting would not help), until
+    /// `config_retry_ms` has passed.
+    Configuration,
 }
 
 /// The refresh state machine for one credential and audience. See the module docs.
@@ -623,6 +645,8 @@ pub struct Session {
     issuer_reuses_tokens: bool,
     backoff: Option<Backoff>,
     failures_in_row: u32,
+    /// Set only to `ReauthorizationRequired`: the refresh token (or authorization code) was
+    /// refused and no grant is left to retry with. Every other failure ends with a backoff.
     permanent: Option<SessionError>,
     issuer: SkewEstimator,
     resource: SkewEstimator,
@@ -681,6 +705,8 @@ impl Session {
             || b.cap_ms < b.base_ms
             || b.cap_ms > 86_400_000
             || !(0..=86_400_000).contains(&b.max_retry_after_ms)
+            || !(1_000..=86_400_000).contains(&b.config_retry_ms)
+            || b.config_retry_ms < b.base_ms
         {
             return Err(SessionError::InvalidConfig("backoff"));
         }
@@ -825,12 +851,13 @@ impl Session {
     ///
     /// 1. An outstanding ticket older than `ticket_timeout_ms` is abandoned.
     /// 2. A usable current token (fresh or stale, not rejected) is handed out; if it is stale
-    ///    and no ticket is outstanding, no backoff runs and no permanent failure is known, this
-    ///    caller also gets the ticket (`ReadyAndRefresh`).
+    ///    and no ticket is outstanding, no backoff (of either kind) runs and no refresh token
+    ///    was lost for good, this caller also gets the ticket (`ReadyAndRefresh`).
     /// 3. A current token not yet valid on the resource server's clock: the previous token is
     ///    served while it is usable; otherwise wait for `nbf` if within `max_wait`.
-    /// 4. No usable token: a permanent failure fails the caller; an outstanding ticket makes it
-    ///    wait; a backoff makes it wait (if it ends within `max_wait`) or fail with the
+    /// 4. No usable token: `ReauthorizationRequired` fails the caller; an outstanding ticket
+    ///    makes it wait; a configuration error's backoff fails it at once (fail fast); a
+    ///    transient backoff makes it wait (if it ends within `max_wait`) or fail with the
     ///    transient error; otherwise this caller gets the ticket (`Refresh`).
     pub fn authorize(&mut self, now: Reading) -> Authorization {
         if !in_range(now) {
@@ -934,7 +961,7 @@ impl Session {
         }
         if let Some(b) = &self.backoff {
             let remaining = b.until.remaining_ms(now);
-            if remaining <= policy.max_wait_ms {
+            if b.kind == BackoffKind::Transient && remaining <= policy.max_wait_ms {
                 return Authorization::Wait {
                     until: now.advanced(remaining.max(0)),
                     reason: WaitReason::Backoff,
@@ -972,10 +999,19 @@ impl Session {
     ///   transient failure (`ExpiredOnArrival`);
     /// * `invalid_grant` on a refresh token: the refresh token is dropped; with a reusable
     ///   primary grant the next caller gets a `Fallback` ticket, else `ReauthorizationRequired`
-    ///   is permanent;
-    /// * other permanent errors (`invalid_client`, …) become permanent: a still-valid token is
-    ///   served until it expires, then callers fail;
-    /// * transient errors start a backoff (full jitter, honouring `Retry-After`).
+    ///   is permanent (no credential is left to retry with). On an authorization code: the
+    ///   code is spent, `ReauthorizationRequired` too;
+    /// * configuration errors ([`ErrorClass::Permanent`]: `invalid_client`,
+    ///   `unauthorized_client`, `invalid_scope`, `invalid_request`, `unsupported_grant_type`,
+    ///   unknown codes on other than 408/429/5xx; and `invalid_grant` on a client-credentials
+    ///   or JWT-bearer grant) start the configuration backoff: `config_retry_ms` (or a longer
+    ///   `Retry-After`, up to `max_retry_after_ms`), not jittered. A still-valid token is
+    ///   served meanwhile; callers without one fail at once with the error; after the wait
+    ///   the next caller gets a ticket, so a fixed server is picked up without a restart;
+    /// * everything else is transient and starts a backoff (full jitter, honouring
+    ///   `Retry-After`): 408, 429, 5xx, any HTTP error without an OAuth `error` (a WAF's HTML
+    ///   403, a redirect, a 404), every malformed response (no `access_token`, `token_type:
+    ///   DPoP`, ...), a token past hard expiry on arrival, unusable token times.
     pub fn complete_refresh(
         &mut self,
         ticket: TicketId,
@@ -1149,21 +1185,41 @@ impl Session {
                             error: err,
                             retry_at: None,
                         };
-                        Err(self.transient_failure(received, e, retry_after.as_deref()))
+                        Err(self.backoff_failure(
+                            received,
+                            e,
+                            retry_after.as_deref(),
+                            BackoffKind::Transient,
+                        ))
                     }
-                    ErrorClass::InvalidGrant | ErrorClass::Permanent => {
+                    // An authorization code is used once: refused, nothing is left to try.
+                    ErrorClass::InvalidGrant
+                        if matches!(self.config.grant, Grant::AuthorizationCode { .. }) =>
+                    {
                         self.stats.failures += 1;
+                        self.failures_in_row = 0;
+                        self.primary_available = false;
+                        self.push(SessionEvent::RefreshFailed {
+                            at: received,
+                            code: err.code(),
+                            backoff_ms: 0,
+                        });
+                        self.permanent = Some(SessionError::ReauthorizationRequired);
+                        Err(SessionError::ReauthorizationRequired)
+                    }
+                    // A client-credentials or JWT-bearer grant refused, or the client itself:
+                    // the configuration (or the server's) needs a fix. Ask again much later.
+                    ErrorClass::InvalidGrant | ErrorClass::Permanent => {
                         let e = SessionError::TokenEndpoint {
                             error: err,
                             retry_at: None,
                         };
-                        self.push(SessionEvent::RefreshFailed {
-                            at: received,
-                            code: e.code(),
-                            backoff_ms: 0,
-                        });
-                        self.permanent = Some(e.clone());
-                        Err(e)
+                        Err(self.backoff_failure(
+                            received,
+                            e,
+                            retry_after.as_deref(),
+                            BackoffKind::Configuration,
+                        ))
                     }
                 }
             }
@@ -1730,13 +1786,32 @@ impl Session {
         error: SessionError,
         retry_after: Option<&str>,
     ) -> SessionError {
+        self.backoff_failure(now, error, retry_after, BackoffKind::Transient)
+    }
+
+    /// Records a failure and the backoff it starts; returns the error callers will see, with
+    /// the backoff's end as its `retry_at`. Transient: full jitter in `[0, min(cap, base ·
+    /// 2^(n-1))]` for the n-th failure in a row. Configuration: `config_retry_ms`. Either way a
+    /// longer `Retry-After` wins, cut to `max_retry_after_ms`.
+    fn backoff_failure(
+        &mut self,
+        now: Reading,
+        error: SessionError,
+        retry_after: Option<&str>,
+        kind: BackoffKind,
+    ) -> SessionError {
         self.stats.failures += 1;
         self.failures_in_row = self.failures_in_row.saturating_add(1);
         let b = self.config.backoff;
-        let exp = b
-            .base_ms
-            .saturating_mul(1_i64 << (self.failures_in_row - 1).min(30));
-        let mut delay = below(self.rng.as_mut(), exp.min(b.cap_ms).saturating_add(1));
+        let mut delay = match kind {
+            BackoffKind::Transient => {
+                let exp = b
+                    .base_ms
+                    .saturating_mul(1_i64 << (self.failures_in_row - 1).min(30));
+                below(self.rng.as_mut(), exp.min(b.cap_ms).saturating_add(1))
+            }
+            BackoffKind::Configuration => b.config_retry_ms,
+        };
         if let Some(ra) = retry_after.and_then(|v| parse_retry_after(v, now.wall).ok()) {
             let ra_ms = match ra {
                 RetryAfter::Delay { ms } => ms,
@@ -1783,6 +1858,7 @@ impl Session {
         self.backoff = Some(Backoff {
             until,
             error: error.clone(),
+            kind,
         });
         error
     }

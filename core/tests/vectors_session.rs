@@ -274,6 +274,7 @@ fn build_config(c: &Value) -> R<(SessionConfig, u64)> {
                 .get("max_retry_after_ms")
                 .and_then(Value::as_i64)
                 .unwrap_or(d.max_retry_after_ms),
+            ..d
         };
     }
     if let Some(k) = c.get("skew") {

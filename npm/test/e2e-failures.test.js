@@ -23,7 +23,9 @@ const CASES = [
   ["HTTP 502 after processing", { kind: "status", status: 502, after_processing: true }, "http_error", { status: 502 }],
   ["HTTP 503 + Retry-After", { kind: "status", status: 503, retry_after: "1" }, "http_error", { retryAfter: "1" }],
   ["HTTP 429", { kind: "status", status: 429 }, "http_error", { errorClass: "transient", status: 429 }],
-  ["HTTP 404", { kind: "status", status: 404 }, "http_error", { errorClass: "permanent", status: 404 }],
+  // An HTTP error without an OAuth error is not the authorization server's word: transient.
+  ["HTTP 404", { kind: "status", status: 404 }, "http_error", { errorClass: "transient", status: 404 }],
+  ["HTTP 301", { kind: "status", status: 301, body: "" }, "http_error", { errorClass: "transient", status: 301 }],
   ["invalid_client", { kind: "oauth_error", error: "invalid_client", status: 401 }, "invalid_client", { errorClass: "permanent" }],
   ["invalid_grant", { kind: "oauth_error", error: "invalid_grant" }, "invalid_grant", { oauthError: "invalid_grant" }],
   ["unauthorized_client", { kind: "oauth_error", error: "unauthorized_client" }, "unauthorized_client", {}],
@@ -35,9 +37,10 @@ const CASES = [
   ["slow (beyond tokenTimeoutMs)", { kind: "slow", delay_s: 5 }, "transport_error", { failure: "timeout" }],
   ["truncated JSON", { kind: "invalid_json" }, "invalid_json", { errorClass: "transient" }],
   ["HTML sign-in page", { kind: "html" }, "invalid_json", {}],
-  ["HTML error page (403)", { kind: "html", status: 403 }, "http_error", { status: 403 }],
+  ["HTML error page (403)", { kind: "html", status: 403 }, "http_error", { status: 403, errorClass: "transient" }],
   ["empty body", { kind: "empty_body" }, "invalid_json", {}],
-  ["no access_token", { kind: "missing_field", field: "access_token" }, "missing_access_token", {}],
+  ["no access_token", { kind: "missing_field", field: "access_token" }, "missing_access_token", { errorClass: "transient" }],
+  ["token_type DPoP", { kind: "override", set: { token_type: "DPoP" } }, "unsupported_token_type", { errorClass: "transient" }],
   ["token_type mac", { kind: "override", set: { token_type: "mac" } }, "unsupported_token_type", {}],
   ["negative expires_in", { kind: "override", set: { expires_in: -5 } }, "invalid_expires_in", {}],
   ["access_token not a string", { kind: "override", set: { access_token: 42 } }, "invalid_access_token", {}],
@@ -97,15 +100,65 @@ test("after a transient failure the session recovers once the token endpoint doe
   assert.equal(stats.tokenRequestErrors, 1);
 });
 
-test("wrong client secret → invalid_client (permanent), and no second token request", async () => {
+test("wrong client secret → invalid_client (configuration error): fails fast, no second token request before configRetryMs", async () => {
   const tcFetch = createFetch({ tokenUrl: info.token_url, clientId: "demo-client", clientSecret: "wrong-secret" });
+  const before = Date.now();
   const first = await within(8_000, tcFetch(`${info.api_url}/x`)).catch((e) => e);
   assert.ok(first instanceof TokenClockError);
   assert.equal(first.code, "invalid_client");
+  assert.equal(first.errorClass, "permanent");
   assert.doesNotMatch(first.message, /wrong-secret/);
+  // Retried after configRetryMs (default 5 min), never "dead until restart".
+  assert.ok(first.retryAtMs >= before + 290_000 && first.retryAtMs <= Date.now() + 300_000, String(first.retryAtMs));
   const second = await within(8_000, tcFetch(`${info.api_url}/x`)).catch((e) => e);
   assert.equal(second.code, "invalid_client");
   assert.equal((await server.stats()).token.requests, 1);
+});
+
+test("one HTML 403 from a WAF does not end the session: the next request gets a token", async () => {
+  await server.config({
+    failures: [{ kind: "status", status: 403, content_type: "text/html", body: "<html><body><h1>403 Forbidden</h1>Request blocked.</body></html>" }],
+  });
+  const tcFetch = createFetch({
+    tokenUrl: info.token_url,
+    clientId: "demo-client",
+    clientSecret: "demo-secret",
+    backoff: { baseMs: 50, capMs: 200 },
+  });
+  const started = Date.now();
+  const error = await within(8_000, tcFetch(`${info.api_url}/x`)).catch((e) => e);
+  assert.ok(error instanceof TokenClockError, String(error));
+  assert.equal(error.code, "http_error");
+  assert.equal(error.status, 403);
+  assert.equal(error.errorClass, "transient");
+  const response = await within(8_000, tcFetch(`${info.api_url}/x`));
+  assert.equal(response.status, 200);
+  const stats = tcFetch.stats();
+  assert.equal(stats.tokenRequests, 2);
+  assert.equal(stats.tokenRequestErrors, 1);
+  assert.ok(Date.now() - started < 5_000);
+});
+
+test("invalid_client is retried after backoff.configRetryMs, and a fixed server is picked up", async () => {
+  await server.config({ failures: [{ kind: "oauth_error", error: "invalid_client", status: 401 }] });
+  const tcFetch = createFetch({
+    tokenUrl: info.token_url,
+    clientId: "demo-client",
+    clientSecret: "demo-secret",
+    backoff: { baseMs: 50, capMs: 200, configRetryMs: 1_000 },
+  });
+  const first = await within(8_000, tcFetch(`${info.api_url}/x`)).catch((e) => e);
+  assert.equal(first.code, "invalid_client");
+  // Within configRetryMs: fails at once, no token request (not waited out).
+  const t0 = Date.now();
+  const second = await within(8_000, tcFetch(`${info.api_url}/x`)).catch((e) => e);
+  assert.equal(second.code, "invalid_client");
+  assert.ok(Date.now() - t0 < 500);
+  assert.equal(tcFetch.stats().tokenRequests, 1);
+  await new Promise((r) => setTimeout(r, Math.max(0, second.retryAtMs - Date.now()) + 50));
+  const response = await within(8_000, tcFetch(`${info.api_url}/x`));
+  assert.equal(response.status, 200);
+  assert.equal(tcFetch.stats().tokenRequests, 2);
 });
 
 test("client_secret_post is honoured", async () => {

@@ -49,18 +49,28 @@
 //!
 //! # Classification ([`ErrorClass`])
 //!
+//! One odd answer must never end a session for good: only the authorization server saying, in
+//! a readable OAuth error, that the configuration is wrong stops the retries for long.
+//!
 //! * `invalid_grant` → [`ErrorClass::InvalidGrant`]: the refresh token (or code, or
-//!   assertion) is dead; the session may fall back to its primary grant.
-//! * `temporarily_unavailable`, `server_error` (§4.1.2.1, also sent by token endpoints),
-//!   HTTP 408, 429 and 5xx without a known code, and bodies that are not a JSON object at all
-//!   on `2xx` (a proxy's HTML page, a truncated body) → [`ErrorClass::Transient`]: back off
-//!   and retry.
-//! * Everything else → [`ErrorClass::Permanent`]: `invalid_client` (whether it came with 400
-//!   or with the 401 that §5.2 requires after Basic authentication), `unauthorized_client`,
-//!   `unsupported_grant_type`, `invalid_scope`, `invalid_request` (we send well-formed
-//!   requests, so it means misconfiguration), unknown codes on other statuses, other 4xx and
-//!   3xx (a token endpoint must not redirect), and a well-formed JSON success that breaks a
-//!   rule above (retrying gets the same answer).
+//!   assertion) was refused; the session drops a refresh token and falls back to its primary
+//!   grant if there is one (on a primary grant it is a configuration error, as below).
+//! * `invalid_client` (whether it came with 400 or with the 401 that §5.2 requires after Basic
+//!   authentication), `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`,
+//!   `invalid_request` (we send well-formed requests, so it means misconfiguration), and
+//!   unknown codes on any status but 408, 429 and 5xx (4xx, and 2xx: GitHub's `200` with an
+//!   `error`) → [`ErrorClass::Permanent`]: a configuration fix is needed. The session fails
+//!   callers without a valid token at once, and asks again only after
+//!   [`BackoffPolicy::config_retry_ms`](crate::session::BackoffPolicy::config_retry_ms).
+//! * Everything else → [`ErrorClass::Transient`]: back off (full jitter, `Retry-After`
+//!   honoured) and retry. That is `temporarily_unavailable`, `server_error` (§4.1.2.1, also
+//!   sent by token endpoints) and unknown codes on 408, 429 and 5xx; **every** HTTP error
+//!   without a readable OAuth `error` whatever its status (a WAF's HTML 403, a 301 to a
+//!   trailing slash, a 404 while the issuer deploys, a proxy's 401 without a body: none of
+//!   them is the authorization server's word); and every [`MalformedResponse`] (a body that
+//!   is not JSON, a success without `access_token`, with `token_type: DPoP`, a bad
+//!   `expires_in`, duplicate members, ...): a half-deployed or misrouted server answers like
+//!   that for a while, and the retries are bounded by the backoff.
 //!
 //! `Retry-After` is kept raw (trimmed, printable ASCII, at most 64 bytes, else dropped) on
 //! every error; the session parses it (seconds or HTTP-date).
@@ -233,17 +243,6 @@ pub enum MalformedResponse {
 }
 
 impl MalformedResponse {
-    /// Whether retrying may help (the body was not a readable JSON object at all).
-    const fn is_transient(self) -> bool {
-        matches!(
-            self,
-            MalformedResponse::InvalidStatus
-                | MalformedResponse::BodyTooLarge
-                | MalformedResponse::InvalidJson
-                | MalformedResponse::NotAnObject
-        )
-    }
-
     const fn code(self) -> &'static str {
         match self {
             MalformedResponse::InvalidStatus => "invalid_status",
@@ -290,15 +289,21 @@ impl fmt::Display for MalformedResponse {
     }
 }
 
-/// How the session should react to a failed token request.
+/// How the session should react to a failed token request (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorClass {
-    /// Retrying will not help: stop and report.
+    /// Needs a configuration fix (`invalid_client`, `invalid_scope`, ...): callers without a
+    /// valid token fail fast, and the session asks again only after
+    /// [`BackoffPolicy::config_retry_ms`](crate::session::BackoffPolicy::config_retry_ms)
+    /// (or a longer `Retry-After`). Never "dead until restart".
     Permanent,
-    /// The grant is dead (`invalid_grant`): fall back from a refresh token to the primary
-    /// grant if there is one, else stop.
+    /// The grant was refused (`invalid_grant`): a refresh token is dropped and the session
+    /// falls back to the primary grant if there is one, else it needs a new authorization;
+    /// on a primary grant (client credentials, JWT bearer) it is handled as [`Permanent`].
+    ///
+    /// [`Permanent`]: ErrorClass::Permanent
     InvalidGrant,
-    /// Back off (honouring `Retry-After`) and retry.
+    /// Back off (full jitter, honouring `Retry-After`) and retry.
     Transient,
 }
 
@@ -367,7 +372,7 @@ impl TokenEndpointError {
         self.retry_after.as_deref()
     }
 
-    /// Permanent, invalid grant, or transient (see the module docs).
+    /// Permanent (configuration), invalid grant, or transient (see the module docs).
     pub fn class(&self) -> ErrorClass {
         match &self.kind {
             TokenEndpointErrorKind::OAuth { error, status, .. } => match error {
@@ -380,21 +385,20 @@ impl TokenEndpointError {
                 | OAuthError::UnauthorizedClient
                 | OAuthError::UnsupportedGrantType
                 | OAuthError::InvalidScope => ErrorClass::Permanent,
-                OAuthError::Other(_) => status_class(*status),
+                OAuthError::Other(_) => unknown_code_class(*status),
             },
-            TokenEndpointErrorKind::Http { status } => status_class(*status),
-            TokenEndpointErrorKind::Malformed { what, .. } => {
-                if what.is_transient() {
-                    ErrorClass::Transient
-                } else {
-                    ErrorClass::Permanent
-                }
+            // Not the authorization server's word (a proxy, a WAF, a redirect, a deploy), or
+            // an answer a fixed server will not give again: retrying is the only way to know.
+            TokenEndpointErrorKind::Http { .. } | TokenEndpointErrorKind::Malformed { .. } => {
+                ErrorClass::Transient
             }
         }
     }
 }
 
-fn status_class(status: u16) -> ErrorClass {
+/// An OAuth `error` code we do not know: the status says whether the server is overloaded
+/// (408, 429, 5xx) or refusing the request as configured.
+fn unknown_code_class(status: u16) -> ErrorClass {
     match status {
         408 | 429 | 500..=599 => ErrorClass::Transient,
         _ => ErrorClass::Permanent,
@@ -798,7 +802,104 @@ mod tests {
         );
     }
 
+    #[test]
+    fn http_errors_without_an_oauth_error_are_transient_whatever_the_status() {
+        // A WAF's HTML 403, a redirect to a trailing slash, a 404 during a deploy, a proxy's
+        // bare 401: none is the authorization server's word.
+        let cases: [(u16, &[u8]); 9] = [
+            (403, b"<html><body>Request blocked</body></html>"),
+            (301, b""),
+            (302, b""),
+            (404, b"<html>Not Found</html>"),
+            (401, b""),
+            (400, br#"{"message":"bad"}"#),
+            (405, b"Method Not Allowed"),
+            (418, br#"{"error":""}"#),
+            (
+                400,
+                br#"{"error":"invalid_grant","error":"invalid_client"}"#,
+            ),
+        ];
+        for (status, body) in cases {
+            let e = parse_token_response(status, &[], body).unwrap_err();
+            assert_eq!(
+                (e.code(), e.class()),
+                ("http_error", ErrorClass::Transient),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_malformed_success_is_transient() {
+        for (body, code) in [
+            (r#"{"token_type":"Bearer"}"#, "missing_access_token"),
+            (
+                r#"{"access_token":"a","token_type":"DPoP"}"#,
+                "unsupported_token_type",
+            ),
+            (
+                r#"{"access_token":"a","expires_in":0}"#,
+                "invalid_expires_in",
+            ),
+            (
+                r#"{"access_token":"a","access_token":"b"}"#,
+                "duplicate_field",
+            ),
+            (r#"{"access_token":"a b"}"#, "invalid_access_token"),
+            (r#"{"access_token":"a","scope":{}}"#, "invalid_field"),
+            ("<html>", "invalid_json"),
+        ] {
+            let e = parse_token_response(200, &[], body.as_bytes()).unwrap_err();
+            assert_eq!(
+                (e.code(), e.class()),
+                (code, ErrorClass::Transient),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn configuration_errors_are_permanent() {
+        for (status, code) in [
+            (401, "invalid_client"),
+            (400, "invalid_client"),
+            (400, "unauthorized_client"),
+            (400, "invalid_scope"),
+            (400, "invalid_request"),
+            (400, "unsupported_grant_type"),
+        ] {
+            let body = format!(r#"{{"error":"{code}"}}"#);
+            let e = parse_token_response(status, &[], body.as_bytes()).unwrap_err();
+            assert_eq!((e.code(), e.class()), (code, ErrorClass::Permanent));
+        }
+        // Unknown codes: the status decides.
+        for (status, class) in [
+            (400, ErrorClass::Permanent),
+            (403, ErrorClass::Permanent),
+            (200, ErrorClass::Permanent),
+            (408, ErrorClass::Transient),
+            (429, ErrorClass::Transient),
+            (503, ErrorClass::Transient),
+        ] {
+            let e = parse_token_response(status, &[], br#"{"error":"slow_down"}"#).unwrap_err();
+            assert_eq!((e.code(), e.class()), ("oauth_error", class), "{status}");
+        }
+        let e = parse_token_response(400, &[], br#"{"error":"invalid_grant"}"#).unwrap_err();
+        assert_eq!(e.class(), ErrorClass::InvalidGrant);
+    }
+
     proptest::proptest! {
+        /// Only a readable OAuth `error` can make a failure anything but transient.
+        #[test]
+        fn without_an_oauth_error_every_failure_is_transient(status in 0u16..700, body in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            if let Err(e) = parse_token_response(status, &[], &body) {
+                if !matches!(e.kind(), TokenEndpointErrorKind::OAuth { .. }) {
+                    proptest::prop_assert_eq!(e.class(), ErrorClass::Transient);
+                }
+            }
+        }
+
         /// Never panics, and a success always holds a header-safe token and a sane lifetime.
         #[test]
         fn never_panics(status in 0u16..700, body in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {

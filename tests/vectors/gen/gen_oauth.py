@@ -382,17 +382,40 @@ def success(**fields):
     return out
 
 
-def oauth(code, klass, status, oauth_error=None, description=None, retry_after=None):
-    return {"error": code, "class": klass, "kind": "oauth", "status": status,
+# The class of a failure (SPEC "Failure classes and who decides"): one odd answer must never end
+# a session for good.
+# * invalid_grant: its own class (the session drops a refresh token and falls back);
+# * configuration errors ("permanent": fail fast, retried only after a long backoff): the codes
+#   below, and unknown codes on any status but 408, 429 and 5xx;
+# * everything else is transient: temporarily_unavailable, server_error, unknown codes on
+#   408/429/5xx, every HTTP error without a readable OAuth error whatever its status (a WAF's
+#   HTML 403, a redirect, a 404 during a deploy), and every malformed response.
+CONFIG_CODES = {"invalid_client", "unauthorized_client", "invalid_scope", "invalid_request", "unsupported_grant_type"}
+
+
+def oauth_class(code, status):
+    if code == "invalid_grant":
+        return "invalid_grant"
+    if code in CONFIG_CODES:
+        return "permanent"
+    if code in ("temporarily_unavailable", "server_error"):
+        return "transient"
+    return "transient" if status in (408, 429) or 500 <= status <= 599 else "permanent"
+
+
+def oauth(code, status, oauth_error=None, description=None, retry_after=None):
+    return {"error": code, "class": oauth_class(code, status), "kind": "oauth", "status": status,
             "oauth_error": oauth_error or code, "description": description, "retry_after": retry_after}
 
 
-def http(klass, status, retry_after=None):
-    return {"error": "http_error", "class": klass, "kind": "http", "status": status, "retry_after": retry_after}
+def http(status, retry_after=None):
+    """A non-2xx without a usable OAuth error: transient whatever the status."""
+    return {"error": "http_error", "class": "transient", "kind": "http", "status": status, "retry_after": retry_after}
 
 
-def bad(code, klass, status=200):
-    return {"error": code, "class": klass, "kind": "malformed", "status": status}
+def bad(code, status=200):
+    """A response that is neither a success nor an OAuth error: transient."""
+    return {"error": code, "class": "transient", "kind": "malformed", "status": status}
 
 
 J = json.dumps
@@ -449,121 +472,134 @@ resp("padded-1mib", "body of exactly 1 MiB (whitespace padded) is accepted", 200
 resp("escaped-key", "member names are compared after JSON unescaping", 200, '{"\\u0061ccess_token":"a"}', success(access_token="a"))
 
 # --- malformed successes ---------------------------------------------------------------------------
-resp("missing-access-token", "no access_token", 200, J({"token_type": "Bearer", "expires_in": 3600}), bad("missing_access_token", "permanent"))
-resp("empty-access-token", "access_token \"\"", 200, J({"access_token": ""}), bad("missing_access_token", "permanent"))
-resp("null-access-token", "access_token null", 200, J({"access_token": None}), bad("missing_access_token", "permanent"))
-resp("number-access-token", "access_token not a string", 200, J({"access_token": 12345}), bad("invalid_access_token", "permanent"))
+# All transient: a half-deployed or misrouted server answers like this for a while, and the
+# session's backoff bounds the retries.
+resp("missing-access-token", "no access_token", 200, J({"token_type": "Bearer", "expires_in": 3600}), bad("missing_access_token"))
+resp("empty-access-token", "access_token \"\"", 200, J({"access_token": ""}), bad("missing_access_token"))
+resp("null-access-token", "access_token null", 200, J({"access_token": None}), bad("missing_access_token"))
+resp("number-access-token", "access_token not a string", 200, J({"access_token": 12345}), bad("invalid_access_token"))
 resp("access-token-space", "space inside the token would split the Authorization header", 200, J({"access_token": "ab cd"}),
-     bad("invalid_access_token", "permanent"))
+     bad("invalid_access_token"))
 resp("access-token-crlf", "CR/LF inside the token: header injection", 200, J({"access_token": "ab\r\nX-Evil: 1"}),
-     bad("invalid_access_token", "permanent"))
-resp("access-token-nul", "NUL inside the token", 200, J({"access_token": "ab\u0000"}), bad("invalid_access_token", "permanent"))
-resp("access-token-non-ascii", "non-ASCII token", 200, J({"access_token": "jéton"}, ensure_ascii=False), bad("invalid_access_token", "permanent"))
+     bad("invalid_access_token"))
+resp("access-token-nul", "NUL inside the token", 200, J({"access_token": "ab\u0000"}), bad("invalid_access_token"))
+resp("access-token-non-ascii", "non-ASCII token", 200, J({"access_token": "jéton"}, ensure_ascii=False), bad("invalid_access_token"))
 resp("token-type-mac", "MAC tokens are not bearer tokens", 200, J({"access_token": "a", "token_type": "mac"}),
-     bad("unsupported_token_type", "permanent"))
+     bad("unsupported_token_type"))
 resp("token-type-dpop", "a DPoP-bound token used as bearer fails everywhere", 200, J({"access_token": "a", "token_type": "DPoP"}),
-     bad("unsupported_token_type", "permanent"))
-resp("token-type-empty", "token_type \"\"", 200, J({"access_token": "a", "token_type": ""}), bad("unsupported_token_type", "permanent"))
-resp("token-type-number", "token_type not a string", 200, J({"access_token": "a", "token_type": 1}), bad("invalid_field", "permanent"))
-resp("expires-in-zero", "expires_in 0: already dead", 200, J({"access_token": "a", "expires_in": 0}), bad("invalid_expires_in", "permanent"))
-resp("expires-in-negative", "negative expires_in", 200, J({"access_token": "a", "expires_in": -1}), bad("invalid_expires_in", "permanent"))
+     bad("unsupported_token_type"))
+resp("token-type-empty", "token_type \"\"", 200, J({"access_token": "a", "token_type": ""}), bad("unsupported_token_type"))
+resp("token-type-number", "token_type not a string", 200, J({"access_token": "a", "token_type": 1}), bad("invalid_field"))
+resp("expires-in-zero", "expires_in 0: already dead", 200, J({"access_token": "a", "expires_in": 0}), bad("invalid_expires_in"))
+resp("expires-in-negative", "negative expires_in", 200, J({"access_token": "a", "expires_in": -1}), bad("invalid_expires_in"))
 resp("expires-in-negative-string", "negative numeric string", 200, J({"access_token": "a", "expires_in": "-3600"}),
-     bad("invalid_expires_in", "permanent"))
-resp("expires-in-word", "non-numeric string", 200, J({"access_token": "a", "expires_in": "one hour"}), bad("invalid_expires_in", "permanent"))
+     bad("invalid_expires_in"))
+resp("expires-in-word", "non-numeric string", 200, J({"access_token": "a", "expires_in": "one hour"}), bad("invalid_expires_in"))
 resp("expires-in-exponent-string", "exponent notation in a string is not accepted", 200, J({"access_token": "a", "expires_in": "3.6e3"}),
-     bad("invalid_expires_in", "permanent"))
-resp("expires-in-over-year", "365 days + 1 s", 200, J({"access_token": "a", "expires_in": 31_536_001}), bad("invalid_expires_in", "permanent"))
-resp("expires-in-huge", "1e300", 200, '{"access_token":"a","expires_in":1e300}', bad("invalid_expires_in", "permanent"))
-resp("expires-in-u64", "beyond i64", 200, '{"access_token":"a","expires_in":18446744073709551615}', bad("invalid_expires_in", "permanent"))
-resp("expires-in-tiny", "0.0001 s floors to 0 ms", 200, '{"access_token":"a","expires_in":0.0001}', bad("invalid_expires_in", "permanent"))
-resp("expires-in-bool", "boolean expires_in", 200, J({"access_token": "a", "expires_in": True}), bad("invalid_expires_in", "permanent"))
-resp("refresh-token-number", "refresh_token not a string", 200, J({"access_token": "a", "refresh_token": 5}), bad("invalid_field", "permanent"))
+     bad("invalid_expires_in"))
+resp("expires-in-over-year", "365 days + 1 s", 200, J({"access_token": "a", "expires_in": 31_536_001}), bad("invalid_expires_in"))
+resp("expires-in-huge", "1e300", 200, '{"access_token":"a","expires_in":1e300}', bad("invalid_expires_in"))
+resp("expires-in-u64", "beyond i64", 200, '{"access_token":"a","expires_in":18446744073709551615}', bad("invalid_expires_in"))
+resp("expires-in-tiny", "0.0001 s floors to 0 ms", 200, '{"access_token":"a","expires_in":0.0001}', bad("invalid_expires_in"))
+resp("expires-in-bool", "boolean expires_in", 200, J({"access_token": "a", "expires_in": True}), bad("invalid_expires_in"))
+resp("refresh-token-number", "refresh_token not a string", 200, J({"access_token": "a", "refresh_token": 5}), bad("invalid_field"))
 resp("refresh-token-control", "control character in refresh_token", 200, J({"access_token": "a", "refresh_token": "r\n"}),
-     bad("invalid_field", "permanent"))
-resp("id-token-space", "id_token with a space", 200, J({"access_token": "a", "id_token": "a b"}), bad("invalid_field", "permanent"))
-resp("scope-object", "scope as an object", 200, J({"access_token": "a", "scope": {"x": 1}}), bad("invalid_field", "permanent"))
+     bad("invalid_field"))
+resp("id-token-space", "id_token with a space", 200, J({"access_token": "a", "id_token": "a b"}), bad("invalid_field"))
+resp("scope-object", "scope as an object", 200, J({"access_token": "a", "scope": {"x": 1}}), bad("invalid_field"))
 resp("duplicate-access-token", "two access_token members: parsers would disagree", 200, '{"access_token":"a","access_token":"b"}',
-     bad("duplicate_field", "permanent"))
+     bad("duplicate_field"))
 resp("duplicate-escaped", "duplicate hidden behind a JSON escape", 200, '{"expires_in":60,"\\u0065xpires_in":3600,"access_token":"a"}',
-     bad("duplicate_field", "permanent"))
+     bad("duplicate_field"))
 resp("html-200", "a proxy's login page with status 200", 200, "<!DOCTYPE html><html><body>Sign in</body></html>",
-     bad("invalid_json", "transient"), headers=[["Content-Type", "text/html; charset=utf-8"]])
-resp("empty-200", "empty body", 200, "", bad("invalid_json", "transient"))
-resp("truncated", "body cut off mid-object", 200, '{"access_token":"a","expires_in":36', bad("invalid_json", "transient"))
-resp("trailing-garbage", "a second value after the object", 200, '{"access_token":"a"} {"x":1}', bad("invalid_json", "transient"))
-resp("invalid-utf8", "invalid UTF-8 inside a string", 200, b'{"access_token":"a\xff"}', bad("invalid_json", "transient"))
-resp("array", "JSON array", 200, J([{"access_token": "a"}]), bad("not_json_object", "transient"))
-resp("string", "JSON string", 200, J("access_token=a"), bad("not_json_object", "transient"))
+     bad("invalid_json"), headers=[["Content-Type", "text/html; charset=utf-8"]])
+resp("empty-200", "empty body", 200, "", bad("invalid_json"))
+resp("truncated", "body cut off mid-object", 200, '{"access_token":"a","expires_in":36', bad("invalid_json"))
+resp("trailing-garbage", "a second value after the object", 200, '{"access_token":"a"} {"x":1}', bad("invalid_json"))
+resp("invalid-utf8", "invalid UTF-8 inside a string", 200, b'{"access_token":"a\xff"}', bad("invalid_json"))
+resp("array", "JSON array", 200, J([{"access_token": "a"}]), bad("not_json_object"))
+resp("string", "JSON string", 200, J("access_token=a"), bad("not_json_object"))
 resp("form-encoded", "form-encoded success (GitHub without Accept: application/json)", 200,
-     "access_token=a&token_type=bearer", bad("invalid_json", "transient"), headers=[["Content-Type", "application/x-www-form-urlencoded"]])
-resp("too-large", "1 MiB + 1 byte is refused before parsing", 200, J({"access_token": "a"}), bad("body_too_large", "transient"),
+     "access_token=a&token_type=bearer", bad("invalid_json"), headers=[["Content-Type", "application/x-www-form-urlencoded"]])
+resp("too-large", "1 MiB + 1 byte is refused before parsing", 200, J({"access_token": "a"}), bad("body_too_large"),
      pad_to_len=1024 * 1024 + 1)
 resp("nesting-bomb", "deep nesting inside the object stops at serde_json's recursion limit (128), no stack overflow", 200,
-     '{"x":' + "[" * 10_000 + "]" * 10_000 + ',"access_token":"a"}', bad("invalid_json", "transient"))
+     '{"x":' + "[" * 10_000 + "]" * 10_000 + ',"access_token":"a"}', bad("invalid_json"))
 resp("nesting-top-level-array", "a deeply nested array is rejected as not an object before it is descended", 200,
-     "[" * 10_000 + "]" * 10_000, bad("not_json_object", "transient"))
+     "[" * 10_000 + "]" * 10_000, bad("not_json_object"))
 
 # --- error responses ---------------------------------------------------------------------------------
 resp("invalid-grant", "RFC 6749 §5.2: the refresh token is dead → fall back to the primary grant", 400,
      J({"error": "invalid_grant", "error_description": "Refresh token expired"}),
-     oauth("invalid_grant", "invalid_grant", 400, description="Refresh token expired"))
+     oauth("invalid_grant", 400, description="Refresh token expired"))
 resp("invalid-client-401", "invalid_client with 401 after Basic auth (§5.2 MUST)", 401, J({"error": "invalid_client"}),
-     oauth("invalid_client", "permanent", 401), headers=JSON_CT + [["WWW-Authenticate", 'Basic realm="as"']])
+     oauth("invalid_client", 401), headers=JSON_CT + [["WWW-Authenticate", 'Basic realm="as"']])
 resp("invalid-client-400", "invalid_client with 400 (client_secret_post)", 400, J({"error": "invalid_client"}),
-     oauth("invalid_client", "permanent", 400))
-resp("unauthorized-client", "unauthorized_client", 400, J({"error": "unauthorized_client"}), oauth("unauthorized_client", "permanent", 400))
+     oauth("invalid_client", 400))
+resp("unauthorized-client", "unauthorized_client", 400, J({"error": "unauthorized_client"}), oauth("unauthorized_client", 400))
 resp("unsupported-grant-type", "unsupported_grant_type", 400, J({"error": "unsupported_grant_type"}),
-     oauth("unsupported_grant_type", "permanent", 400))
-resp("invalid-scope", "invalid_scope", 400, J({"error": "invalid_scope"}), oauth("invalid_scope", "permanent", 400))
+     oauth("unsupported_grant_type", 400))
+resp("invalid-scope", "invalid_scope", 400, J({"error": "invalid_scope"}), oauth("invalid_scope", 400))
 resp("invalid-request", "invalid_request", 400, J({"error": "invalid_request", "error_uri": "https://as/doc"}),
-     oauth("invalid_request", "permanent", 400))
+     oauth("invalid_request", 400))
 resp("temporarily-unavailable", "temporarily_unavailable with Retry-After seconds", 503,
-     J({"error": "temporarily_unavailable"}), oauth("temporarily_unavailable", "transient", 503, retry_after="120"),
+     J({"error": "temporarily_unavailable"}), oauth("temporarily_unavailable", 503, retry_after="120"),
      headers=JSON_CT + [["Retry-After", "120"]])
-resp("server-error", "server_error from a token endpoint", 500, J({"error": "server_error"}), oauth("server_error", "transient", 500))
-resp("unknown-code-400", "unknown error code on 400: permanent", 400, J({"error": "invalid_dpop_proof"}),
-     oauth("oauth_error", "permanent", 400, oauth_error="invalid_dpop_proof"))
+resp("server-error", "server_error from a token endpoint", 500, J({"error": "server_error"}), oauth("server_error", 500))
+resp("unknown-code-400", "unknown error code on 400: a configuration error (permanent: fail fast, retried after a long backoff)", 400, J({"error": "invalid_dpop_proof"}),
+     oauth("oauth_error", 400, oauth_error="invalid_dpop_proof"))
 resp("unknown-code-503", "unknown error code on 503: transient by status", 503, J({"error": "overloaded"}),
-     oauth("oauth_error", "transient", 503, oauth_error="overloaded"))
+     oauth("oauth_error", 503, oauth_error="overloaded"))
 resp("case-sensitive-code", "error codes are case-sensitive (§5.2): INVALID_GRANT is unknown", 400, J({"error": "INVALID_GRANT"}),
-     oauth("oauth_error", "permanent", 400, oauth_error="INVALID_GRANT"))
+     oauth("oauth_error", 400, oauth_error="INVALID_GRANT"))
 resp("github-200-error", "GitHub answers 200 with an error object", 200,
      J({"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."}),
-     oauth("oauth_error", "permanent", 200, oauth_error="bad_verification_code", description="The code passed is incorrect or expired."))
+     oauth("oauth_error", 200, oauth_error="bad_verification_code", description="The code passed is incorrect or expired."))
 resp("error-wins", "error and access_token together: treated as an error", 200, J({"error": "invalid_grant", "access_token": "a"}),
-     oauth("invalid_grant", "invalid_grant", 200))
+     oauth("invalid_grant", 200))
 desc = "Ungültiges Token\r\n<script>" + "x" * 400
 clean = "".join(c if " " <= c <= "~" else "?" for c in desc)[:256]
 resp("description-sanitised", "error_description: non-ASCII and CR/LF replaced by '?', capped at 256 characters", 400,
      J({"error": "invalid_grant", "error_description": desc}, ensure_ascii=False),
-     oauth("invalid_grant", "invalid_grant", 400, description=clean))
+     oauth("invalid_grant", 400, description=clean))
 code = 'bad"code\\\n' + "y" * 100
 clean_code = "".join(c if (c in " !" or "#" <= c <= "[" or "]" <= c <= "~") else "?" for c in code)[:64]
 resp("code-sanitised", "unknown error code sanitised to RFC 6749's charset, capped at 64 bytes", 400, J({"error": code}),
-     oauth("oauth_error", "permanent", 400, oauth_error=clean_code))
+     oauth("oauth_error", 400, oauth_error=clean_code))
 resp("description-not-string", "error_description of another type is dropped", 400, J({"error": "invalid_grant", "error_description": 5}),
-     oauth("invalid_grant", "invalid_grant", 400))
-resp("error-empty", "empty error code on 400: no usable OAuth error", 400, J({"error": ""}), http("permanent", 400))
-resp("error-number", "error code not a string", 400, J({"error": 400}), http("permanent", 400))
-resp("error-duplicate", "two error members: not trusted", 400, '{"error":"invalid_grant","error":"invalid_client"}', http("permanent", 400))
+     oauth("invalid_grant", 400))
+resp("error-empty", "empty error code on 400: no usable OAuth error", 400, J({"error": ""}), http(400))
+resp("error-number", "error code not a string", 400, J({"error": 400}), http(400))
+resp("error-duplicate", "two error members: not trusted", 400, '{"error":"invalid_grant","error":"invalid_client"}', http(400))
 resp("429-html", "rate limited by a gateway, Retry-After as HTTP-date, lower-case name, padded", 429, "<html>Too Many Requests</html>",
-     http("transient", 429, retry_after="Wed, 21 Oct 2015 07:28:00 GMT"),
+     http(429, retry_after="Wed, 21 Oct 2015 07:28:00 GMT"),
      headers=[["content-type", "text/html"], ["retry-after", "  Wed, 21 Oct 2015 07:28:00 GMT \t"]])
-resp("502-empty", "bad gateway, empty body", 502, "", http("transient", 502), headers=[])
-resp("504-json-no-error", "gateway timeout with a JSON body without error", 504, J({"message": "timeout"}), http("transient", 504))
-resp("408", "request timeout", 408, "", http("transient", 408), headers=[])
-resp("404-html", "wrong token URL", 404, "<html>Not Found</html>", http("permanent", 404), headers=[["Content-Type", "text/html"]])
-resp("401-empty", "401 without a body (Basic auth rejected by a proxy): permanent like invalid_client", 401, "", http("permanent", 401),
+resp("502-empty", "bad gateway, empty body", 502, "", http(502), headers=[])
+resp("504-json-no-error", "gateway timeout with a JSON body without error", 504, J({"message": "timeout"}), http(504))
+resp("408", "request timeout", 408, "", http(408), headers=[])
+resp("404-html", "wrong token URL, or the issuer mid-deploy: no OAuth error, so transient (backoff), never dead until restart", 404, "<html>Not Found</html>", http(404), headers=[["Content-Type", "text/html"]])
+resp("401-empty", "401 without a body (a proxy in front of the issuer): no OAuth error, so transient, unlike invalid_client", 401, "", http(401),
      headers=[["WWW-Authenticate", "Basic"]])
-resp("302-redirect", "a token endpoint must not redirect", 302, "", http("permanent", 302), headers=[["Location", "https://login.example/"]])
-resp("retry-after-too-long", "Retry-After over 64 bytes is dropped", 503, "", http("transient", 503),
+resp("302-redirect", "a token endpoint must not redirect: not followed, a transient failure (backoff) until it stops", 302, "", http(302), headers=[["Location", "https://login.example/"]])
+resp("403-html-waf", "a WAF's HTML 403 page in front of the token endpoint: not the authorization server's word, transient",
+     403, "<!DOCTYPE html><html><body><h1>403 Forbidden</h1>Request blocked.</body></html>", http(403),
+     headers=[["Content-Type", "text/html; charset=utf-8"]])
+resp("301-trailing-slash", "a 301 to the URL with a trailing slash: not followed (a POST must not be redirected), transient",
+     301, "", http(301), headers=[["Location", "https://issuer.example/token/"]])
+resp("403-json-no-error", "403 with a JSON body that is not an OAuth error (an API gateway's message): transient", 403,
+     J({"message": "Forbidden"}), http(403))
+resp("unknown-code-401", "unknown error code on 401: a configuration error (permanent)", 401, J({"error": "unauthorized"}),
+     oauth("oauth_error", 401, oauth_error="unauthorized"))
+resp("unknown-code-429", "unknown error code on 429: transient by status", 429, J({"error": "slow_down"}),
+     oauth("oauth_error", 429, oauth_error="slow_down"))
+resp("retry-after-too-long", "Retry-After over 64 bytes is dropped", 503, "", http(503),
      headers=[["Retry-After", "1" * 65]])
-resp("retry-after-control", "Retry-After with a control character is dropped", 503, "", http("transient", 503),
+resp("retry-after-control", "Retry-After with a control character is dropped", 503, "", http(503),
      headers=[["Retry-After", "12\u000034"]])
-resp("error-too-large", "1 MiB + 1 error body is not parsed", 500, J({"error": "invalid_grant"}), http("transient", 500),
+resp("error-too-large", "1 MiB + 1 error body is not parsed", 500, J({"error": "invalid_grant"}), http(500),
      pad_to_len=1024 * 1024 + 1)
-resp("status-600", "status out of range", 600, J({"access_token": "a"}), bad("invalid_status", "transient", 600))
-resp("status-0", "status 0 (a host passing a transport failure as a status)", 0, "", bad("invalid_status", "transient", 0), headers=[])
+resp("status-600", "status out of range", 600, J({"access_token": "a"}), bad("invalid_status", 600))
+resp("status-0", "status 0 (a host passing a transport failure as a status)", 0, "", bad("invalid_status", 0), headers=[])
 
 
 def write(name, suite, description, cases):

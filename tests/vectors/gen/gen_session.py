@@ -30,10 +30,24 @@ Model (SPEC rules, restated):
   (2 s) is a `wait`, a longer one means "use as is".
 * The session judges a token with the resource server's estimate once it has a sample, the
   issuer's before that.
-* Backoff: full jitter, delay uniform in [0, min(cap, base * 2^(n-1))] for the n-th transient
-  failure in a row (base 1 s, cap 60 s); Retry-After (seconds, or an HTTP-date read through the
-  issuer's estimate: wait until the issuer's clock surely reached it, i.e. `date - low`) is a
-  floor on the delay, capped at max_retry_after_ms. Jittered delays are checked as ranges.
+* Failure classes (SPEC "Failure classes and who decides"): one odd answer never ends a session
+  for good. Transient: transport errors, 408/429/5xx, temporarily_unavailable, server_error,
+  every HTTP error without an OAuth `error` whatever its status (a WAF's HTML 403, a 301, a
+  404), every malformed response (no access_token, token_type DPoP, ...), expired on arrival.
+  Configuration errors: invalid_client, unauthorized_client, invalid_scope, invalid_request,
+  unsupported_grant_type, unknown codes on other statuses, and invalid_grant on a primary
+  client-credentials grant. invalid_grant on a refresh token: dropped, fall back to the primary
+  grant, or reauthorization_required (permanent) when there is none; on an authorization code
+  (spent) reauthorization_required too.
+* Backoff: full jitter, delay uniform in [0, min(cap, base * 2^(n-1))] for the n-th failure in
+  a row (base 1 s, cap 60 s; configuration errors count, a token or a refused refresh token
+  resets); Retry-After (seconds, or an HTTP-date read through the issuer's estimate: wait until
+  the issuer's clock surely reached it, i.e. `date - low`) is a floor on the delay, capped at
+  max_retry_after_ms. Jittered delays are checked as ranges.
+* Configuration errors: no jitter, the delay is config_retry_ms (default 5 min), or a longer
+  Retry-After up to max_retry_after_ms. Callers without a usable token fail at once with the
+  error and its retry time (no `wait`, even when the end is within max_wait); a still-valid
+  token is served (stale, without a ticket) meanwhile; at the end the next caller gets a ticket.
 """
 import base64
 import json
@@ -46,6 +60,8 @@ M0 = 7_000_000  # arbitrary monotonic origin
 TOKEN_URL = "https://issuer.example/token"
 DRIFT_PPM = 200
 MAX_WAIT = 2_000
+CONFIG_RETRY = 300_000  # backoff.config_retry_ms's default
+MAX_RETRY_AFTER = 600_000  # backoff.max_retry_after_ms's default
 
 OUT = Path(__file__).resolve().parent.parent / "session"
 
@@ -580,36 +596,112 @@ def basic_cases():
 # =============================================================================================
 
 def errors_cases():
-    t = T("session-errors-invalid-client-permanent",
-          "invalid_client is permanent: no retry time, no further ticket; the still-valid token "
-          "keeps being served (stale, without a ticket) until hard expiry, then callers fail "
-          "with invalid_client.",
+    # --- configuration errors: fail fast, retried after config_retry_ms ----------------------
+    t = T("session-errors-invalid-client-config-retry",
+          "invalid_client (401 after Basic auth) needs a configuration fix: the error carries the "
+          "retry time (received + config_retry_ms, 5 min, not jittered) and no ticket is issued "
+          "before it; the still-valid token keeps being served (stale, without a ticket) until "
+          "hard expiry, then callers fail at once with invalid_client; next_timeout is the end "
+          "of the wait; then one caller gets a ticket (reason expired) and the fixed server's "
+          "token is served.",
           config())
     standard_first_token(t)
     t.authorize(L(T0 + 72_040), "ready_and_refresh", token="k1", ticket="t2", reason="stale")
+    retry = T0 + 72_300 + CONFIG_RETRY
     t.complete(L(T0 + 72_300), "t2", L(T0 + 72_040),
                json.dumps({"error": "invalid_client", "error_description": "bad secret"}),
-               {"error": "invalid_client", "retry_at_wall_ms": None}, status=401,
+               {"error": "invalid_client", "retry_at_wall_ms": retry}, status=401,
                headers=JSON_HEADERS + [["WWW-Authenticate", "Basic realm=\"issuer\""]])
     t.authorize(L(T0 + 72_400), "ready", token="k1")
     t.authorize(L(T0 + 89_999), "ready", token="k1")
     t.next_timeout(L(T0 + 89_999), L(T0 + 90_000))
-    t.authorize(L(T0 + 90_000), "failed", error="invalid_client")
-    t.authorize(L(T0 + 200_000), "failed", error="invalid_client")
-    t.next_timeout(L(T0 + 200_000), None)
-    add("errors", t.done(stats={"token_requests": 2, "refreshes": 1, "failures": 1}))
+    t.authorize(L(T0 + 90_000), "failed", error="invalid_client", retry_at_wall_ms=retry)
+    t.authorize(L(T0 + 200_000), "failed", error="invalid_client", retry_at_wall_ms=retry)
+    t.next_timeout(L(T0 + 200_000), L(retry))
+    t.authorize(L(retry - 1), "failed", error="invalid_client")
+    t.authorize(L(retry), "refresh", ticket="t3", reason="expired", request=cc_request())
+    t.authorize(L(retry + 10), "wait", wait_reason="refresh_in_flight", until=L(retry + 60_000))
+    tok2 = jwt("k2", iat=floor_s(retry + 100), nbf=floor_s(retry + 100), exp=floor_s(retry + 100) + 100_000)
+    t.complete(L(retry + 200), "t3", L(retry), body(tok2), {"token": "k2"})
+    t.authorize(L(retry + 201), "ready", token="k2")
+    add("errors", t.done(stats={"token_requests": 3, "refreshes": 2, "failures": 1}))
 
     t = T("session-errors-unauthorized-client-initial",
-          "unauthorized_client on the first request: permanent, every caller fails, no ticket "
-          "is issued again.",
+          "unauthorized_client on the first request: every caller fails at once with it and its "
+          "retry time, even within max_wait (2 s) of the end of the wait (a configuration error "
+          "is not waited out); after config_retry_ms (5 min) one caller gets a ticket (reason "
+          "retry); the server now answers with a token.",
           config())
     t.authorize(L(T0), "refresh", ticket="t1", reason="initial")
+    retry = T0 + 200 + CONFIG_RETRY
     t.complete(L(T0 + 200), "t1", L(T0), json.dumps({"error": "unauthorized_client"}),
-               {"error": "unauthorized_client"}, status=400)
-    t.authorize(L(T0 + 300), "failed", error="unauthorized_client")
-    t.authorize(L(T0 + 600_000), "failed", error="unauthorized_client")
-    t.next_timeout(L(T0 + 600_000), None)
-    add("errors", t.done(stats={"token_requests": 1, "refreshes": 0, "failures": 1}))
+               {"error": "unauthorized_client", "retry_at_wall_ms": retry}, status=400)
+    t.authorize(L(T0 + 300), "failed", error="unauthorized_client", retry_at_wall_ms=retry)
+    t.next_timeout(L(T0 + 300), L(retry))
+    t.authorize(L(retry - 1_000), "failed", error="unauthorized_client", retry_at_wall_ms=retry)
+    t.authorize(L(retry), "refresh", ticket="t2", reason="retry")
+    tok = jwt("k1", iat=floor_s(retry + 100), nbf=floor_s(retry + 100), exp=floor_s(retry + 100) + 100_000)
+    t.complete(L(retry + 200), "t2", L(retry), body(tok), {"token": "k1"})
+    t.authorize(L(retry + 201), "ready", token="k1")
+    add("errors", t.done(stats={"token_requests": 2, "refreshes": 1, "failures": 1}))
+
+    t = T("session-errors-config-retry-after",
+          "A configuration error's Retry-After longer than config_retry_ms (450 s > 300 s) is "
+          "honoured; a shorter one (60 s) does not shorten the wait; one over "
+          "max_retry_after_ms (10 min) is cut to it. The failures in a row do not grow the "
+          "configuration wait (it is not exponential).",
+          config())
+    t.authorize(L(T0), "refresh", ticket="t1", reason="initial")
+    r1 = T0 + 200 + 450_000
+    t.complete(L(T0 + 200), "t1", L(T0), json.dumps({"error": "invalid_client"}),
+               {"error": "invalid_client", "retry_at_wall_ms": r1}, status=401,
+               headers=JSON_HEADERS + [["Retry-After", "450"]])
+    t.authorize(L(r1 - 1), "failed", error="invalid_client", retry_at_wall_ms=r1)
+    t.authorize(L(r1), "refresh", ticket="t2", reason="retry")
+    r2 = r1 + 200 + CONFIG_RETRY
+    t.complete(L(r1 + 200), "t2", L(r1), json.dumps({"error": "invalid_scope"}),
+               {"error": "invalid_scope", "retry_at_wall_ms": r2}, status=400,
+               headers=JSON_HEADERS + [["Retry-After", "60"]])
+    t.authorize(L(r1 + 60_200), "failed", error="invalid_scope", retry_at_wall_ms=r2)
+    t.authorize(L(r2), "refresh", ticket="t3", reason="retry")
+    r3 = r2 + 200 + MAX_RETRY_AFTER
+    t.complete(L(r2 + 200), "t3", L(r2), json.dumps({"error": "invalid_client"}),
+               {"error": "invalid_client", "retry_at_wall_ms": r3}, status=401,
+               headers=JSON_HEADERS + [["Retry-After", "86400"]])
+    t.next_timeout(L(r2 + 300), L(r3))
+    t.authorize(L(r3), "refresh", ticket="t4", reason="retry")
+    add("errors", t.done(stats={"token_requests": 4, "refreshes": 0, "failures": 3}))
+
+    t = T("session-errors-invalid-grant-client-credentials-config-retry",
+          "invalid_grant on the primary client-credentials grant (there is no refresh token to "
+          "drop) is a configuration error: fail fast, retried after config_retry_ms; never "
+          "reauthorization_required.",
+          config())
+    t.authorize(L(T0), "refresh", ticket="t1", reason="initial", request=cc_request())
+    retry = T0 + 200 + CONFIG_RETRY
+    t.complete(L(T0 + 200), "t1", L(T0), json.dumps({"error": "invalid_grant"}),
+               {"error": "invalid_grant", "retry_at_wall_ms": retry}, status=400)
+    t.authorize(L(T0 + 300), "failed", error="invalid_grant", retry_at_wall_ms=retry)
+    t.authorize(L(retry), "refresh", ticket="t2", reason="retry", request=cc_request())
+    add("errors", t.done(stats={"token_requests": 2, "refreshes": 0, "failures": 1}))
+
+    t = T("session-errors-config-then-transient",
+          "A configuration error then, after its wait, a 503: the 503 is the second failure in "
+          "a row, so its full-jitter bound is 2 s; the caller within max_wait of the end waits "
+          "(a transient backoff), then a ticket and a token.",
+          config())
+    t.authorize(L(T0), "refresh", ticket="t1", reason="initial")
+    r1 = T0 + 200 + CONFIG_RETRY
+    t.complete(L(T0 + 200), "t1", L(T0), json.dumps({"error": "invalid_request"}),
+               {"error": "invalid_request", "retry_at_wall_ms": r1}, status=400)
+    t.authorize(L(r1), "refresh", ticket="t2", reason="retry")
+    t.complete(L(r1 + 200), "t2", L(r1), "", {"error": "http_error",
+               "retry_at_wall_ms_range": [r1 + 200, r1 + 2_200]}, status=503, headers=[])
+    t.authorize(L(r1 + 2_200), "refresh", ticket="t3", reason="retry")
+    tok = jwt("k1", iat=floor_s(r1 + 2_300), nbf=floor_s(r1 + 2_300), exp=floor_s(r1 + 2_300) + 100_000)
+    t.complete(L(r1 + 2_400), "t3", L(r1 + 2_200), body(tok), {"token": "k1"})
+    t.authorize(L(r1 + 2_401), "ready", token="k1")
+    add("errors", t.done(stats={"token_requests": 3, "refreshes": 1, "failures": 2}))
 
     t = T("session-errors-invalid-grant-fallback",
           "Client credentials primary; the issuer also returned a refresh token, which the next "
@@ -820,15 +912,85 @@ def errors_cases():
     t.authorize(L(T0 + 1_200), "refresh", ticket="t2", reason="retry")
     add("errors", t.done(stats={"token_requests": 2, "failures": 1}))
 
-    t = T("session-errors-missing-access-token-permanent",
-          "A well-formed JSON success without access_token is permanent (retrying gets the same "
-          "answer): callers fail.",
+    t = T("session-errors-missing-access-token-transient",
+          "A 200 whose JSON has no access_token (a half-deployed or misrouted issuer) is "
+          "transient like a 5xx: full-jitter backoff in [0, 1 s], then a new ticket, and the "
+          "token once the server answers properly.",
           config())
     t.authorize(L(T0), "refresh", ticket="t1", reason="initial")
     t.complete(L(T0 + 200), "t1", L(T0), json.dumps({"token_type": "Bearer", "expires_in": 60}),
-               {"error": "missing_access_token", "retry_at_wall_ms": None})
-    t.authorize(L(T0 + 300), "failed", error="missing_access_token")
-    add("errors", t.done(stats={"token_requests": 1, "failures": 1}))
+               {"error": "missing_access_token", "retry_at_wall_ms_range": [T0 + 200, T0 + 1_200]})
+    t.authorize(L(T0 + 1_200), "refresh", ticket="t2", reason="retry")
+    tok = jwt("k1", iat=T0 + 1_000, nbf=T0 + 1_000, exp=T0 + 101_000)
+    t.complete(L(T0 + 1_400), "t2", L(T0 + 1_200), body(tok), {"token": "k1"})
+    t.authorize(L(T0 + 1_401), "ready", token="k1")
+    add("errors", t.done(stats={"token_requests": 2, "refreshes": 1, "failures": 1}))
+
+    t = T("session-errors-dpop-token-type-transient",
+          "A 200 with token_type DPoP (unsupported_token_type: a DPoP-bound token is useless as "
+          "a bearer token) while a valid token is held: transient, the stale token is served "
+          "during the backoff ([0, 1 s]), then a new ticket; the server's bearer token is served.",
+          config())
+    standard_first_token(t)
+    t.authorize(L(T0 + 72_040), "ready_and_refresh", token="k1", ticket="t2", reason="stale")
+    dpop = json.dumps({"access_token": "dpop-bound", "token_type": "DPoP", "expires_in": 100})
+    t.complete(L(T0 + 72_300), "t2", L(T0 + 72_040), dpop,
+               {"error": "unsupported_token_type",
+                "retry_at_wall_ms_range": [T0 + 72_300, T0 + 73_300]})
+    t.authorize(L(T0 + 72_301), "ready", token="k1")
+    t.authorize(L(T0 + 73_300), "ready_and_refresh", token="k1", ticket="t3", reason="stale")
+    tok2 = jwt("k2", iat=T0 + 73_000, nbf=T0 + 73_000, exp=T0 + 173_000)
+    t.complete(L(T0 + 73_500), "t3", L(T0 + 73_300), body(tok2), {"token": "k2"})
+    t.authorize(L(T0 + 73_501), "ready", token="k2")
+    add("errors", t.done(stats={"token_requests": 3, "refreshes": 2, "failures": 1}))
+
+    t = T("session-errors-html-403-transient",
+          "A WAF's HTML 403 page in front of the token endpoint, once: not the authorization "
+          "server's word (no OAuth error), so transient: full-jitter backoff in [0, 1 s]; "
+          "callers within max_wait of its end wait for it; then the next caller gets a ticket "
+          "and the token.",
+          config())
+    t.authorize(L(T0), "refresh", ticket="t1", reason="initial")
+    t.complete(L(T0 + 200), "t1", L(T0),
+               "<!DOCTYPE html><html><body><h1>403 Forbidden</h1>Request blocked.</body></html>",
+               {"error": "http_error", "retry_at_wall_ms_range": [T0 + 200, T0 + 1_200]},
+               status=403, headers=[["Content-Type", "text/html; charset=utf-8"]])
+    t.next_timeout_range(L(T0 + 200), T0 + 200, T0 + 1_200)
+    t.authorize(L(T0 + 1_200), "refresh", ticket="t2", reason="retry")
+    tok = jwt("k1", iat=T0 + 1_000, nbf=T0 + 1_000, exp=T0 + 101_000)
+    t.complete(L(T0 + 1_400), "t2", L(T0 + 1_200), body(tok), {"token": "k1"})
+    t.authorize(L(T0 + 1_401), "ready", token="k1")
+    add("errors", t.done(stats={"token_requests": 2, "refreshes": 1, "failures": 1}))
+
+    t = T("session-errors-301-and-404-transient",
+          "A 301 to the URL with a trailing slash (never followed), then a 404 while the issuer "
+          "deploys: both transient, the bounds double ([0, 1 s], [0, 2 s]); then the token.",
+          config())
+    t.authorize(L(T0), "refresh", ticket="t1", reason="initial")
+    t.complete(L(T0 + 200), "t1", L(T0), "",
+               {"error": "http_error", "retry_at_wall_ms_range": [T0 + 200, T0 + 1_200]},
+               status=301, headers=[["Location", TOKEN_URL + "/"]])
+    t.authorize(L(T0 + 1_200), "refresh", ticket="t2", reason="retry")
+    t.complete(L(T0 + 1_400), "t2", L(T0 + 1_200), "<html>Not Found</html>",
+               {"error": "http_error", "retry_at_wall_ms_range": [T0 + 1_400, T0 + 3_400]},
+               status=404, headers=[["Content-Type", "text/html"]])
+    t.authorize(L(T0 + 3_400), "refresh", ticket="t3", reason="retry")
+    tok = jwt("k1", iat=T0 + 3_000, nbf=T0 + 3_000, exp=T0 + 103_000)
+    t.complete(L(T0 + 3_600), "t3", L(T0 + 3_400), body(tok), {"token": "k1"})
+    t.authorize(L(T0 + 3_601), "ready", token="k1")
+    add("errors", t.done(stats={"token_requests": 3, "refreshes": 1, "failures": 2}))
+
+    t = T("session-errors-invalid-grant-authorization-code",
+          "invalid_grant on the authorization code itself: the code is spent and there is no "
+          "refresh token, so nothing is left to retry with: reauthorization_required, for good.",
+          config(grant=AUTH_CODE, auth=PUBLIC))
+    t.authorize(L(T0), "refresh", ticket="t1", reason="initial")
+    t.complete(L(T0 + 200), "t1", L(T0), json.dumps({"error": "invalid_grant"}),
+               {"error": "reauthorization_required"}, status=400)
+    t.authorize(L(T0 + 300), "failed", error="reauthorization_required", retry_at_wall_ms=None)
+    t.authorize(L(T0 + 3_600_000), "failed", error="reauthorization_required")
+    t.next_timeout(L(T0 + 3_600_000), None)
+    add("errors", t.done(stats={"token_requests": 1, "refreshes": 0, "failures": 1}))
 
 
 # =============================================================================================
@@ -1366,9 +1528,11 @@ def main():
         "basic": "Session transcripts: first use, single flight around the refresh time and hard "
                  "expiry, grants and refresh-token rotation, ticket timeout, stale and foreign "
                  "tickets, configuration errors.",
-        "errors": "Session transcripts: token-endpoint failures (permanent, invalid_grant with and "
-                  "without fallback, transient with full-jitter backoff, Retry-After, transport "
-                  "failures, aborts, expired-on-arrival).",
+        "errors": "Session transcripts: token-endpoint failures (configuration errors: fail fast, "
+                  "retried after config_retry_ms; invalid_grant with and without fallback; "
+                  "transient with full-jitter backoff: HTTP errors without an OAuth error, "
+                  "malformed responses, Retry-After, transport failures, aborts, "
+                  "expired-on-arrival).",
         "skew": "Session transcripts: 401 handling, repeated-401 diagnosis, nbf waits, wall-clock "
                 "steps, caching issuers.",
     }
