@@ -616,9 +616,10 @@ function create(lib, options) {
     else if (a.outcome === "published") counters.fleetPublished += 1;
     else if (a.outcome === "fetched") counters.fleetLocal += 1;
     if (fetched !== null) return fetched;
-    // Not adopted and nothing fetched: the store failed and the fleet shares this session's
-    // refresh token, so core failed the refresh (`store_unavailable`); callers see it next.
-    return { ok: a.outcome === "adopted" };
+    if (a.outcome === "adopted") return { ok: true };
+    // Nothing fetched: core failed the refresh itself (the store failed and the fleet shares
+    // this session's refresh token: `store_unavailable`), or the ticket was abandoned.
+    return { ok: false, error: a.error ?? undefined };
   }
 
   /**
@@ -695,7 +696,7 @@ function create(lib, options) {
           }
           performed += 1;
           const outcome = await join(startFlight(a.ticket, false), signal, Infinity);
-          if (!outcome.ok) lastError = outcome.error;
+          if (!outcome.ok) lastError = outcome.error ?? null;
           break;
         }
         case "wait": {

@@ -96,6 +96,15 @@ impl FleetRefresh {
         set(&o, "waitMs", edge::opt_num(wait));
         set(&o, "outcome", edge::opt_str(outcome));
         set(&o, "tokenId", opt_u64(token));
+        // The error the caller holding the ticket reports when the fleet failed the refresh
+        // itself (nothing was fetched).
+        set(
+            &o,
+            "error",
+            fleet
+                .failure()
+                .map_or(JsValue::NULL, crate::errors::session_error),
+        );
         let notes = Array::new();
         while let Some(n) = fleet.poll_note() {
             let text = match n {

@@ -331,6 +331,9 @@ pub enum FleetNote {
     RecordWithheld,
     /// A peer's record carried a newer refresh token, which replaced ours before the fetch.
     RefreshTokenAdopted,
+    /// The session's refresh token may be presented only under the lease, and the lease
+    /// cannot be had (store failing, or a peer stuck): the refresh failed, nothing was sent.
+    StoreRequired,
 }
 
 impl FleetNote {
@@ -344,6 +347,7 @@ impl FleetNote {
             FleetNote::LeaseLost => "lease_lost",
             FleetNote::RecordWithheld => "record_withheld",
             FleetNote::RefreshTokenAdopted => "refresh_token_adopted",
+            FleetNote::StoreRequired => "store_required",
         }
     }
 }
@@ -423,6 +427,8 @@ pub struct FleetRefresh {
     adopted: Option<TokenId>,
     failed: bool,
     abandoned: bool,
+    /// The error this refresh ended the ticket with, when it failed it without a fetch.
+    failure: Option<SessionError>,
     notes: VecDeque<FleetNote>,
 }
 
@@ -471,6 +477,7 @@ impl FleetRefresh {
             adopted: None,
             failed: false,
             abandoned: false,
+            failure: None,
             notes: VecDeque::new(),
         })
     }
@@ -483,6 +490,13 @@ impl FleetRefresh {
     /// The ticket this refresh is for.
     pub fn ticket(&self) -> TicketId {
         self.ticket
+    }
+
+    /// The error callers see when this refresh failed the ticket itself, without a fetch (a
+    /// session that shares a rotating refresh token and a store that failed): what the caller
+    /// that held the ticket reports. `None` otherwise (a failed fetch reports its own error).
+    pub fn failure(&self) -> Option<&SessionError> {
+        self.failure.as_ref()
     }
 
     /// The next note to log, if any.
@@ -699,10 +713,14 @@ impl FleetRefresh {
     fn fetch_outside_lease(&mut self, session: &mut Session, now: Reading) {
         self.request = None;
         if session.shares_refresh_token() {
+            self.notes.push_back(FleetNote::StoreRequired);
             self.action =
                 match session.fail_refresh(self.ticket, TransportFailure::StoreUnavailable, now) {
                     Err(SessionError::StaleTicket) => FleetAction::Done(FleetOutcome::Abandoned),
-                    _ => FleetAction::Done(FleetOutcome::FetchFailed),
+                    Ok(e) | Err(e) => {
+                        self.failure = Some(e);
+                        FleetAction::Done(FleetOutcome::FetchFailed)
+                    }
                 };
         } else {
             self.action = FleetAction::Fetch {

@@ -401,6 +401,11 @@ impl ErrorCode for SessionError {
         match self {
             SessionError::StaleTicket => "stale_ticket",
             SessionError::TokenEndpoint { error, .. } => error.code(),
+            // Not a transport error at all: nothing was sent (see `TransportFailure`).
+            SessionError::Transport {
+                failure: TransportFailure::StoreUnavailable,
+                ..
+            } => "store_unavailable",
             SessionError::Transport { .. } => "transport_error",
             SessionError::ReauthorizationRequired => "reauthorization_required",
             SessionError::ExpiredOnArrival { .. } => "expired_on_arrival",
@@ -448,7 +453,15 @@ impl fmt::Display for SessionError {
         match self {
             SessionError::StaleTicket => f.write_str("the refresh ticket is not the outstanding one; result ignored"),
             SessionError::TokenEndpoint { error, .. } => write!(f, "token endpoint: {error}"),
-            SessionError::Transport { failure, .. } => write!(f, "token endpoint unreachable: {failure:?}"),
+            SessionError::Transport {
+                failure: TransportFailure::StoreUnavailable,
+                ..
+            } => f.write_str(
+                "the shared token store is unreachable: this session's refresh token is presented only under the fleet lease, so nothing was sent",
+            ),
+            SessionError::Transport { failure, .. } => {
+                write!(f, "token endpoint unreachable: {}", failure.as_str())
+            }
             SessionError::ReauthorizationRequired => {
                 f.write_str("the refresh token was refused and no other grant is available: authorize again")
             }

@@ -1079,7 +1079,7 @@ function runFleetStep(api, session, names, tokenUrl, step, at, exp) {
   }
   const a = r.ok;
   assert.ok(!("error" in exp), `${step.call} gave ${a.kind}, expected error ${exp.error}`);
-  checkKeys(a, ["kind", "lease", "fencing", "leaseMs", "request", "value", "ttlMs", "until", "waitMs", "outcome", "tokenId", "notes"], "fleet action object");
+  checkKeys(a, ["kind", "lease", "fencing", "leaseMs", "request", "value", "ttlMs", "until", "waitMs", "outcome", "tokenId", "error", "notes"], "fleet action object");
   checkFleetAction(a, exp.action, names, session, at, tokenUrl);
   assert.deepEqual(a.notes.map(noteJson), exp.notes ?? [], "notes");
 }
@@ -1138,6 +1138,12 @@ for (const rel of readdirSync(join(VECTORS, "regressions")).filter((f) => f.ends
 
 for (const rel of readdirSync(join(VECTORS, "fuzz-replay")).filter((f) => f.endsWith(".json"))) {
   claimed.add(`fuzz-replay/${rel}`);
+}
+
+// ----- adapters/*.json (adapter conformance scenarios): run by adapter-scenarios.test.js --------
+
+for (const rel of readdirSync(join(VECTORS, "adapters")).filter((f) => f.endsWith(".json"))) {
+  claimed.add(`adapters/${rel}`);
 }
 
 // ----- every file is claimed ------------------------------------------------------------------

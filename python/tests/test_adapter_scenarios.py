@@ -399,8 +399,15 @@ class Run:
             self.advance(step["advance_s"])
         elif "check" in step:
             self.check(i, step["check"], auth)
-        elif "settle" in step or "sleep_s" in step:
-            pass  # Python adapters refresh inline: nothing runs in the background
+        elif "sleep_s" in step:
+            time.sleep(step["sleep_s"])
+        elif "settle" in step:
+            # A stale token's refresh runs in the background: wait for it (bounded).
+            session = auth._driver._session
+            until = time.monotonic() + 10
+            while session.refresh_in_flight and time.monotonic() < until:
+                time.sleep(0.01)
+            assert not session.refresh_in_flight, f"step {i}: background refresh still in flight after 10 s"
         else:
             raise AssertionError(f"step {i}: unknown step {step}")
 

@@ -60,7 +60,8 @@ the small model of gen_session.py (skew estimate, token lifetime) extended with:
   carries the ticket's request rebuilt with it; outside the lease a record's refresh token is
   not taken. Such a session never presents its refresh token outside the lease: a store error
   (at read or lease) or giving up waiting fails the refresh as a transient transport failure
-  `store_unavailable` (backoff as for any transport failure; outcome fetch_failed).
+  `store_unavailable` (note `store_required`; error code `store_unavailable`; backoff as for
+  any transport failure; outcome fetch_failed).
 * The machine: read -> (newer: adopt | issuer clock unknown: probe once, then adopt |
   otherwise take the lease); lease taken -> read again -> (newer: adopt and release |
   fetch under the lease -> publish, or release when the fetch failed or the record is
@@ -1112,14 +1113,14 @@ def user_delegated_cases():
           "fails: store_unavailable, and the refresh fails as a transient transport failure "
           "(store_unavailable), no token request. Backoff base 60 s: the failure's backoff "
           "ends within [0, 60 s] (full jitter); with max_wait 0 a caller at that instant gets "
-          "the failure itself (transport_error, failure store_unavailable).",
+          "the failure itself (store_unavailable).",
           rt_config(policy=dict(POLICY, max_wait_ms=0), backoff={"base_ms": 60_000}),
           flags=["encrypt"])
     t.authorize(L(T0), "refresh", ticket="t1", reason="initial", request=rt_request("rt-1"))
     t.begin(L(T0), "t1", key=KEY_HEX)
     t.fleet(L(T0 + 2), "fleet_on_store_error", A("done", outcome="fetch_failed"),
-            [N("store_unavailable")])
-    t.authorize(L(T0 + 2), "failed", error="transport_error", failure="store_unavailable")
+            [N("store_unavailable"), N("store_required")])
+    t.authorize(L(T0 + 2), "failed", error="store_unavailable", failure="store_unavailable")
     t.next_timeout_range(L(T0 + 2), T0 + 2, T0 + 2 + 60_000)
     CASES.append(t.done(stats={"token_requests": 1, "refreshes": 0, "failures": 1}))
 
@@ -1133,7 +1134,7 @@ def user_delegated_cases():
     t.begin(L(T0), "t1", key=KEY_HEX, fleet={"max_wait_ms": 0})
     t.fleet(L(T0 + 2), "fleet_on_record", t.take_lease(), value=None)
     t.on_lease(L(T0 + 4), None, A("done", outcome="fetch_failed"),
-               [N("waiting_for_peer"), N("gave_up_waiting")])
+               [N("waiting_for_peer"), N("gave_up_waiting"), N("store_required")])
     t.authorize(L(T0 + 4), "wait", wait_reason="backoff")
     CASES.append(t.done(stats={"token_requests": 1, "refreshes": 0, "failures": 1}))
 

@@ -31,12 +31,14 @@ Estimator (drift_ppm, max_samples):
   from.mono and to.mono and discontinuous with `from`.
 * a sample is carried across every jump it is not after, in order: resolved "wall stepped"
   shifts its bounds by -x, resolved "monotonic paused" keeps them, unresolved takes the union
-  `low = min(low, low-x)`, `high = max(high, high-x)`.
+  `low = min(low, low-x)`, `high = max(high, high-x)` — except for a backward jump (x <= 0),
+  which no suspend explains: it is carried as a step.
 * add(sample): observe its reading; when full, drop the sample with the oldest reading
   (monotonic); store it; then resolve: for the latest unresolved jump, with samples both after
   and before it, intersect (Marzullo, below) the after-samples (carried, drift-widened at the
   last reading) and, for each explanation, the before-samples carried with that jump under
-  that explanation; exactly one explanation whose intersection overlaps the after one wins.
+  that explanation; exactly one explanation whose intersection overlaps the after one wins
+  ("monotonic paused" only for x > 0: a suspend only ever makes the wall clock gain).
 * estimate(now): a discontinuity between the last reading and `now` counts as one more,
   unresolved jump (not recorded); each carried sample is then widened by
   `ceil(|now.mono - at.mono| * ppm / 1e6)` on both sides.
@@ -185,7 +187,7 @@ def carry(jump, b, how, ppm):
     pd = drift_ms(x, ppm) if x > 0 else 0
     if how == PAUSED:
         return lo - pd, None if hi is None else hi + pd
-    if how == STEPPED:
+    if how == STEPPED or (how is None and x <= 0):
         return lo - x, None if hi is None else hi - x
     return min(lo, lo - x) - pd, None if hi is None else max(hi, hi - x) + pd
 
@@ -260,7 +262,7 @@ class Model:
         if a["agreeing"] != len(after):
             return
         fits = [e for e in (STEPPED, PAUSED)
-                if overlaps(a, marzullo([self.drifted(self.carried(s, hypothesis=(k, e)), s["at"], now, s.get("rtt"))
+                if (e == STEPPED or jump["x"] > 0) and overlaps(a, marzullo([self.drifted(self.carried(s, hypothesis=(k, e)), s["at"], now, s.get("rtt"))
                                          for s in before]))]
         if len(fits) == 1:
             jump["resolved"] = fits[0]
@@ -523,11 +525,24 @@ skew_case("wall-step-forward", "wall clock stepped 120 s forward while 1 s passe
           R(T0 + 5_750 + 121_000, 5_750 + M0 + 1_000),
           config={"drift_ppm": 0, "max_samples": 16},
           check=lambda e: contains(e, 300) and contains(e, 300 - 120_000))
-skew_case("wall-step-back", "wall clock stepped 90 s back: covers offset + 90 s and offset",
+skew_case("wall-step-back", "wall clock stepped 90 s back: no suspend explains a wall clock that "
+          "gained less than the monotonic one, so the old samples move by the step: the "
+          "estimate covers offset + 90 s, not the old offset",
           base + [{"kind": "observe", "at": R(T0 + 5_750 - 89_000, 5_750 + M0 + 1_000)}],
           R(T0 + 5_750 - 89_000, 5_750 + M0 + 1_000),
           config={"drift_ppm": 0, "max_samples": 16},
-          check=lambda e: contains(e, 300) and contains(e, 300 + 90_000))
+          check=lambda e: contains(e, 300 + 90_000) and not contains(e, 300))
+skew_case("wall-step-back-never-a-suspend", "wall clock 61 s back against the monotonic clock, then "
+          "three samples agreeing with the old offset (as a pause would have them): a pause "
+          "cannot explain a backward jump, so the jump stays unresolved (no resolution moves "
+          "deadlines later) and the three new samples out-vote the two carried old ones",
+          base + [{"kind": "observe", "at": R(T0 + 5_750 - 60_000, 5_750 + M0 + 1_000)},
+                  date_exchange(300, R(T0 + 5_750 - 59_500, 5_750 + M0 + 1_500), 100, 50),
+                  date_exchange(300, R(T0 + 5_750 - 58_900, 5_750 + M0 + 2_100), 100, 50),
+                  date_exchange(300, R(T0 + 5_750 - 58_300, 5_750 + M0 + 2_700), 100, 50)],
+          R(T0 + 5_750 - 58_300, 5_750 + M0 + 2_700),
+          config={"drift_ppm": 0, "max_samples": 16},
+          check=lambda e: contains(e, 300) and not contains(e, 300 + 61_000))
 skew_case("suspend", "machine slept 8 h: the wall clock moved 8 h, the monotonic clock 2 s; both "
           "explanations are covered (drift 0 here: drift across a suspend is pinned by "
           "core/tests/properties.rs suspend_keeps_drift_covered)",
