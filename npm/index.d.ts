@@ -625,19 +625,22 @@ export interface RedisStoreOptions {
   logger?: { warn?: (message: string) => void };
 }
 
-/** A Redis-backed token store for `createFetch({ store })` (Node; node-redis >= 5). */
+/**
+ * A Redis-backed token store for `createFetch({ store })` (Node; node-redis >= 5). `clientOrUrl`:
+ * a `redis://` URL, an array of Redis Cluster node URLs, or a node-redis client from
+ * `createClient()` or `createCluster()`.
+ */
 export declare class RedisStore {
-  constructor(clientOrUrl: string | object, options?: RedisStoreOptions);
+  constructor(clientOrUrl: string | readonly string[] | object, options?: RedisStoreOptions);
   readonly prefix: string;
-  readonly owner: string;
   close(): Promise<void>;
   note(note: string): void;
-  leaseValue(fencing: number): string;
   setScripts(scripts: { takeLease: string; publish: string; release: string }): void;
   get(key: string): Promise<string | null>;
-  takeLease(keys: { lease: string; fence: string }, leaseMs: number): Promise<number>;
-  publish(keys: { lease: string; record: string }, fencing: number, value: string, ttlMs: number): Promise<boolean>;
-  release(keys: { lease: string }, fencing: number): Promise<boolean>;
+  /** `lease`: the core's lease value for this attempt. Resolves to the fencing token, 0 when a peer holds the lease. */
+  takeLease(keys: { lease: string; fence: string }, lease: string, leaseMs: number): Promise<number>;
+  publish(keys: { lease: string; record: string }, lease: string, value: string, ttlMs: number): Promise<boolean>;
+  release(keys: { lease: string }, lease: string): Promise<boolean>;
 }
 
 /** A store command failed; the fleet protocol turns it into a local refresh. */

@@ -5,16 +5,25 @@
 //   const fetch = createFetch({ tokenUrl, clientId, clientSecret, store });
 //
 // Every decision is the core's `FleetRefresh` (see core/src/fleet.rs): adopt a peer's token,
-// take the lease (`SET NX PX` with an owner id and a fencing token, in one script), wait for a
-// peer, take over when its lease lapses, publish under the lease (a script compares the lease
-// value: only the owner's write is accepted), fall back to a process-local refresh when Redis
-// fails. This file only runs the Redis commands it asks for.
+// take the lease (`SET NX PX` with a value unique to the attempt, chosen by the core, and a
+// fencing token, in one script), wait for a peer, take over when its lease lapses, publish
+// under the lease (a script compares the lease value: only the holder's write is accepted),
+// fall back to a process-local refresh when Redis fails. This file only runs the Redis
+// commands it asks for.
 //
 // Client: the `redis` package (node-redis, v5 or later), Redis's own Node.js client, which Redis
 // recommends for new projects (ioredis is in maintenance; connect-redis 9 dropped it for the
 // same reason). Give a connected client, or a URL and `redis` is imported on first use.
 // A client made here never queues commands while disconnected and never throws unhandled
 // `error` events; every command is bounded by `timeoutMs`.
+//
+// Redis Cluster: give an array of node URLs (the root nodes; credentials and TLS are taken from
+// the first) or a client from node-redis's `createCluster`. The `{<hash>}` hash tag keeps a
+// credential's record, lease and fencing counter in one slot: every script runs on the master
+// that owns it. node-redis follows `MOVED`/`ASK` (a resharding, or a replica promoted by a
+// failover); a command to a master that just died fails at once (no offline queue: the
+// protocol refreshes locally for that round), and a cluster made here re-reads the topology
+// one second after a node starts reconnecting.
 
 /** A store command failed (connection, timeout, server error): the refresh goes on locally. */
 export class StoreError extends Error {
@@ -39,15 +48,20 @@ function positiveInt(name, v, fallback, max) {
   return v;
 }
 
-function randomOwner() {
-  const b = new Uint8Array(12);
-  globalThis.crypto.getRandomValues(b);
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+function clusterNodeUrl(u) {
+  if (typeof u !== "string") return false;
+  try {
+    const url = new URL(u);
+    return (url.protocol === "redis:" || url.protocol === "rediss:") && url.hostname !== "" && (url.pathname === "" || url.pathname === "/" || url.pathname === "/0");
+  } catch {
+    return false;
+  }
 }
 
 export class RedisStore {
   /**
-   * @param clientOrUrl a `redis://` URL or a node-redis client (`createClient()`, connected or not)
+   * @param clientOrUrl a `redis://` URL, an array of Redis Cluster node URLs, or a node-redis
+   *   client (`createClient()` or `createCluster()`, connected or not)
    * @param options `{ prefix = "tokenclock", encryptionKey (32-byte Uint8Array), leaseMs = 15000,
    *   pollMs = 50, maxWaitMs = 20000, timeoutMs = 500, logger = console }`
    */
@@ -70,25 +84,33 @@ export class RedisStore {
     };
     this.timeoutMs = positiveInt("timeoutMs", options.timeoutMs, 500, 60_000);
     this.logger = options.logger ?? console;
-    this.#owner = randomOwner();
     this.down = false;
     this.lastError = "error";
     this.#scripts = null;
     if (typeof clientOrUrl === "string") {
       this.#url = clientOrUrl;
       this.#client = null;
+    } else if (Array.isArray(clientOrUrl)) {
+      if (clientOrUrl.length === 0 || !clientOrUrl.every(clusterNodeUrl)) {
+        throw invalid(TypeError, "RedisStore: a Redis Cluster is given as a non-empty array of node URLs redis://host:port");
+      }
+      this.#url = [...clientOrUrl];
+      this.#client = null;
     } else if (clientOrUrl !== null && typeof clientOrUrl === "object" && typeof clientOrUrl.eval === "function" && typeof clientOrUrl.get === "function") {
       this.#url = null;
       this.#client = clientOrUrl;
     } else {
-      throw invalid(TypeError, "RedisStore: clientOrUrl must be a redis URL or a node-redis client");
+      throw invalid(TypeError, "RedisStore: clientOrUrl must be a redis URL, an array of cluster node URLs or a node-redis client");
     }
+    // node-redis cluster clients (createCluster) have `nodeClient`; plain clients do not.
+    this.#cluster = Array.isArray(this.#url) || typeof this.#client?.nodeClient === "function";
   }
+
+  #cluster;
 
   #url;
   #client;
   #prefix;
-  #owner;
   #fleetOptions;
 
   /** The protocol options for `FleetRefresh` (holds the key: not enumerable, never printed). */
@@ -101,15 +123,11 @@ export class RedisStore {
     return this.#prefix;
   }
 
-  /** This process's lease owner id (random, never derived from a secret). */
-  get owner() {
-    return this.#owner;
-  }
   #connecting = null;
   #scripts;
 
   toString() {
-    return `RedisStore(prefix=${this.prefix}${this.#fleetOptions.encryptionKey ? ", encrypted" : ""})`;
+    return `RedisStore(prefix=${this.prefix}${this.#cluster ? ", cluster" : ""}${this.#fleetOptions.encryptionKey ? ", encrypted" : ""})`;
   }
 
   [Symbol.for("nodejs.util.inspect.custom")]() {
@@ -138,17 +156,31 @@ export class RedisStore {
     if (this.#client === null) {
       if (this.#connecting === null) {
         this.#connecting = (async () => {
-          const { createClient } = await import("redis");
-          const c = createClient({
-            url: this.#url,
-            disableOfflineQueue: true,
-            socket: {
-              connectTimeout: this.timeoutMs,
-              // Keep trying in the background, never more than 1 s apart; commands fail
-              // fast meanwhile (no offline queue) and the fleet protocol goes local.
-              reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000),
-            },
-          });
+          const { createClient, createCluster } = await import("redis");
+          const socket = {
+            connectTimeout: this.timeoutMs,
+            // Keep trying in the background, never more than 1 s apart; commands fail
+            // fast meanwhile (no offline queue) and the fleet protocol goes local.
+            reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000),
+          };
+          let c;
+          if (Array.isArray(this.#url)) {
+            // Root nodes only discover the topology; what every node connection needs
+            // (timeouts, no offline queue, credentials, TLS) goes in `defaults`.
+            const first = new URL(this.#url[0]);
+            const defaults = { disableOfflineQueue: true, socket: first.protocol === "rediss:" ? { ...socket, tls: true } : socket };
+            if (first.username) defaults.username = decodeURIComponent(first.username);
+            if (first.password) defaults.password = decodeURIComponent(first.password);
+            c = createCluster({
+              rootNodes: this.#url.map((url) => ({ url })),
+              defaults,
+              // A node that drops (a master killed): re-read the topology after 1 s of
+              // reconnecting, to find the promoted replica (node-redis's default is 5 s).
+              topologyRefreshOnReconnectionAttemptStrategy: 1000,
+            });
+          } else {
+            c = createClient({ url: this.#url, disableOfflineQueue: true, socket });
+          }
           c.on("error", () => {}); // reported through the failing commands, once
           this.#client = c;
           return c;
@@ -238,10 +270,6 @@ export class RedisStore {
     }
   }
 
-  leaseValue(fencing) {
-    return `${this.owner}:${fencing}`;
-  }
-
   /** The scripts, from the core (`lib.fleetScripts()`), set by createFetch, which also
    * starts connecting (in the background) so the first refresh finds the client ready. */
   setScripts(scripts) {
@@ -253,18 +281,22 @@ export class RedisStore {
     return this.#run((c) => c.get(key));
   }
 
-  async takeLease(keys, leaseMs) {
-    const out = await this.#run((c) => this.#eval(c, this.#scripts.takeLease, [keys.lease, keys.fence], [this.owner, leaseMs]));
+  // `lease` is the lease value the core chose for this attempt (random): stored as-is by
+  // takeLease, compared by publish and release. takeLease returns the fencing token (0 when a
+  // peer holds the lease).
+
+  async takeLease(keys, lease, leaseMs) {
+    const out = await this.#run((c) => this.#eval(c, this.#scripts.takeLease, [keys.lease, keys.fence], [lease, leaseMs]));
     return Number(out);
   }
 
-  async publish(keys, fencing, value, ttlMs) {
-    const out = await this.#run((c) => this.#eval(c, this.#scripts.publish, [keys.lease, keys.record], [this.leaseValue(fencing), value, ttlMs]));
+  async publish(keys, lease, value, ttlMs) {
+    const out = await this.#run((c) => this.#eval(c, this.#scripts.publish, [keys.lease, keys.record], [lease, value, ttlMs]));
     return Number(out) === 1;
   }
 
-  async release(keys, fencing) {
-    const out = await this.#run((c) => this.#eval(c, this.#scripts.release, [keys.lease], [this.leaseValue(fencing)]));
+  async release(keys, lease) {
+    const out = await this.#run((c) => this.#eval(c, this.#scripts.release, [keys.lease], [lease]));
     return Number(out) === 1;
   }
 }

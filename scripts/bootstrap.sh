@@ -106,7 +106,7 @@ npm_deps() {
 }
 
 # --- Debian packages: headless Chromium + driver (browser tests), Redis (fleet tests) ---
-APT_PACKAGES=(chromium chromium-driver redis-server)
+APT_PACKAGES=(chromium chromium-driver redis-server redis-tools)
 
 apt_pkgs() {
     local missing=() p

@@ -9,9 +9,10 @@ What it guarantees (every decision is the core's ``FleetRefresh``; this module o
 Redis commands it asks for):
 
 * **one token request per expiry, fleet-wide**: the process whose refresh comes first takes a
-  lease (``SET NX PX`` with an owner id and a fencing token), fetches, and publishes the token
-  as a record; the others adopt that record instead of asking the token endpoint. Only the
-  lease owner's write is accepted (a script compares the lease value before writing).
+  lease (``SET NX PX`` with a value unique to that attempt, chosen by the core, and a fencing
+  token), fetches, and publishes the token as a record; the others adopt that record instead
+  of asking the token endpoint. Only the lease holder's write is accepted (a script compares
+  the lease value before writing).
 * **skew-safe**: a record carries the token's deadline on the *issuer's* clock; every reader
   maps it into local time through its own estimate of the issuer's clock, worst case (a
   ``HEAD`` to the token endpoint gives a new process its first estimate).
@@ -25,19 +26,28 @@ Redis commands it asks for):
   their key) and the store never holds a bearer token in clear; a reader with a key trusts only
   sealed records.
 
-Keys are ``<prefix>:token:v1:{<hash>}`` (plus ``:lease`` and ``:fence``), the hash of (token
-URL, client id, scope, audience): no secret in any key. ``client_or_url`` is a URL, a
+Keys are ``<prefix>:token:v2:{<hash>}`` (plus ``:lease`` and ``:fence``), the hash of the
+credential's identity (grant, token URL, client, scope, ...; core's ``CredentialIdentity``): no
+secret in any key. ``client_or_url`` is a URL, a
 ``redis.Redis`` (used by threads; asyncio callers run its commands in a worker thread) or a
 ``redis.asyncio.Redis`` (asyncio callers only).
+
+**Redis Cluster**: give a list of node URLs (``["redis://10.0.0.1:6379", "redis://10.0.0.2:6379",
+...]``: the startup nodes; credentials and TLS are taken from the first URL), a
+``redis.cluster.RedisCluster`` or a ``redis.asyncio.cluster.RedisCluster``. The ``{<hash>}`` hash
+tag puts a credential's record, lease and fencing counter in one slot, so every script runs on
+the one master that owns it. A cluster client made here follows ``MOVED``/``ASK`` redirections
+(a resharding, or a replica promoted by a failover) but retries nothing else: a command sent
+to a master that just died fails (the protocol refreshes locally for that round) and the
+client re-reads the topology, so the next command reaches the promoted replica.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from tokenclock import errors as _errors
 from tokenclock._native import LUA_PUBLISH, LUA_RELEASE, LUA_TAKE_LEASE, FleetRefresh, Session
@@ -62,7 +72,7 @@ class RedisStore:
     ``prefix`` namespaces the keys; ``encryption_key`` (32 bytes) seals records; ``lease``,
     ``poll`` and ``max_wait`` (seconds) tune the protocol (see ``tokenclock.FleetRefresh``);
     ``timeout`` bounds every Redis command (seconds, default 0.5) when this store makes the
-    client from a URL.
+    client from a URL (or a list of cluster node URLs).
     """
 
     def __init__(
@@ -92,21 +102,29 @@ class RedisStore:
         # Checked now, so a bad value fails at construction, not at the first refresh.
         FleetRefresh(0, "check", lease=lease, poll=poll, max_wait=max_wait, encryption_key=self._key)
         self._url: Optional[str] = None
+        # Cluster startup nodes, when this store makes a cluster client from URLs.
+        self._nodes: Optional[Tuple[str, ...]] = None
+        self._cluster = False
         self._sync: Any = None
         self._async: Any = None
         self._timeout = float(timeout)
         if isinstance(client_or_url, str):
             self._url = client_or_url
+        elif isinstance(client_or_url, (list, tuple)):
+            self._nodes = _node_urls(client_or_url)
+            self._url = self._nodes[0]
+            self._cluster = True
         elif _is_async_client(client_or_url):
             self._async = client_or_url
+            self._cluster = _is_cluster(client_or_url)
         elif hasattr(client_or_url, "evalsha") and hasattr(client_or_url, "get"):
             self._sync = client_or_url
+            self._cluster = _is_cluster(client_or_url)
         else:
             raise _errors.InvalidArgument(
-                "client_or_url must be a redis URL, a redis.Redis or a redis.asyncio.Redis"
+                "client_or_url must be a redis URL, a list of cluster node URLs, a redis.Redis, "
+                "a redis.asyncio.Redis or a (redis.asyncio.)cluster.RedisCluster"
             )
-        #: This process's lease owner id (random; never derived from a secret).
-        self.owner = os.urandom(12).hex()
         self._lock = threading.Lock()
         self._down = False
         self._last_error = "error"
@@ -114,6 +132,8 @@ class RedisStore:
 
     def __repr__(self) -> str:
         where = "url" if self._url else ("async client" if self._async else "client")
+        if self._cluster:
+            where = f"cluster, {len(self._nodes)} node urls" if self._nodes else f"cluster {where}"
         sealed = ", encrypted" if self._key else ""
         return f"<tokenclock.store.RedisStore prefix={self.prefix!r} ({where}{sealed})>"
 
@@ -137,7 +157,7 @@ class RedisStore:
 
     def keys(self, session: Session) -> Keys:
         """``(record, lease, fence)`` for the session's credential."""
-        return _store_keys(session, self.prefix)
+        return _store_keys(session, self.prefix, sealed=self._key is not None)
 
     def fleet(self, ticket: Any, record_key: str) -> FleetRefresh:
         """The protocol machine for one ticket."""
@@ -149,9 +169,6 @@ class RedisStore:
             max_wait=self._max_wait,
             encryption_key=self._key,
         )
-
-    def lease_value(self, fencing: int) -> str:
-        return f"{self.owner}:{fencing}"
 
     def note(self, note: str) -> None:
         """Logs a protocol note: the store going down (once), a record ignored (each time)."""
@@ -192,7 +209,9 @@ class RedisStore:
             import redis
 
             with self._lock:
-                if self._sync is None:
+                if self._sync is None and self._nodes is not None:
+                    self._sync = _cluster_client(self._nodes, self._timeout, asyncio=False)
+                elif self._sync is None:
                     self._sync = redis.Redis.from_url(
                         self._url,
                         socket_timeout=self._timeout,
@@ -222,16 +241,18 @@ class RedisStore:
         v = self._call(lambda: self._client().get(key))
         return _text(v)
 
-    def take_lease(self, keys: Keys, lease_ms: int) -> int:
-        return int(self._call(lambda: self._eval(LUA_TAKE_LEASE, [keys[1], keys[2]], [self.owner, lease_ms])))
+    # ``lease`` is the lease value the core chose for this attempt (random): stored as-is by
+    # take_lease, compared by publish and release. The fencing token is the return value of
+    # take_lease (0 when a peer holds the lease).
 
-    def publish(self, keys: Keys, fencing: int, value: str, ttl_ms: int) -> bool:
-        v = self.lease_value(fencing)
-        return bool(self._call(lambda: self._eval(LUA_PUBLISH, [keys[1], keys[0]], [v, value, ttl_ms])))
+    def take_lease(self, keys: Keys, lease: str, lease_ms: int) -> int:
+        return int(self._call(lambda: self._eval(LUA_TAKE_LEASE, [keys[1], keys[2]], [lease, lease_ms])))
 
-    def release(self, keys: Keys, fencing: int) -> bool:
-        v = self.lease_value(fencing)
-        return bool(self._call(lambda: self._eval(LUA_RELEASE, [keys[1]], [v])))
+    def publish(self, keys: Keys, lease: str, value: str, ttl_ms: int) -> bool:
+        return bool(self._call(lambda: self._eval(LUA_PUBLISH, [keys[1], keys[0]], [lease, value, ttl_ms])))
+
+    def release(self, keys: Keys, lease: str) -> bool:
+        return bool(self._call(lambda: self._eval(LUA_RELEASE, [keys[1]], [lease])))
 
     # ----- asyncio commands -----------------------------------------------------------
 
@@ -244,16 +265,17 @@ class RedisStore:
             clients = self._scripts.setdefault("loops", {})
             c = clients.get(id(loop))
             if c is None or c[0] is not loop:
-                c = (
-                    loop,
-                    redis.asyncio.Redis.from_url(
+                if self._nodes is not None:
+                    made = _cluster_client(self._nodes, self._timeout, asyncio=True)
+                else:
+                    made = redis.asyncio.Redis.from_url(
                         self._url,
                         socket_timeout=self._timeout,
                         socket_connect_timeout=self._timeout,
                         decode_responses=True,
                         retry=_no_retry(asyncio=True),
-                    ),
-                )
+                    )
+                c = (loop, made)
                 clients[id(loop)] = c
             return c[1]
         return self._async
@@ -278,24 +300,24 @@ class RedisStore:
         v = await self._acall(lambda: self._client().get(key), lambda c: c.get(key))
         return _text(v)
 
-    async def atake_lease(self, keys: Keys, lease_ms: int) -> int:
-        k, a = [keys[1], keys[2]], [self.owner, lease_ms]
+    async def atake_lease(self, keys: Keys, lease: str, lease_ms: int) -> int:
+        k, a = [keys[1], keys[2]], [lease, lease_ms]
         out = await self._acall(
             lambda: self._eval(LUA_TAKE_LEASE, k, a),
             lambda c: c.eval(LUA_TAKE_LEASE, len(k), *k, *a),
         )
         return int(out)
 
-    async def apublish(self, keys: Keys, fencing: int, value: str, ttl_ms: int) -> bool:
-        k, a = [keys[1], keys[0]], [self.lease_value(fencing), value, ttl_ms]
+    async def apublish(self, keys: Keys, lease: str, value: str, ttl_ms: int) -> bool:
+        k, a = [keys[1], keys[0]], [lease, value, ttl_ms]
         out = await self._acall(
             lambda: self._eval(LUA_PUBLISH, k, a),
             lambda c: c.eval(LUA_PUBLISH, len(k), *k, *a),
         )
         return bool(out)
 
-    async def arelease(self, keys: Keys, fencing: int) -> bool:
-        k, a = [keys[1]], [self.lease_value(fencing)]
+    async def arelease(self, keys: Keys, lease: str) -> bool:
+        k, a = [keys[1]], [lease]
         out = await self._acall(
             lambda: self._eval(LUA_RELEASE, k, a),
             lambda c: c.eval(LUA_RELEASE, len(k), *k, *a),
@@ -315,6 +337,65 @@ def _no_retry(asyncio: bool = False) -> Any:
     return Retry(NoBackoff(), 0)
 
 
+def _cluster_client(urls: Tuple[str, ...], timeout: float, *, asyncio: bool) -> Any:
+    """A Redis Cluster client with every URL as a startup node. Credentials and TLS come from
+    the first URL. ``retry`` with 0 retries: redis-py then retries no connection error, timeout
+    or ``CLUSTERDOWN`` (it re-reads the topology and raises); ``MOVED``/``ASK`` redirections
+    are followed regardless (at most 16 per command)."""
+    from redis.connection import SSLConnection, parse_url
+
+    opts = [parse_url(u) for u in urls]
+    first = opts[0]
+    kwargs: Dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "decode_responses": True,
+        "retry": _no_retry(asyncio=asyncio),
+    }
+    for k in ("username", "password"):
+        if first.get(k) is not None:
+            kwargs[k] = first[k]
+    tls = first.get("connection_class") is SSLConnection
+    if asyncio:
+        from redis.asyncio.cluster import ClusterNode as ANode
+        from redis.asyncio.cluster import RedisCluster as ACluster
+
+        return ACluster(startup_nodes=[ANode(o["host"], o.get("port", 6379)) for o in opts], ssl=tls, **kwargs)
+    from redis.cluster import ClusterNode, RedisCluster
+
+    if tls:
+        kwargs["connection_class"] = SSLConnection
+    # Connects (reads the topology) here: called inside a command, so a failure is a StoreError.
+    return RedisCluster(startup_nodes=[ClusterNode(o["host"], o.get("port", 6379)) for o in opts], **kwargs)
+
+
+def _node_urls(urls: Any) -> Tuple[str, ...]:
+    from redis.connection import parse_url
+
+    bad = _errors.InvalidArgument(
+        "a Redis Cluster is given as a non-empty list of node URLs redis://host:port (db 0)"
+    )
+    if not urls or not all(isinstance(u, str) for u in urls):
+        raise bad
+    for u in urls:
+        try:
+            o = parse_url(u)
+        except ValueError:
+            raise bad from None
+        if "path" in o or "host" not in o or int(o.get("db", 0)) != 0:
+            raise bad
+    return tuple(urls)
+
+
+def _is_cluster(c: Any) -> bool:
+    try:
+        import redis.asyncio.cluster
+        import redis.cluster
+    except ImportError:  # pragma: no cover - redis is optional
+        return False
+    return isinstance(c, (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster))
+
+
 def _text(v: Any) -> Optional[str]:
     if v is None:
         return None
@@ -326,6 +407,7 @@ def _text(v: Any) -> Optional[str]:
 def _is_async_client(c: Any) -> bool:
     try:
         import redis.asyncio
+        import redis.asyncio.cluster
     except ImportError:  # pragma: no cover - redis is optional
         return False
-    return isinstance(c, redis.asyncio.Redis)
+    return isinstance(c, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster))

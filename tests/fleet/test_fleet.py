@@ -6,6 +6,10 @@ Every test starts its own ``redis-server`` on a free loopback port (Debian's, in
 ``tests/fleet/worker.mjs`` (Node, ``createFetch``), all with ``store=RedisStore(...)``. Each
 worker runs N concurrent callers against the API until a common deadline and reports what it
 saw; the token endpoint's own counter says how many token requests the fleet made.
+
+Every test runs twice: on one ``redis-server`` (``single``) and on a 6-node Redis Cluster
+(``cluster``, ``tests/fleet/cluster.py``; the workers get every node's URL and build cluster
+clients). The cluster is shared by the session's tests (conftest.py) and flushed before each.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import pytest
 import redis
 
 import tokenclock
+from cluster import LocalCluster
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -53,6 +58,8 @@ class RedisServer:
     """A throwaway redis-server on 127.0.0.1 (no persistence); can be stopped and restarted
     on the same port."""
 
+    kind = "single"
+
     def __init__(self) -> None:
         if not os.path.exists(REDIS_SERVER):
             raise RuntimeError("redis-server is not installed (make test installs Debian's redis-server)")
@@ -60,6 +67,7 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.dir = tempfile.mkdtemp(prefix="tc-redis-")
         self.proc: Optional[subprocess.Popen] = None
+        self.clients: List[Any] = []
         self.start()
 
     def start(self) -> None:
@@ -86,18 +94,57 @@ class RedisServer:
         self.proc = None
 
     def client(self) -> "redis.Redis[str]":
-        return redis.Redis(port=self.port, decode_responses=True)
+        c: "redis.Redis[str]" = redis.Redis(port=self.port, decode_responses=True)
+        self.clients.append(c)
+        return c
 
     def close(self) -> None:
+        for c in self.clients:
+            c.close()
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@pytest.fixture
-def rds() -> Any:
-    r = RedisServer()
-    yield r
-    r.close()
+class ClusterRedis:
+    """A ``LocalCluster`` as the tests' Redis: ``url`` is the workers' ``--redis`` value (every
+    node's URL, comma-separated), ``client()`` a cluster client; ``stop()``/``start()`` take the
+    whole cluster down and up again (every node: the store is unreachable, as in the
+    single-server test, and comes back empty with its topology)."""
+
+    kind = "cluster"
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        self.cluster = cluster
+        self.url = cluster.url
+        self.clients: List[Any] = []
+
+    def client(self) -> Any:
+        c = self.cluster.client()
+        self.clients.append(c)
+        return c
+
+    def close(self) -> None:
+        """Closes the clients handed out (the cluster itself is the session's)."""
+        for c in self.clients:
+            c.close()
+
+    def stop(self) -> None:
+        self.cluster.stop_all()
+
+    def start(self) -> None:
+        self.cluster.start_all()
+
+
+@pytest.fixture(params=["single", "cluster"])
+def rds(request: Any) -> Any:
+    if request.param == "single":
+        r = RedisServer()
+        yield r
+        r.close()
+    else:
+        c = ClusterRedis(request.getfixturevalue("cluster_clean"))
+        yield c
+        c.close()
 
 
 @pytest.fixture
@@ -115,7 +162,7 @@ def node_pkg() -> str:
 
 
 class Worker:
-    def __init__(self, lang: str, tc: Any, rds: RedisServer, *, start: float, until: float,
+    def __init__(self, lang: str, tc: Any, rds: Any, *, start: float, until: float,
                  callers: int = 50, offset: float = 0.0, lease: float = 3.0,
                  key_hex: Optional[str] = None, asyncio_: bool = False, interval: float = 0.05) -> None:
         opts = {"token-url": tc.token_url, "api-url": tc.api_url, "redis": rds.url,
@@ -136,8 +183,14 @@ class Worker:
         first = self.proc.stdout.readline()
         if not first:
             raise RuntimeError(f"{lang} worker died at start: {self.err()}")
-        self.owner: str = json.loads(first)["owner"]
+        self.pid: int = json.loads(first)["pid"]
         self.result: Optional[Dict[str, Any]] = None
+
+    def store_events(self) -> List[Dict[str, Any]]:
+        """The worker's ``tc-store`` lines (stderr): each lease it took (``lease``,
+        ``fencing``) and each publish's outcome (``ok``: true, false, or null when the
+        command failed), with the time ``t``."""
+        return [json.loads(line[9:]) for line in self.err().splitlines() if line.startswith("tc-store {")]
 
     def err(self) -> str:
         if self.stderr.closed:
@@ -196,7 +249,7 @@ def tokens_used(results: List[Dict[str, Any]]) -> Dict[str, float]:
 # ----- (a) one token request per expiry, Python and Node together ---------------------------
 
 
-def test_a_one_token_request_per_expiry_fleet_wide(tc: Any, rds: RedisServer) -> None:
+def test_a_one_token_request_per_expiry_fleet_wide(tc: Any, rds: Any) -> None:
     """8 processes (4 Python: 2 threads + 2 asyncio; 4 Node) x 50 callers start together with
     no token, then cross one expiry (TTL 10 s; `iat` is whole seconds, so a token lives 9-10 s
     and every process's refresh time falls 6.4-8.5 s into it; the run ends at 10 s, before
@@ -235,7 +288,7 @@ def test_a_one_token_request_per_expiry_fleet_wide(tc: Any, rds: RedisServer) ->
 # ----- (b) skewed clocks share a token ------------------------------------------------------
 
 
-def test_b_skewed_clocks_never_use_a_shared_token_past_its_real_expiry(tc: Any, rds: RedisServer) -> None:
+def test_b_skewed_clocks_never_use_a_shared_token_past_its_real_expiry(tc: Any, rds: Any) -> None:
     """Processes whose clocks are off by -120 s, 0 and +45 s (Python and Node) share one token
     (TTL 20 s, margin min(10 s, TTL/10) = 2 s). The token endpoint then refuses every further
     request, so each process keeps the shared token until its own judgement of hard expiry:
@@ -270,7 +323,7 @@ def test_b_skewed_clocks_never_use_a_shared_token_past_its_real_expiry(tc: Any, 
 # ----- (c) the lease holder is killed ---------------------------------------------------------
 
 
-def test_c_killed_lease_holder_is_taken_over(tc: Any, rds: RedisServer) -> None:
+def test_c_killed_lease_holder_is_taken_over(tc: Any, rds: Any) -> None:
     """Three processes share a token (TTL 12 s, lease 2 s). The refresh that takes the lease
     hangs at the token endpoint (a 30 s delay) and its process is SIGKILLed: after the lease
     lapses another process takes it over and refreshes; no caller of the survivors fails."""
@@ -282,7 +335,6 @@ def test_c_killed_lease_holder_is_taken_over(tc: Any, rds: RedisServer) -> None:
         Worker("node", tc, rds, start=start, until=until, callers=10, lease=2.0, interval=0.1),
         Worker("python", tc, rds, start=start, until=until, callers=10, lease=2.0, interval=0.1, asyncio_=True),
     ]
-    by_owner = {w.owner: w for w in workers}
     while time.time() < start + 2:
         time.sleep(0.05)
     assert tc.token_requests() == 1
@@ -293,8 +345,11 @@ def test_c_killed_lease_holder_is_taken_over(tc: Any, rds: RedisServer) -> None:
     deadline = time.time() + 15
     while victim is None and time.time() < deadline:
         v = r.get(lease_key)
-        if v is not None and int(v.split(":")[1]) >= 2 and tc.token_requests() >= 2:
-            victim = by_owner[v.split(":")[0]]
+        # The lease value is random per attempt: the holder is the worker that reported it.
+        holders = [w for w in workers if v is not None and any(
+            e["event"] == "lease" and e["lease"] == v and e["fencing"] >= 2 for e in w.store_events())]
+        if holders and tc.token_requests() >= 2:
+            (victim,) = holders
         else:
             time.sleep(0.02)
     assert victim is not None, "no process took the lease for the refresh"
@@ -325,9 +380,11 @@ def _session(tc: Any) -> Any:
 # ----- (d) Redis restarts mid-run ---------------------------------------------------------
 
 
-def test_d_redis_stopped_and_restarted_mid_run_fails_no_request(tc: Any, rds: RedisServer) -> None:
+def test_d_redis_stopped_and_restarted_mid_run_fails_no_request(tc: Any, rds: Any) -> None:
     """TTL 6 s; Redis is stopped 3 s in and started again 6 s later: no request fails; each
-    process logs the outage once and the return once."""
+    process logs the outage once and the return once. For the cluster, every node is stopped
+    and restarted (a whole-store outage, like the single server's; losing one master is
+    test_cluster_failover.py)."""
     tc.config(token_ttl_s=6)
     start = time.time() + 4
     until = start + 16
@@ -357,7 +414,7 @@ def test_d_redis_stopped_and_restarted_mid_run_fails_no_request(tc: Any, rds: Re
     "damage,code",
     [("flip", "record_checksum"), ("version", "record_version"), ("garbage", "record_malformed")],
 )
-def test_e_tampered_or_foreign_records_are_ignored(tc: Any, rds: RedisServer, damage: str, code: str) -> None:
+def test_e_tampered_or_foreign_records_are_ignored(tc: Any, rds: Any, damage: str, code: str) -> None:
     """A record that was tampered with, written by another format version, or is not a record
     is never trusted: every worker logs why and fetches its own (shared) token."""
     tc.config(token_ttl_s=30)
@@ -368,12 +425,12 @@ def test_e_tampered_or_foreign_records_are_ignored(tc: Any, rds: RedisServer, da
     c = rds.client()
     key = tokenclock.store_keys(_session(tc))[0]
     value = c.get(key)
-    assert value is not None and value.startswith("tcr1.")
+    assert value is not None and value.startswith("tcr") and value[4] == "."  # tcrN. (N: the format version)
     if damage == "flip":
         i = 20
         bad = value[:i] + ("B" if value[i] != "B" else "C") + value[i + 1:]
     elif damage == "version":
-        bad = "tcr2." + value[5:]
+        bad = "tcr9." + value[5:]  # a format version this build does not know
     else:
         bad = "not a record"
     c.set(key, bad)
@@ -397,7 +454,7 @@ def test_e_tampered_or_foreign_records_are_ignored(tc: Any, rds: RedisServer, da
 # ----- (f) encrypted records ------------------------------------------------------------------
 
 
-def test_f_encrypted_record_holds_no_token_bytes_and_is_shared_across_languages(tc: Any, rds: RedisServer) -> None:
+def test_f_encrypted_record_holds_no_token_bytes_and_is_shared_across_languages(tc: Any, rds: Any) -> None:
     """With an encryption key the store holds only a sealed record: no token bytes in it (not
     even in its base64 decoding); Python and Node open each other's records (one token request
     for both)."""

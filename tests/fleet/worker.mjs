@@ -30,14 +30,35 @@ const clock = () => ({
 const out = { lang: "node", pid: process.pid, offset: Number(args.offset), requests: 0, failures: [], statuses: {}, tokens: {} };
 const leaseMs = Math.round(Number(args.lease) * 1000);
 const warnings = [];
-const store = new RedisStore(args.redis, {
+// One `tc-store {...}` line on stderr per lease taken and per publish (ok: true written, false
+// not our lease any more, null failed): the tests find the lease holder and count publishes.
+const report = (event, fields) =>
+  process.stderr.write(`tc-store ${JSON.stringify({ event, pid: process.pid, t: Date.now() / 1000, ...fields })}\n`);
+class ReportingStore extends RedisStore {
+  async takeLease(keys, lease, leaseMs) {
+    const fencing = await super.takeLease(keys, lease, leaseMs);
+    if (fencing) report("lease", { lease, fencing });
+    return fencing;
+  }
+  async publish(keys, lease, value, ttlMs) {
+    let ok = null;
+    try {
+      ok = await super.publish(keys, lease, value, ttlMs);
+      return ok;
+    } finally {
+      report("publish", { lease, ok });
+    }
+  }
+}
+// Comma-separated node URLs: a Redis Cluster.
+const store = new ReportingStore(args.redis.includes(",") ? args.redis.split(",") : args.redis, {
   prefix: args.prefix,
   leaseMs,
   maxWaitMs: leaseMs * 2 + 2000,
   encryptionKey: args["key-hex"] ? Uint8Array.from(Buffer.from(args["key-hex"], "hex")) : undefined,
   logger: { warn: (m) => { warnings.push(m); process.stderr.write(`worker ${process.pid}: ${m}\n`); } },
 });
-process.stdout.write(JSON.stringify({ owner: store.owner, pid: process.pid }) + "\n");
+process.stdout.write(JSON.stringify({ pid: process.pid }) + "\n");
 // Sees every request the wrapper sends: API requests record the token they carry.
 function observingFetch(url, init) {
   const header = init?.headers instanceof Headers ? init.headers.get("authorization") : null;

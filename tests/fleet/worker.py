@@ -35,6 +35,46 @@ def claims(header: str) -> Dict[str, Any]:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
+def report(event: str, **fields: Any) -> None:
+    """One ``tc-store {...}`` line on stderr: the tests find the lease holder and count the
+    publishes by them (lease values are random per attempt; no token is ever written)."""
+    sys.stderr.write("tc-store " + json.dumps({"event": event, "pid": os.getpid(), "t": time.time(), **fields}) + "\n")
+    sys.stderr.flush()
+
+
+class ReportingStore(RedisStore):
+    """A RedisStore that reports the leases it took and its publishes' outcomes."""
+
+    def take_lease(self, keys: Any, lease: str, lease_ms: int) -> int:
+        f = super().take_lease(keys, lease, lease_ms)
+        if f:
+            report("lease", lease=lease, fencing=f)
+        return f
+
+    async def atake_lease(self, keys: Any, lease: str, lease_ms: int) -> int:
+        f = await super().atake_lease(keys, lease, lease_ms)
+        if f:
+            report("lease", lease=lease, fencing=f)
+        return f
+
+    # ok: true (written), false (the lease was no longer ours), null (the command failed).
+    def publish(self, keys: Any, lease: str, value: str, ttl_ms: int) -> bool:
+        ok = None
+        try:
+            ok = super().publish(keys, lease, value, ttl_ms)
+            return ok
+        finally:
+            report("publish", lease=lease, ok=ok)
+
+    async def apublish(self, keys: Any, lease: str, value: str, ttl_ms: int) -> bool:
+        ok = None
+        try:
+            ok = await super().apublish(keys, lease, value, ttl_ms)
+            return ok
+        finally:
+            report("publish", lease=lease, ok=ok)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--token-url", required=True)
@@ -58,14 +98,15 @@ def main() -> int:
         r = tokenclock.Reading.now()
         return tokenclock.Reading(r.wall + offset_ms / 1000.0, r.mono)
 
-    store = RedisStore(
-        args.redis,
+    store = ReportingStore(
+        # Comma-separated node URLs: a Redis Cluster.
+        args.redis.split(",") if "," in args.redis else args.redis,
         prefix=args.prefix,
         encryption_key=bytes.fromhex(args.key_hex) if args.key_hex else None,
         lease=args.lease,
         max_wait=args.lease * 2 + 2,
     )
-    print(json.dumps({"owner": store.owner, "pid": os.getpid()}), flush=True)
+    print(json.dumps({"pid": os.getpid()}), flush=True)
     auth = OAuth2Auth(
         args.token_url, "demo-client", "demo-secret", scope="read", clock=clock, store=store
     )

@@ -1,0 +1,26 @@
+"""Shared fixture of the fleet tests: one 6-node Redis Cluster for the session
+(``tests/fleet/cluster.py``), started on first use. Tests that break it for good make their own
+(test_cluster_failover.py); tests that stop or kill nodes leave it with every node running."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+
+from cluster import LocalCluster
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalCluster]:
+    c = LocalCluster()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def cluster_clean(redis_cluster: LocalCluster) -> Any:
+    """The shared cluster with every node running, settled, and no keys."""
+    redis_cluster.start_all()  # a no-op unless a test left nodes down
+    redis_cluster.flush()
+    return redis_cluster
