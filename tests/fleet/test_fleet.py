@@ -33,6 +33,7 @@ import redis
 
 import tokenclock
 from cluster import LocalCluster
+from cluster_fixtures import cluster_clean, redis_cluster  # noqa: F401  (fixtures: a cluster for this module)
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

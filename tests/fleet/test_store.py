@@ -19,6 +19,7 @@ import tokenclock
 from tokenclock.store import RedisStore, StoreError
 
 from cluster import LocalCluster
+from cluster_fixtures import cluster_clean, redis_cluster  # noqa: F401  (fixtures: a cluster for this module)
 from test_fleet import ClusterRedis, RedisServer, free_port  # noqa: E402  (tests/fleet is the rootdir-relative path)
 
 KEYS = ("t:{k}", "t:{k}:lease", "t:{k}:fence")

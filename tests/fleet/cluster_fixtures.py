@@ -1,5 +1,7 @@
-"""Shared fixture of the fleet tests: one 6-node Redis Cluster for the session
-(``tests/fleet/cluster.py``), started on first use. Tests that break it for good make their own
+"""Fixtures of the fleet tests: one 6-node Redis Cluster (``tests/fleet/cluster.py``), started on
+first use, shared by the tests of each module that imports these fixtures. (Not a
+``conftest.py``: the Python suites run in the same pytest session and import their own
+``conftest`` module by name.) Tests that break it for good make their own
 (test_cluster_failover.py); tests that stop or kill nodes leave it with every node running."""
 
 from __future__ import annotations
