@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     // Redis command bound: 2 s, not the library's 0.5 s (a CPU-starved CI machine is not a
     // store outage); the outage tests lower it.
     "store-timeout": { type: "string", default: "2" },
+    "backoff-cap": { type: "string" },
     "key-hex": { type: "string" },
     prefix: { type: "string", default: "tokenclock" },
     interval: { type: "string", default: "0.1" },
@@ -111,6 +112,7 @@ try {
     : clientCredentials({ tokenUrl: args["token-url"], clientId: "demo-client", clientSecret: "demo-secret", scope: "read" });
   const options = { clock };
   if (args.partition !== undefined) options.partition = args.partition;
+  if (args["backoff-cap"] !== undefined) options.backoff = { capMs: Math.round(Number(args["backoff-cap"]) * 1000) };
   const session = new Session(grant, options);
   fetch = createFetch({ session, store: store ?? undefined, fetch: observingFetch, clock });
 } catch (e) {

@@ -78,6 +78,7 @@ def main() -> int:
     # Redis command bound: 2 s, not the library's 0.5 s, so that a CPU-starved CI machine
     # (parallel builds) does not turn into store failures; the outage tests lower it.
     ap.add_argument("--store-timeout", type=float, default=2.0)
+    ap.add_argument("--backoff-cap", type=float, default=None, help="the session's backoff cap (s)")
     ap.add_argument("--key-hex", default=None)
     ap.add_argument("--prefix", default="tokenclock")
     ap.add_argument("--asyncio", action="store_true")
@@ -117,6 +118,8 @@ def main() -> int:
         session_kw: Dict[str, Any] = {"clock": clock}
         if args.partition is not None:
             session_kw["partition"] = args.partition
+        if args.backoff_cap is not None:
+            session_kw["backoff_cap"] = args.backoff_cap
         session = tokenclock.Session(grant, **session_kw)
         # Token-endpoint clients of our own, only to log each token request's outcome.
         token_log: List[Any] = []
