@@ -259,7 +259,7 @@ export class RedisStore {
     if (note === "store_unavailable") {
       if (!this.down) {
         this.down = true;
-        this.logger.warn?.(`tokenclock: token store (Redis) unreachable or failing (${this.lastError}): refreshing without it (process-local single flight) until it answers again`);
+        this.logger.warn?.(`tokenclock: token store (Redis) unreachable or failing (${this.lastError}): refreshing without it (process-local single flight) until it answers again; sessions whose refresh token the fleet shares wait for it instead`);
       }
     } else if (note.startsWith("record_ignored:")) {
       this.logger.warn?.(`tokenclock: token store: ignored the shared token record (${note.slice(15)}); not trusted`);

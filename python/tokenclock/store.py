@@ -178,9 +178,15 @@ class RedisStore:
             if first:
                 logger.warning(
                     "token store (Redis) unreachable or failing (%s): refreshing without it "
-                    "(process-local single flight) until it answers again",
+                    "(process-local single flight) until it answers again; sessions whose "
+                    "refresh token the fleet shares wait for it instead",
                     self._last_error,
                 )
+        elif note == "store_required":
+            logger.debug(
+                "token store: this session's refresh token is presented only under the fleet "
+                "lease; the refresh failed (store_unavailable) and is retried after a backoff"
+            )
         elif note.startswith("record_ignored:"):
             logger.warning(
                 "token store: ignored the shared token record (%s); not trusted",
