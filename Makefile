@@ -140,7 +140,7 @@ demo: bootstrap wasm python
 clean:
 	rm -rf npm/pkg $(TARGET_DIR)/wheels $(TARGET_DIR)/pip-check-venv
 
-# --- fuzzing (issue 9; not part of `make test`) -------------------------------------------
+# --- fuzzing (not part of `make test`) ----------------------------------------------------
 # Every cargo-fuzz target in turn for FUZZ_SECONDS each (nightly + cargo-fuzz installed into
 # .tools/ on first use); crashes are minimised into tests/vectors/regressions/. See
 # fuzz/README.md and docs/fuzzing.md. `make fuzz FUZZ_TARGETS="peek sntp"` runs a subset.
