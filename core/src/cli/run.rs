@@ -174,6 +174,9 @@ struct Slot {
     in_flight: Option<Option<Reading>>,
     timeout_ms: i64,
     done: bool,
+    /// When the probe's next exchange is due, as first decided: a host wakes a little after
+    /// it (timers, whole milliseconds), and deciding again then would aim at the next second.
+    send_at: Option<Reading>,
 }
 
 enum MeasureStep {
@@ -194,13 +197,23 @@ impl Measure {
             if slot.done || slot.in_flight.is_some() {
                 continue;
             }
-            match slot.probe.poll(now) {
+            let mut action = slot.probe.poll(now);
+            if let ProbeAction::Send {
+                wait_ms, send_at, ..
+            } = &mut action
+            {
+                // Keep the instant first decided: once it has come, send.
+                let due = *slot.send_at.get_or_insert(*send_at);
+                *wait_ms = due.mono.since(now.mono).max(0);
+            }
+            match action {
                 ProbeAction::Send {
                     wait_ms,
                     timeout_ms,
                     ..
                 } if wait_ms <= 0 => {
                     slot.in_flight = Some(None);
+                    slot.send_at = None;
                     slot.timeout_ms = timeout_ms;
                     return MeasureStep::Act(match &slot.target {
                         Target::Url { url, method } => CliAction::Http {
@@ -442,6 +455,7 @@ impl CliRun {
                             in_flight: None,
                             timeout_ms: PROBE_TIMEOUT_MS,
                             done: false,
+                            send_at: None,
                         };
                         self.phase = Phase::InspectServer {
                             token,
@@ -710,6 +724,7 @@ impl CliRun {
                     in_flight: None,
                     timeout_ms: PROBE_TIMEOUT_MS,
                     done: false,
+                    send_at: None,
                 }),
                 Err(e) => return self.argument(&e),
             }
@@ -912,13 +927,47 @@ mod tests {
     }
 
     #[test]
+    fn a_host_that_wakes_late_still_sends_the_next_date_probe() {
+        // Timers fire a little after the instant asked for: waking 1-3 ms late must send the
+        // probe, not aim at the next second (which a late wake-up would do forever).
+        let mut r = run(&["skew", "http://127.0.0.1:9/", "--samples", "4", "--json"]);
+        let mut t = 0;
+        let mut sent = 0;
+        for _ in 0..200 {
+            match r.poll(reading(t)) {
+                CliAction::Http { id, .. } => {
+                    sent += 1;
+                    let date = crate::httpdate::format_http_date(crate::time::UnixMillis(
+                        1_700_000_000_000 + t + 250,
+                    ));
+                    r.on_http_response(id, 200, Some(&date), None, reading(t), reading(t + 2));
+                    t += 2;
+                }
+                CliAction::Wait { wait_ms: Some(w) } => {
+                    assert!(w < 1_500, "a wait of {w} ms after {sent} probes");
+                    t += w + 1 + t % 3;
+                }
+                CliAction::Wait { wait_ms: None } => panic!("nothing in flight to wait for"),
+                CliAction::Write { .. } => {}
+                CliAction::Exit { .. } => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(sent >= 2, "only {sent} probes sent");
+        assert!(t < 10_000, "probing took {t} ms of virtual time");
+    }
+
+    #[test]
     fn usage_and_help() {
         let (s, t, c) = written(&mut run(&["simulate", "--ttl", "1"]));
         assert_eq!((s, c), (Stream::Stderr, 2));
-        assert_eq!(
-            t,
+        // Without the `sim` feature the command itself is refused first.
+        let want = if cfg!(feature = "sim") {
             "tokenclock simulate: error: --ttl: expected seconds from 5 to 86400\n"
-        );
+        } else {
+            "tokenclock simulate: error: this build cannot simulate\n"
+        };
+        assert_eq!(t, want);
         let (s, _, c) = written(&mut run(&["skew", "--help", "--bogus"]));
         assert_eq!((s, c), (Stream::Stdout, 0));
         let (s, t, _) = written(&mut run(&["--json", "nope"]));
