@@ -8,14 +8,16 @@
 //   every caller of every createFetch wrapping the same session; waiters await it, bounded by
 //   the session's `until`;
 // * every response to a request that carried our header, from the origin it was sent to, goes
-//   to `session.onResponse(tokenId, status, headers, sent, received)` with clock readings
-//   taken around the request; any other (the end of a cross-origin redirect, an opaque
+//   to `session.afterResponse(tokenId, status, headers, sent, received, attempt, replayable)`
+//   with clock readings taken around the request, and its answer is followed; any other (the end of a cross-origin redirect, an opaque
 //   response) is returned as is and charged to nothing (`answersOurRequest`). Our header
 //   never follows a redirect to another origin: `fetch` drops `Authorization` there (the Fetch
-//   standard; Node's undici and current browsers do; an injected `fetch` must too). A 401
-//   from our origin is retried once when the verdict says so (after its `waitMs`); a repeated
-//   401 diagnosed as clock skew throws a `TokenClockError` with `code: "clock_skew"` and the
-//   evidence; any other final 401 is returned as is;
+//   standard; Node's undici and current browsers do; an injected `fetch` must too). The
+//   session says return it, retry once (after its `waitMs`), or throw its `clock_skew` error
+//   (with the evidence);
+// * the token request is bounded by the session's `tokenTimeoutMs` (the option overrides it)
+//   and its body read to the session's `maxTokenResponseLen`; a caller performs at most the
+//   session's `refreshesPerCall` token requests before it throws the failure;
 // * an `AbortSignal` ends the caller's wait at once. The token request itself is aborted only
 //   when every caller waiting for it has gone, and the ticket is then closed with
 //   `failRefresh(ticket, "aborted")` (no backoff), so an aborted caller never leaves the
@@ -28,10 +30,6 @@
 import { TokenClockError } from "./errors.js";
 import * as client from "./pkg/client/tokenclock_wasm.js";
 
-/** Default token request timeout: below the session's ticket timeout (60 s). */
-const DEFAULT_TOKEN_TIMEOUT_MS = 30_000;
-/** A caller performs at most this many token requests before it reports the failure. */
-const MAX_REFRESHES_PER_CALL = 2;
 /** Poll period when another user of the session (not a createFetch) holds the ticket. */
 const FOREIGN_TICKET_POLL_MS = 250;
 
@@ -91,7 +89,7 @@ function sleep(ms, signal) {
  */
 function plain(a) {
   const kind = a.kind;
-  const out = { kind, header: null, tokenId: null, ticket: null, until: null, waitReason: null, error: null };
+  const out = { kind, header: null, tokenId: null, ticket: null, until: null, waitMs: null, waitReason: null, error: null };
   switch (kind) {
     case "ready":
       out.header = a.header;
@@ -107,6 +105,7 @@ function plain(a) {
       break;
     case "wait":
       out.until = a.until;
+      out.waitMs = a.waitMs;
       out.waitReason = a.waitReason;
       break;
     default:
@@ -212,9 +211,6 @@ function tokenRequestInit(ticket, signal) {
 const IN_BROWSER =
   typeof globalThis.document === "object" ||
   (typeof globalThis.WorkerGlobalScope === "function" && globalThis instanceof globalThis.WorkerGlobalScope);
-
-/** The core reads at most 1 MiB of a token response (more is `body_too_large`). */
-const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
 
 /**
  * The body, but no more than `limit` bytes of it (a hostile endpoint cannot exhaust memory).
@@ -332,8 +328,8 @@ function checkOptions(options) {
   if (options.clock !== undefined && typeof options.clock !== "function") {
     throw invalid(TypeError, "createFetch: clock must be a function returning { wallMs, monoMs }");
   }
-  const timeout = options.tokenTimeoutMs ?? DEFAULT_TOKEN_TIMEOUT_MS;
-  if (!Number.isSafeInteger(timeout) || timeout <= 0) {
+  const timeout = options.tokenTimeoutMs;
+  if (timeout !== undefined && (!Number.isSafeInteger(timeout) || timeout <= 0)) {
     throw invalid(RangeError, "createFetch: tokenTimeoutMs must be a positive integer number of milliseconds");
   }
   if (options.onRefreshError !== undefined && typeof options.onRefreshError !== "function") {
@@ -396,13 +392,17 @@ export const createFetch = createFetchFor(client);
 function create(lib, options) {
   const checked = checkOptions(options);
   const { fetchImpl } = checked;
-  let tokenTimeoutMs = checked.timeout;
+  const session = buildSession(lib, options);
+  // `tokenTimeoutMs` overrides the session's own bound (default 10 s, from core).
+  if (checked.timeout !== undefined) session.setTokenTimeoutMs(checked.timeout);
+  let tokenTimeoutMs = session.tokenTimeoutMs;
   if (options.store !== undefined && options.store !== null && options.store.fleetOptions) {
     // A token request must end within the fleet lease, or a peer may take the lease over and
     // present the same (rotating) refresh token again.
     tokenTimeoutMs = Math.min(tokenTimeoutMs, Math.floor((options.store.fleetOptions.leaseMs * 2) / 3));
   }
-  const session = buildSession(lib, options);
+  const maxTokenResponseLen = session.maxTokenResponseLen;
+  const refreshesPerCall = session.refreshesPerCall;
   // Readings taken here must come from the session's clock. A session built here uses
   // `clock` or the host's clocks, read in JS (cheaper than a call into the module); a given
   // session may have its own clock, so ask it unless `clock` is given too.
@@ -482,7 +482,7 @@ function create(lib, options) {
       sent = now();
       response = await fetchImpl(url, init);
       received = now();
-      body = await readLimited(response, MAX_TOKEN_RESPONSE_BYTES + 1);
+      body = await readLimited(response, maxTokenResponseLen + 1);
     } catch {
       // The transport error itself may quote the URL or the request: it is not passed on.
       const failure = timedOut ? "timeout" : controller.signal.aborted ? "aborted" : "connect";
@@ -685,7 +685,7 @@ function create(lib, options) {
           startFlight(a.ticket, true);
           return a;
         case "refresh": {
-          if (performed >= MAX_REFRESHES_PER_CALL && lastError !== null) {
+          if (performed >= refreshesPerCall && lastError !== null) {
             // Close the ticket without a backoff and report what this caller saw.
             try {
               session.failRefresh(a.ticket.id, "aborted", now());
@@ -697,10 +697,12 @@ function create(lib, options) {
           performed += 1;
           const outcome = await join(startFlight(a.ticket, false), signal, Infinity);
           if (!outcome.ok) lastError = outcome.error ?? null;
+          // The session's per-call budget spent: report the failure rather than go on.
+          if (lastError !== null && performed >= refreshesPerCall) throw lastError;
           break;
         }
         case "wait": {
-          const ms = Math.max(0, a.until.monoMs - at.monoMs);
+          const ms = a.waitMs;
           if (a.waitReason === "backoff" && lastError !== null) {
             // This caller performed the refresh that failed: report it rather than sit out
             // the backoff (others wait it out, bounded by max_wait).
@@ -725,15 +727,6 @@ function create(lib, options) {
     }
   }
 
-  function clockSkewError(verdict, response) {
-    const message =
-      "the resource server rejected a freshly refreshed token and the clock-skew estimate explains it" +
-      (verdict.evidence?.finding ? ` (${verdict.evidence.finding})` : "");
-    const error = new TokenClockError("clock_skew", message, { diagnosis: "clock_skew", evidence: verdict.evidence });
-    error.response = response;
-    return error;
-  }
-
   // ----- the fetch-compatible function --------------------------------------------------
 
   async function tokenclockFetch(input, init) {
@@ -743,8 +736,7 @@ function create(lib, options) {
     throwIfAborted(signal);
     const request = replayable(input, options);
     const origin = requestOrigin(input);
-    let retried = false;
-    for (;;) {
+    for (let attempt = 1; ; attempt += 1) {
       const a = await acquire(signal);
       const [target, requestInit] = request.next(a.header);
       counters.apiRequests += 1;
@@ -757,21 +749,25 @@ function create(lib, options) {
         counters.unreportedResponses += 1;
         return response;
       }
-      const verdict = session.onResponse(a.tokenId, response.status, apiResponseHeaders(response), sent, received);
-      if (response.status === 401) counters.unauthorized += 1;
-      if (verdict.kind === "accept") return response;
-      if (verdict.kind === "retry" && !retried && request.canRetry) {
-        retried = true;
+      // The session decides: return it, retry once, or throw (core `after_response`).
+      const next = session.afterResponse(
+        a.tokenId, response.status, apiResponseHeaders(response), sent, received, attempt, request.canRetry,
+      );
+      if (next.kind === "return") return response;
+      counters.unauthorized += 1; // every other answer is about a refusal
+      if (next.kind === "retry") {
         counters.retries += 1;
         discard(response);
-        if (verdict.waitMs > 0) await sleep(verdict.waitMs, signal);
+        if (next.waitMs > 0) await sleep(next.waitMs, signal);
         continue;
       }
-      if (verdict.kind === "fail" && verdict.diagnosis === "clock_skew") {
+      if (next.kind === "raise") {
         counters.clockSkewErrors += 1;
-        throw clockSkewError(verdict, response);
+        // The session's error (code `clock_skew`, message and evidence from core).
+        next.error.response = response;
+        throw next.error;
       }
-      if (response.status === 401) counters.returned401 += 1;
+      counters.returned401 += 1; // return_refusal
       return response;
     }
   }

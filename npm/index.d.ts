@@ -455,6 +455,8 @@ export declare class Authorization {
   readonly tokenId: number | null;
   readonly ticket: Ticket | null;
   readonly until: Reading | null;
+  /** For `wait`: milliseconds from the reading `authorize` used until `until` (from core). */
+  readonly waitMs: number | null;
   readonly waitReason: "refresh_in_flight" | "not_yet_valid" | "backoff" | null;
   readonly error: TokenClockError | null;
   toJSON(): {
@@ -462,6 +464,7 @@ export declare class Authorization {
     tokenId: number | null;
     ticketId: number | null;
     until: Reading | null;
+    waitMs: number | null;
     waitReason: string | null;
     error: string | null;
   };
@@ -489,6 +492,20 @@ export interface Verdict {
   /** For `fail`. */
   diagnosis: "clock_skew" | "unauthorized" | null;
   evidence: SkewEvidence | null;
+  /** For a `clock_skew` diagnosis: the error to throw (code `clock_skew`, message from core). */
+  error: TokenClockError | null;
+}
+
+/** The answer to `afterResponse`: what an adapter does with an API response. */
+export interface AfterResponse {
+  /** `return` / `return_refusal`: hand the response over; `retry`: wait `waitMs`, authorize,
+   * send once more with `attempt + 1`; `raise`: throw `error`. */
+  kind: "return" | "return_refusal" | "retry" | "raise";
+  waitMs: number | null;
+  diagnosis: "clock_skew" | null;
+  evidence: SkewEvidence | null;
+  /** For `raise`: the `clock_skew` error to throw (message from core). */
+  error: TokenClockError | null;
 }
 
 /** Session counters. */
@@ -522,6 +539,8 @@ export interface SessionOptions {
   skew?: SkewOptions;
   ticketTimeoutMs?: number;
   max401WaitMs?: number;
+  /** Bound on one token request, connect to last byte (default 10000). */
+  tokenTimeoutMs?: number;
   clock?: Clock;
   /** Replaces the host RNG with a seeded one: tests only. */
   seed?: number | bigint;
@@ -551,6 +570,24 @@ export declare class Session {
   /** Closes a ticket after a transport failure; returns (does not throw) the error callers will see. */
   failRefresh(ticketId: number, failure: "connect" | "timeout" | "aborted", now?: Reading): TokenClockError;
   onResponse(tokenId: number, status: number, headers: HeadersInit, sent: Reading, received?: Reading): Verdict;
+  /** `onResponse`, then what to do with the response: `attempt` 1 for the first send, 2 for the
+   * retry; `replayable`: the request can be sent again. */
+  afterResponse(
+    tokenId: number,
+    status: number,
+    headers: HeadersInit,
+    sent: Reading,
+    received: Reading | undefined,
+    attempt: number,
+    replayable: boolean,
+  ): AfterResponse;
+  /** Bound on one token request, ms (default 10000). */
+  readonly tokenTimeoutMs: number;
+  setTokenTimeoutMs(ms: number): void;
+  /** Largest token response body read, bytes after decoding (1 MiB). */
+  readonly maxTokenResponseLen: number;
+  /** Token requests one call performs at most (1). */
+  readonly refreshesPerCall: number;
   nextTimeout(now?: Reading): Reading | null;
   stats(): Stats;
   estimates(now?: Reading): { issuer: Estimate; resource: Estimate };
@@ -662,7 +699,8 @@ export interface CreateFetchCommonOptions {
    * also the session's clock.
    */
   clock?: Clock;
-  /** Bound on one token request, ms (default 30000); a timeout closes the ticket as `"timeout"`. */
+  /** Bound on one token request, ms: sets the session's `tokenTimeoutMs` (default 10000, from
+   * core); a timeout closes the ticket as `"timeout"`. With a `store`, at most two thirds of the lease. */
   tokenTimeoutMs?: number;
   /** Called with the error of a refresh nobody was waiting for (a stale token's background refresh). */
   onRefreshError?: (error: Error) => void;

@@ -64,6 +64,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::Authorization>()?;
     m.add_class::<session::Ticket>()?;
     m.add_class::<session::Verdict>()?;
+    m.add_class::<session::AfterResponse>()?;
 
     m.add_class::<verify::Verifier>()?;
     m.add_class::<verify::SkewMonitor>()?;

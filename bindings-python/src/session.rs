@@ -88,14 +88,6 @@ impl Ticket {
     }
 }
 
-fn wait_reason(r: core_s::WaitReason) -> &'static str {
-    match r {
-        core_s::WaitReason::RefreshInFlight => "refresh_in_flight",
-        core_s::WaitReason::NotYetValid => "not_yet_valid",
-        core_s::WaitReason::Backoff => "backoff",
-    }
-}
-
 /// The answer to `Session.authorize`: `kind` says what the caller does next.
 ///
 /// * `ready`: send the request with `header` (`Authorization` value); report the response
@@ -120,13 +112,9 @@ pub struct Authorization {
 }
 
 impl Authorization {
-    fn from_core(
-        py: Python<'_>,
-        a: core_s::Authorization,
-        now: tokenclock::time::Reading,
-    ) -> PyResult<Self> {
+    fn from_core(py: Python<'_>, a: core_s::Authorization) -> PyResult<Self> {
         let mut out = Authorization {
-            kind: "",
+            kind: a.kind(),
             header: None,
             token_id: None,
             ticket: None,
@@ -137,7 +125,6 @@ impl Authorization {
         };
         match a {
             core_s::Authorization::Ready { header, token_id } => {
-                out.kind = "ready";
                 out.header = Some(header);
                 out.token_id = Some(token_id.0);
             }
@@ -146,23 +133,23 @@ impl Authorization {
                 token_id,
                 ticket,
             } => {
-                out.kind = "ready_and_refresh";
                 out.header = Some(header);
                 out.token_id = Some(token_id.0);
                 out.ticket = Some(Py::new(py, Ticket(ticket))?);
             }
             core_s::Authorization::Refresh { ticket } => {
-                out.kind = "refresh";
                 out.ticket = Some(Py::new(py, Ticket(ticket))?);
             }
-            core_s::Authorization::Wait { until, reason } => {
-                out.kind = "wait";
+            core_s::Authorization::Wait {
+                until,
+                wait_ms,
+                reason,
+            } => {
                 out.until = Some(Reading(until));
-                out.wait_ms = Some(until.mono.since(now.mono).max(0));
-                out.wait_reason = Some(wait_reason(reason));
+                out.wait_ms = Some(wait_ms);
+                out.wait_reason = Some(reason.as_str());
             }
             core_s::Authorization::Failed { error } => {
-                out.kind = "failed";
                 out.error = Some(errors::exception(py, &Error::Session(error))?.unbind());
             }
             _ => {
@@ -288,17 +275,30 @@ fn evidence_dict<'py>(py: Python<'py>, e: &core_s::SkewEvidence) -> PyResult<Bou
     Ok(d)
 }
 
+/// The `ClockSkewError` (message from core, `.evidence`) of a `clock_skew` diagnosis.
+fn clock_skew_error<'py>(
+    py: Python<'py>,
+    diagnosis: &core_s::Diagnosis,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let core_s::Diagnosis::ClockSkew(e) = diagnosis else {
+        return Ok(None);
+    };
+    let attrs = vec![("evidence", evidence_dict(py, e)?.into_any())];
+    Ok(Some(errors::make(
+        py,
+        Exc::ClockSkewError,
+        diagnosis.as_str(),
+        &diagnosis.to_string(),
+        attrs,
+    )?))
+}
+
 #[pymethods]
 impl Verdict {
     /// `accept`, `retry` or `fail`.
     #[getter]
     fn kind(&self) -> &'static str {
-        match self.0 {
-            core_s::Verdict::Accept => "accept",
-            core_s::Verdict::Retry { .. } => "retry",
-            core_s::Verdict::Fail { .. } => "fail",
-            _ => "unknown",
-        }
+        self.0.as_str()
     }
 
     /// For `retry`: seconds to wait before re-authorizing (0: at once).
@@ -336,22 +336,7 @@ impl Verdict {
     #[getter]
     fn error<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         match &self.0 {
-            core_s::Verdict::Fail {
-                diagnosis: core_s::Diagnosis::ClockSkew(e),
-            } => {
-                let msg = format!(
-                    "the resource server keeps rejecting fresh tokens; its clock explains it ({})",
-                    e.finding.as_str()
-                );
-                let attrs = vec![("evidence", evidence_dict(py, e)?.into_any())];
-                Ok(Some(errors::make(
-                    py,
-                    Exc::ClockSkewError,
-                    "clock_skew",
-                    &msg,
-                    attrs,
-                )?))
-            }
+            core_s::Verdict::Fail { diagnosis } => clock_skew_error(py, diagnosis),
             _ => Ok(None),
         }
     }
@@ -365,6 +350,58 @@ impl Verdict {
                 format!("Verdict(kind='fail', diagnosis='{}')", diagnosis.as_str())
             }
             _ => format!("Verdict(kind='{}')", self.kind()),
+        }
+    }
+}
+
+/// The answer to `Session.after_response`: what the adapter does with an API response.
+/// `kind`: `return` (hand it over), `return_refusal` (hand the 401 over: no retry left or
+/// none would help), `retry` (wait `wait` seconds, authorize again, send once more with
+/// `attempt + 1`), `raise` (raise `error`, a `ClockSkewError` with `.evidence`).
+#[pyclass(frozen, module = "tokenclock._native", name = "AfterResponse")]
+pub struct AfterResponse(pub core_s::AfterResponse);
+
+#[pymethods]
+impl AfterResponse {
+    /// `return`, `return_refusal`, `retry` or `raise`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.0.as_str()
+    }
+
+    /// For `retry`: seconds to wait before re-authorizing (0: at once).
+    #[getter]
+    fn wait(&self) -> Option<f64> {
+        match self.0 {
+            core_s::AfterResponse::Retry { wait_ms } => Some(seconds(wait_ms)),
+            _ => None,
+        }
+    }
+
+    /// For `raise`: `clock_skew`.
+    #[getter]
+    fn diagnosis(&self) -> Option<&'static str> {
+        match &self.0 {
+            core_s::AfterResponse::Raise { diagnosis } => Some(diagnosis.as_str()),
+            _ => None,
+        }
+    }
+
+    /// For `raise`: the `ClockSkewError` to raise (message from core, `.evidence`).
+    #[getter]
+    fn error<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match &self.0 {
+            core_s::AfterResponse::Raise { diagnosis } => clock_skew_error(py, diagnosis),
+            _ => Ok(None),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        match &self.0 {
+            core_s::AfterResponse::Retry { wait_ms } => {
+                format!("AfterResponse(kind='retry', wait={:.3})", seconds(*wait_ms))
+            }
+            other => format!("AfterResponse(kind='{}')", other.as_str()),
         }
     }
 }
@@ -385,11 +422,11 @@ pub(crate) fn ticket_id(t: &Bound<'_, PyAny>) -> PyResult<core_s::TicketId> {
 fn event_dict<'py>(py: Python<'py>, e: &core_s::SessionEvent) -> PyResult<Bound<'py, PyDict>> {
     use core_s::SessionEvent as E;
     let d = PyDict::new(py);
-    let (kind, at) = match e {
+    let at = match e {
         E::TicketIssued { at, ticket, reason } => {
             d.set_item("ticket", ticket.0)?;
             d.set_item("reason", reason.as_str())?;
-            ("ticket_issued", at)
+            at
         }
         E::TokenReceived {
             at,
@@ -400,7 +437,7 @@ fn event_dict<'py>(py: Python<'py>, e: &core_s::SessionEvent) -> PyResult<Bound<
             d.set_item("token", token.0)?;
             d.set_item("lifetime", seconds(*lifetime_ms))?;
             d.set_item("usable", seconds(*usable_ms))?;
-            ("token_received", at)
+            at
         }
         E::RefreshFailed {
             at,
@@ -409,31 +446,31 @@ fn event_dict<'py>(py: Python<'py>, e: &core_s::SessionEvent) -> PyResult<Bound<
         } => {
             d.set_item("code", *code)?;
             d.set_item("backoff", seconds(*backoff_ms))?;
-            ("refresh_failed", at)
+            at
         }
         E::TokenReused { at, token } => {
             d.set_item("token", token.0)?;
-            ("token_reused", at)
+            at
         }
         E::TicketAbandoned { at, ticket } => {
             d.set_item("ticket", ticket.0)?;
-            ("ticket_abandoned", at)
+            at
         }
         E::Rejected { at, token, verdict } => {
             d.set_item("token", token.0)?;
             d.set_item("verdict", *verdict)?;
-            ("rejected", at)
+            at
         }
         E::ClockDiscontinuity { at, wall_excess_ms } => {
             d.set_item("wall_excess", seconds(*wall_excess_ms))?;
-            ("clock_discontinuity", at)
+            at
         }
         _ => {
             d.set_item("kind", "other")?;
             return Ok(d);
         }
     };
-    d.set_item("kind", kind)?;
+    d.set_item("kind", e.name())?;
     d.set_item("at", Reading(*at))?;
     Ok(d)
 }
@@ -499,7 +536,8 @@ impl Session {
     /// default, or `nbf`). Backoff: `backoff_base` (1), `backoff_cap` (60),
     /// `max_retry_after` (600), `config_retry` (300: the wait after a configuration error such
     /// as `invalid_client`, 1 s to 1 day). Skew: `drift_ppm` (200), `max_samples` (16).
-    /// `ticket_timeout` (60), `max_401_wait` (10). `partition`: whose token this is, for a shared
+    /// `ticket_timeout` (60), `max_401_wait` (10). Adapters: `token_timeout` (10: the bound on
+    /// one token request, connect to last byte). `partition`: whose token this is, for a shared
     /// store (a user or tenant id; required to share authorization-code and refresh-token
     /// sessions). `clock`: a callable returning a `Reading`.
     /// `seed`: a deterministic RNG (tests only; default the OS's).
@@ -507,7 +545,7 @@ impl Session {
     #[pyo3(signature = (grant, *, margin=None, margin_cap=None, refresh_window=None, refresh_before=None,
         assumed_lifetime=None, max_wait=None, not_before=None, backoff_base=None, backoff_cap=None,
         max_retry_after=None, config_retry=None, drift_ppm=None, max_samples=None, ticket_timeout=None,
-        max_401_wait=None, partition=None, clock=None, seed=None))]
+        max_401_wait=None, token_timeout=None, partition=None, clock=None, seed=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         grant: &Bound<'_, Grant>,
@@ -526,6 +564,7 @@ impl Session {
         max_samples: Option<Int<usize>>,
         ticket_timeout: Option<Secs>,
         max_401_wait: Option<Secs>,
+        token_timeout: Option<Secs>,
         partition: Option<String>,
         clock: Option<&Bound<'_, PyAny>>,
         seed: Option<Int<u64>>,
@@ -568,6 +607,9 @@ impl Session {
             if let Some(v) = max_401_wait {
                 config.max_401_wait_ms = v.ms("max_401_wait")?;
             }
+            if let Some(v) = token_timeout {
+                config.token_timeout_ms = v.ms("token_timeout")?;
+            }
             config.partition = partition;
             let policy = config.policy;
             let inner = core_s::Session::new(config, convert::rng(seed)).map_err(Error::Session)?;
@@ -588,7 +630,7 @@ impl Session {
         guard(|| {
             let now = self.clock.reading(py, now)?;
             let a = self.with(py, |s| s.authorize(now))?;
-            Authorization::from_core(py, a, now)
+            Authorization::from_core(py, a)
         })
     }
 
@@ -603,7 +645,7 @@ impl Session {
                 core_s::Authorization::Ready { token_id, .. } => {
                     Ok(token_id.0.into_pyobject(py)?.into_any().unbind())
                 }
-                a => Ok(Py::new(py, Authorization::from_core(py, a, now)?)?.into_any()),
+                a => Ok(Py::new(py, Authorization::from_core(py, a)?)?.into_any()),
             }
         })
     }
@@ -707,6 +749,71 @@ impl Session {
             })?;
             Ok(Verdict(v))
         })
+    }
+
+    /// The decision after an API response, for adapters: `on_response` (same arguments, same
+    /// effect), then what to do with the response given which send of the call it answers
+    /// (`attempt`: 1 for the first, 2 for the retry; `replayable`: whether the request can be
+    /// sent again). See `AfterResponse`.
+    #[pyo3(signature = (token_id, status, headers, sent, received=None, *, attempt=1, replayable=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn after_response(
+        &self,
+        py: Python<'_>,
+        token_id: Int<u64>,
+        status: Int<u16>,
+        headers: Option<&Bound<'_, PyAny>>,
+        sent: Reading,
+        received: Option<Reading>,
+        attempt: u32,
+        replayable: bool,
+    ) -> PyResult<AfterResponse> {
+        guard(|| {
+            let headers = convert::headers(headers)?;
+            let received = self.clock.reading(py, received)?;
+            let token = core_s::TokenId(token_id.0);
+            let attempt = core_s::Attempt {
+                number: attempt,
+                resend: if replayable {
+                    core_s::Resend::Possible
+                } else {
+                    core_s::Resend::Impossible
+                },
+            };
+            let a = self.with(py, move |s| {
+                s.after_response(token, status.0, &headers, sent.0, received, attempt)
+            })?;
+            Ok(AfterResponse(a))
+        })
+    }
+
+    /// The bound on one token request, seconds (`token_timeout`, default 10).
+    #[getter]
+    fn token_timeout(&self, py: Python<'_>) -> PyResult<f64> {
+        guard(|| Ok(seconds(self.with(py, |s| s.token_timeout_ms())?)))
+    }
+
+    /// Sets `token_timeout` (seconds, up to 600): an adapter's `token_timeout=` option.
+    fn set_token_timeout(&self, py: Python<'_>, seconds: Secs) -> PyResult<()> {
+        guard(|| {
+            let ms = seconds.ms("token_timeout")?;
+            let r = self.with(py, |s| s.set_token_timeout_ms(ms))?;
+            Ok(r.map_err(Error::Session)?)
+        })
+    }
+
+    /// The largest token response body read, in bytes after decoding (1 MiB): adapters stop
+    /// reading past it and pass on one byte more (the session answers `body_too_large`).
+    #[getter]
+    fn max_token_response_len(&self, py: Python<'_>) -> PyResult<usize> {
+        guard(|| self.with(py, |s| s.max_token_response_len()))
+    }
+
+    /// Token requests one API call performs at most (1): after that many, a failed refresh is
+    /// raised to the caller.
+    #[getter]
+    fn refreshes_per_call(&self, py: Python<'_>) -> PyResult<u32> {
+        guard(|| self.with(py, |s| s.refreshes_per_call()))
     }
 
     /// When the session next wants attention on its own (refresh time, hard expiry, end of a

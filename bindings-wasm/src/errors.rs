@@ -48,7 +48,7 @@ impl Details {
         Details(Object::new())
     }
 
-    fn set(self, key: &str, value: JsValue) -> Self {
+    pub fn set(self, key: &str, value: JsValue) -> Self {
         let _ = Reflect::set(&self.0, &JsValue::from_str(key), &value);
         self
     }
@@ -239,9 +239,7 @@ pub fn session_error(e: &tokenclock::session::SessionError) -> JsValue {
         .opt_str("errorClass", e.class().map(|c| c.as_str()));
     match e {
         S::TokenEndpoint { error, .. } => d = endpoint_details(d, error),
-        S::Transport { failure, .. } => {
-            d = d.str("failure", crate::session::failure_name(*failure))
-        }
+        S::Transport { failure, .. } => d = d.str("failure", failure.as_str()),
         S::Grant(g) => d = d.opt_str("what", grant_what(g)),
         _ => {}
     }

@@ -9,9 +9,9 @@ use std::cell::RefCell;
 use tokenclock::oauth::Secret;
 use tokenclock::rng::RngHealth;
 use tokenclock::session::{
-    self as core_session, Authorization as CoreAuthorization, BackoffPolicy, Diagnosis,
-    SessionConfig, SessionError, SessionEvent, TicketId, TokenId, TransportFailure, Verdict,
-    WaitReason,
+    self as core_session, AfterResponse, Attempt, Authorization as CoreAuthorization,
+    BackoffPolicy, Diagnosis, Resend, SessionConfig, SessionError, SessionEvent, TicketId, TokenId,
+    TransportFailure, Verdict, WaitReason,
 };
 use tokenclock::time::Reading;
 use tokenclock::ErrorCode as _;
@@ -23,19 +23,6 @@ use crate::host::{self, Clock};
 use crate::lifetime::{policy_arg, state_js, Lifetime};
 use crate::oauth::{Grant, TokenRequest};
 use crate::skew::{skew_config, Estimate};
-
-/// `connect`, `timeout`, `aborted`.
-pub fn failure_name(f: TransportFailure) -> &'static str {
-    f.as_str()
-}
-
-fn wait_reason_name(r: WaitReason) -> &'static str {
-    match r {
-        WaitReason::RefreshInFlight => "refresh_in_flight",
-        WaitReason::NotYetValid => "not_yet_valid",
-        WaitReason::Backoff => "backoff",
-    }
-}
 
 /// An id as a JS number (ids count up from 1; far below 2^53).
 fn id_js(id: u64) -> f64 {
@@ -164,6 +151,7 @@ pub struct Authorization {
     token_id: Option<TokenId>,
     ticket: Option<core_session::Ticket>,
     until: Option<Reading>,
+    wait_ms: Option<i64>,
     wait_reason: Option<WaitReason>,
     error: Option<SessionError>,
 }
@@ -171,17 +159,17 @@ pub struct Authorization {
 impl Authorization {
     fn from_core(a: CoreAuthorization) -> Authorization {
         let mut out = Authorization {
-            kind: "failed",
+            kind: a.kind(),
             header: None,
             token_id: None,
             ticket: None,
             until: None,
+            wait_ms: None,
             wait_reason: None,
             error: None,
         };
         match a {
             CoreAuthorization::Ready { header, token_id } => {
-                out.kind = "ready";
                 out.header = Some(header);
                 out.token_id = Some(token_id);
             }
@@ -190,18 +178,20 @@ impl Authorization {
                 token_id,
                 ticket,
             } => {
-                out.kind = "ready_and_refresh";
                 out.header = Some(header);
                 out.token_id = Some(token_id);
                 out.ticket = Some(ticket);
             }
             CoreAuthorization::Refresh { ticket } => {
-                out.kind = "refresh";
                 out.ticket = Some(ticket);
             }
-            CoreAuthorization::Wait { until, reason } => {
-                out.kind = "wait";
+            CoreAuthorization::Wait {
+                until,
+                wait_ms,
+                reason,
+            } => {
                 out.until = Some(until);
+                out.wait_ms = Some(wait_ms);
                 out.wait_reason = Some(reason);
             }
             CoreAuthorization::Failed { error } => {
@@ -209,6 +199,7 @@ impl Authorization {
             }
             // A variant added to core later: nothing usable, and no way to act on it.
             _ => {
+                out.kind = "failed";
                 out.error = Some(SessionError::InvalidArgument("unsupported authorization"));
             }
         }
@@ -252,10 +243,18 @@ impl Authorization {
         edge::opt_reading_js(self.until)
     }
 
+    /// Milliseconds from the reading passed to `authorize` until `until` (`wait`), else
+    /// `null`.
+    #[wasm_bindgen(getter = waitMs)]
+    pub fn wait_ms(&self) -> JsValue {
+        self.wait_ms
+            .map_or(JsValue::NULL, |ms| JsValue::from_f64(ms as f64))
+    }
+
     /// `refresh_in_flight`, `not_yet_valid` or `backoff` (`wait`), else `null`.
     #[wasm_bindgen(getter = waitReason)]
     pub fn wait_reason(&self) -> JsValue {
-        edge::opt_str(self.wait_reason.map(wait_reason_name))
+        edge::opt_str(self.wait_reason.map(WaitReason::as_str))
     }
 
     /// The error (`failed`): a `TokenClockError` with `.code`, `.retryAtMs`, ...; else `null`.
@@ -264,7 +263,7 @@ impl Authorization {
         self.error.as_ref().map_or(JsValue::NULL, session_error)
     }
 
-    /// `{ kind, tokenId, ticketId, until, waitReason, error }` without the header.
+    /// `{ kind, tokenId, ticketId, until, waitMs, waitReason, error }` without the header.
     #[wasm_bindgen(js_name = toJSON)]
     pub fn to_json(&self) -> JsValue {
         Out::new()
@@ -280,7 +279,8 @@ impl Authorization {
                     .and_then(|t| i64::try_from(t.id.0).ok()),
             )
             .set("until", edge::opt_reading_js(self.until))
-            .opt_str("waitReason", self.wait_reason.map(wait_reason_name))
+            .opt_num("waitMs", self.wait_ms)
+            .opt_str("waitReason", self.wait_reason.map(WaitReason::as_str))
             .opt_str(
                 "error",
                 self.error.as_ref().map(tokenclock::ErrorCode::code),
@@ -299,7 +299,7 @@ impl Authorization {
             s.push_str(&format!(", ticket {} ({})", t.id.0, t.reason.as_str()));
         }
         if let Some(r) = self.wait_reason {
-            s.push_str(&format!(", {}", wait_reason_name(r)));
+            s.push_str(&format!(", {}", r.as_str()));
         }
         if let Some(e) = &self.error {
             s.push_str(&format!(", {}", e.code()));
@@ -311,39 +311,74 @@ impl Authorization {
 
 // ----- verdicts and events -----------------------------------------------------------------------
 
+/// A diagnosis' evidence (`null` for `unauthorized`) and, for clock skew, the error to throw
+/// (code `clock_skew`, message from core, `.diagnosis` and `.evidence`).
+fn diagnosis_js(diagnosis: &Diagnosis) -> (JsValue, JsValue) {
+    match diagnosis {
+        Diagnosis::ClockSkew(e) => {
+            let evidence: JsValue = Out::new()
+                .str("finding", e.finding.as_str())
+                .set("resource", Estimate::wrap(e.resource))
+                .set("issuer", Estimate::wrap(e.issuer))
+                .opt_num("resourceNowLowMs", e.resource_now_ms.0)
+                .opt_num("resourceNowHighMs", e.resource_now_ms.1)
+                .opt_num("expMs", e.exp_ms)
+                .opt_num("nbfMs", e.nbf_ms)
+                .opt_num("iatMs", e.iat_ms)
+                .build();
+            let error = crate::errors::tc_error(
+                diagnosis.as_str(),
+                &diagnosis.to_string(),
+                crate::errors::Details::new()
+                    .str("diagnosis", diagnosis.as_str())
+                    .set("evidence", evidence.clone()),
+            );
+            (evidence, error)
+        }
+        _ => (JsValue::NULL, JsValue::NULL),
+    }
+}
+
+/// `{ kind: "return" | "return_refusal" | "retry" | "raise", waitMs, diagnosis, evidence,
+/// error }`.
+fn after_response_js(a: &AfterResponse) -> JsValue {
+    let (wait_ms, diagnosis) = match a {
+        AfterResponse::Retry { wait_ms } => (Some(*wait_ms), None),
+        AfterResponse::Raise { diagnosis } => (None, Some(diagnosis)),
+        _ => (None, None),
+    };
+    let (evidence, error) = diagnosis.map_or((JsValue::NULL, JsValue::NULL), diagnosis_js);
+    Out::new()
+        .str("kind", a.as_str())
+        .opt_num("waitMs", wait_ms)
+        .opt_str("diagnosis", diagnosis.map(Diagnosis::as_str))
+        .set("evidence", evidence)
+        .set("error", error)
+        .build()
+}
+
 fn verdict_js(v: &Verdict) -> JsValue {
     match v {
         Verdict::Accept => Out::new()
-            .str("kind", "accept")
+            .str("kind", v.as_str())
             .set("waitMs", JsValue::NULL)
             .set("diagnosis", JsValue::NULL)
             .set("evidence", JsValue::NULL)
             .build(),
         Verdict::Retry { wait_ms } => Out::new()
-            .str("kind", "retry")
+            .str("kind", v.as_str())
             .num("waitMs", *wait_ms)
             .set("diagnosis", JsValue::NULL)
             .set("evidence", JsValue::NULL)
             .build(),
         Verdict::Fail { diagnosis } => {
-            let evidence = match diagnosis {
-                Diagnosis::ClockSkew(e) => Out::new()
-                    .str("finding", e.finding.as_str())
-                    .set("resource", Estimate::wrap(e.resource))
-                    .set("issuer", Estimate::wrap(e.issuer))
-                    .opt_num("resourceNowLowMs", e.resource_now_ms.0)
-                    .opt_num("resourceNowHighMs", e.resource_now_ms.1)
-                    .opt_num("expMs", e.exp_ms)
-                    .opt_num("nbfMs", e.nbf_ms)
-                    .opt_num("iatMs", e.iat_ms)
-                    .build(),
-                Diagnosis::Unauthorized => JsValue::NULL,
-            };
+            let (evidence, error) = diagnosis_js(diagnosis);
             Out::new()
-                .str("kind", "fail")
+                .str("kind", v.as_str())
                 .set("waitMs", JsValue::NULL)
                 .str("diagnosis", diagnosis.as_str())
                 .set("evidence", evidence)
+                .set("error", error)
                 .build()
         }
         // A variant added to core later: hand the response to the caller.
@@ -360,7 +395,7 @@ fn event_js(e: &SessionEvent) -> JsValue {
             ticket,
             reason,
         } => Out::new()
-            .str("kind", "ticket_issued")
+            .str("kind", e.name())
             .set("at", at(r))
             .num("ticket", id(ticket.0))
             .str("reason", reason.as_str()),
@@ -370,7 +405,7 @@ fn event_js(e: &SessionEvent) -> JsValue {
             lifetime_ms,
             usable_ms,
         } => Out::new()
-            .str("kind", "token_received")
+            .str("kind", e.name())
             .set("at", at(r))
             .num("token", id(token.0))
             .num("lifetimeMs", *lifetime_ms)
@@ -380,16 +415,16 @@ fn event_js(e: &SessionEvent) -> JsValue {
             code,
             backoff_ms,
         } => Out::new()
-            .str("kind", "refresh_failed")
+            .str("kind", e.name())
             .set("at", at(r))
             .str("code", code)
             .num("backoffMs", *backoff_ms),
         SessionEvent::TokenReused { at: r, token } => Out::new()
-            .str("kind", "token_reused")
+            .str("kind", e.name())
             .set("at", at(r))
             .num("token", id(token.0)),
         SessionEvent::TicketAbandoned { at: r, ticket } => Out::new()
-            .str("kind", "ticket_abandoned")
+            .str("kind", e.name())
             .set("at", at(r))
             .num("ticket", id(ticket.0)),
         SessionEvent::Rejected {
@@ -397,7 +432,7 @@ fn event_js(e: &SessionEvent) -> JsValue {
             token,
             verdict,
         } => Out::new()
-            .str("kind", "rejected")
+            .str("kind", e.name())
             .set("at", at(r))
             .num("token", id(token.0))
             .str("verdict", verdict),
@@ -405,7 +440,7 @@ fn event_js(e: &SessionEvent) -> JsValue {
             at: r,
             wall_excess_ms,
         } => Out::new()
-            .str("kind", "clock_discontinuity")
+            .str("kind", e.name())
             .set("at", at(r))
             .num("wallExcessMs", *wall_excess_ms),
         _ => Out::new().str("kind", "other"),
@@ -456,7 +491,8 @@ impl Session {
 #[wasm_bindgen]
 impl Session {
     /// `new Session(grant, { policy?, backoff?, skew?, ticketTimeoutMs?, max401WaitMs?,
-    /// partition?, clock?, seed? })`. `policy` as for `Lifetime`; `backoff = { baseMs, capMs,
+    /// tokenTimeoutMs?, partition?, clock?, seed? })`. `tokenTimeoutMs` (10 000): the bound on
+    /// one token request, connect to last byte. `policy` as for `Lifetime`; `backoff = { baseMs, capMs,
     /// maxRetryAfterMs, configRetryMs }` (`configRetryMs`: the wait after a configuration error
     /// such as `invalid_client`, default 300 000); `skew = { driftPpm, maxSamples }`;
     /// `partition`: whose token this is for a shared store (a user or tenant id; required to
@@ -477,6 +513,10 @@ impl Session {
         }
         if let Some(ms) = edge::opt_uint("max401WaitMs", &edge::get(&options, "max401WaitMs")?)? {
             config.max_401_wait_ms = ms;
+        }
+        if let Some(ms) = edge::opt_uint("tokenTimeoutMs", &edge::get(&options, "tokenTimeoutMs")?)?
+        {
+            config.token_timeout_ms = ms;
         }
         config.partition = edge::opt_string("partition", &edge::get(&options, "partition")?)?;
         let clock = Clock::from_option(&edge::get(&options, "clock")?)?;
@@ -622,6 +662,69 @@ impl Session {
         let received = self.clock.or_now("received", &received)?;
         let verdict = self.with(|s| s.on_response(token, status, &headers, sent, received))?;
         Ok(verdict_js(&verdict))
+    }
+
+    /// The decision after an API response, for adapters: `onResponse` (same arguments, same
+    /// effect), then what to do with the response given which send of the call it answers
+    /// (`attempt`: 1 for the first, 2 for the retry; `replayable`: the request can be sent
+    /// again). Returns `{ kind: "return" | "return_refusal" | "retry" | "raise", waitMs,
+    /// diagnosis, evidence, error }` (`raise`: throw `error`).
+    #[wasm_bindgen(js_name = afterResponse)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn after_response(
+        &self,
+        token_id: JsValue,
+        status: JsValue,
+        headers: JsValue,
+        sent: JsValue,
+        received: JsValue,
+        attempt: JsValue,
+        replayable: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let token = TokenId(id_arg("tokenId", &token_id)?);
+        let status = edge::uint_as::<u16>("status", &status)?;
+        let headers = edge::pairs("headers", &headers)?;
+        let sent = edge::reading("sent", &sent)?;
+        let received = self.clock.or_now("received", &received)?;
+        let attempt = Attempt {
+            number: edge::uint_as::<u32>("attempt", &attempt)?,
+            resend: match replayable.as_bool() {
+                Some(true) => Resend::Possible,
+                Some(false) => Resend::Impossible,
+                None => return Err(type_error("replayable must be a boolean")),
+            },
+        };
+        let a =
+            self.with(|s| s.after_response(token, status, &headers, sent, received, attempt))?;
+        Ok(after_response_js(&a))
+    }
+
+    /// The bound on one token request, ms (`tokenTimeoutMs`, default 10 000).
+    #[wasm_bindgen(getter = tokenTimeoutMs)]
+    pub fn token_timeout_ms(&self) -> Result<f64, JsValue> {
+        Ok(self.with(|s| s.token_timeout_ms())? as f64)
+    }
+
+    /// Sets `tokenTimeoutMs` (1 to 600 000): `createFetch`'s `tokenTimeoutMs` option.
+    #[wasm_bindgen(js_name = setTokenTimeoutMs)]
+    pub fn set_token_timeout_ms(&self, ms: JsValue) -> Result<(), JsValue> {
+        let ms = edge::uint("tokenTimeoutMs", &ms)?;
+        self.with(|s| s.set_token_timeout_ms(ms))?
+            .map_err(|e| session_error(&e))
+    }
+
+    /// The largest token response body read, bytes after decoding (1 MiB): read at most one
+    /// byte more and hand it over (the session answers `body_too_large`).
+    #[wasm_bindgen(getter = maxTokenResponseLen)]
+    pub fn max_token_response_len(&self) -> Result<f64, JsValue> {
+        Ok(self.with(|s| s.max_token_response_len())? as f64)
+    }
+
+    /// Token requests one API call performs at most (1): after that many, a failed refresh is
+    /// thrown to the caller.
+    #[wasm_bindgen(getter = refreshesPerCall)]
+    pub fn refreshes_per_call(&self) -> Result<f64, JsValue> {
+        Ok(f64::from(self.with(|s| s.refreshes_per_call())?))
     }
 
     /// When the session next wants attention on its own (`{ wallMs, monoMs }`), or `null`.

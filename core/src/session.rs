@@ -11,6 +11,8 @@
 //!   [`fail_refresh`](Session::fail_refresh) close a ticket;
 //!   [`on_response`](Session::on_response) takes every API response (its `Date` header feeds the
 //!   resource server's skew estimate; a 401 gets a [`Verdict`]);
+//!   [`after_response`](Session::after_response) is the same input for adapters, answering
+//!   what to do with the response ([`AfterResponse`]: return it, retry once, raise);
 //! * **outputs** — [`next_timeout`](Session::next_timeout) (when the session next wants
 //!   attention) and [`poll_event`](Session::poll_event) (what happened, for logs and timelines);
 //! * **getters** — [`stats`](Session::stats), [`estimates`](Session::estimates).
@@ -23,8 +25,8 @@ use crate::httpdate::{parse_http_date, parse_retry_after, RetryAfter};
 use crate::identity::{is_user_delegated, CredentialIdentity, IdentityError};
 use crate::lifetime::{Lifetime, LifetimeError, LifetimePolicy, TokenState, TokenTimes};
 use crate::oauth::{
-    build_token_request, parse_token_response, ClientAuth, ErrorClass, Grant, GrantError,
-    IssuerNow, Secret, TokenEndpointError, TokenRequest,
+    build_token_request, parse_token_response_capped, ClientAuth, ErrorClass, Grant, GrantError,
+    IssuerNow, Secret, TokenEndpointError, TokenRequest, MAX_RESPONSE_BODY_LEN,
 };
 use crate::peek::peek;
 use crate::rng::below;
@@ -94,6 +96,19 @@ pub struct SessionConfig {
     /// Longest wait before retrying a request whose token the resource server rejected as
     /// not yet valid on its (slow) clock (default 10 s).
     pub max_401_wait_ms: i64,
+    /// Longest a token request may take in total: connect, send and every byte of the answer
+    /// (default 10 s; 1 ms to 10 min; keep it below `ticket_timeout_ms`). Hosts bound every token
+    /// request by it (with a fleet store also by two thirds of the lease); past it they close
+    /// the ticket with [`TransportFailure::Timeout`].
+    pub token_timeout_ms: i64,
+    /// Largest token response body read, after decoding (default and at most
+    /// [`MAX_RESPONSE_BODY_LEN`], 1 MiB). Hosts stop reading past it and pass on the first
+    /// `max_token_response_len + 1` bytes; the session answers `body_too_large`.
+    pub max_token_response_len: usize,
+    /// Token requests one API call performs at most (default 1; the same in every host): a
+    /// caller whose refresh failed reports that failure instead of performing another one or
+    /// sitting out the backoff it started.
+    pub refreshes_per_call: u32,
     /// Whose token this is, for a shared store: a user or tenant id the configuration itself
     /// does not name. Part of the [`CredentialIdentity`]; required to share the tokens of
     /// user-delegated grants (authorization code, refresh token). Default none.
@@ -112,6 +127,9 @@ impl SessionConfig {
             skew: SkewConfig::default(),
             ticket_timeout_ms: 60_000,
             max_401_wait_ms: 10_000,
+            token_timeout_ms: 10_000,
+            max_token_response_len: MAX_RESPONSE_BODY_LEN,
+            refreshes_per_call: 1,
             partition: None,
         }
     }
@@ -160,6 +178,26 @@ impl RefreshReason {
     }
 }
 
+impl core::str::FromStr for RefreshReason {
+    type Err = SessionError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            RefreshReason::Initial,
+            RefreshReason::Stale,
+            RefreshReason::Expired,
+            RefreshReason::Rejected,
+            RefreshReason::Fallback,
+            RefreshReason::Retry,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or(SessionError::InvalidArgument(
+            "refresh reason (initial, stale, expired, rejected, fallback, retry)",
+        ))
+    }
+}
+
 /// Why a caller must wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WaitReason {
@@ -169,6 +207,34 @@ pub enum WaitReason {
     NotYetValid,
     /// The token endpoint asked us to back off and no usable token exists.
     Backoff,
+}
+
+impl WaitReason {
+    /// Stable lower-case name (`refresh_in_flight`, `not_yet_valid`, `backoff`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::RefreshInFlight => "refresh_in_flight",
+            WaitReason::NotYetValid => "not_yet_valid",
+            WaitReason::Backoff => "backoff",
+        }
+    }
+}
+
+impl core::str::FromStr for WaitReason {
+    type Err = SessionError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            WaitReason::RefreshInFlight,
+            WaitReason::NotYetValid,
+            WaitReason::Backoff,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or(SessionError::InvalidArgument(
+            "wait reason (refresh_in_flight, not_yet_valid, backoff)",
+        ))
+    }
 }
 
 /// The answer to [`Session::authorize`]. Every variant says what the caller does next.
@@ -203,6 +269,9 @@ pub enum Authorization {
     Wait {
         /// When to come back at the latest.
         until: Reading,
+        /// Milliseconds from the reading passed to `authorize` until `until` (>= 0): how long
+        /// to sleep at most.
+        wait_ms: i64,
         /// Why.
         reason: WaitReason,
     },
@@ -211,6 +280,19 @@ pub enum Authorization {
         /// What went wrong.
         error: SessionError,
     },
+}
+
+impl Authorization {
+    /// Stable name of the variant: `ready`, `ready_and_refresh`, `refresh`, `wait`, `failed`.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Authorization::Ready { .. } => "ready",
+            Authorization::ReadyAndRefresh { .. } => "ready_and_refresh",
+            Authorization::Refresh { .. } => "refresh",
+            Authorization::Wait { .. } => "wait",
+            Authorization::Failed { .. } => "failed",
+        }
+    }
 }
 
 /// The answer to [`Session::on_response`].
@@ -233,6 +315,77 @@ pub enum Verdict {
     },
 }
 
+impl Verdict {
+    /// Stable name of the variant: `accept`, `retry`, `fail`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::Accept => "accept",
+            Verdict::Retry { .. } => "retry",
+            Verdict::Fail { .. } => "fail",
+        }
+    }
+}
+
+/// Sends of one API call at most: the first and one retry.
+pub const MAX_SENDS_PER_CALL: u32 = 2;
+
+/// Whether a request can be sent again (for [`Session::after_response`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Resend {
+    /// Its body is in memory, or it has none.
+    Possible,
+    /// Its body was a one-shot stream: this send is its only one.
+    Impossible,
+}
+
+/// Which send of one API call a response answers (for [`Session::after_response`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Attempt {
+    /// 1 for the call's first send, 2 for its retry.
+    pub number: u32,
+    /// Whether the request can be sent again.
+    pub resend: Resend,
+}
+
+/// What the host does with an API response: the answer to [`Session::after_response`]. Every
+/// variant says what the caller does next.
+#[must_use]
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub enum AfterResponse {
+    /// Hand the response to the caller.
+    Return,
+    /// Hand the response to the caller: the resource server refused the token (a 401), and
+    /// no retry is left (this was the retry, or the request cannot be sent again) or would
+    /// help (a repeated refusal that nothing about time explains).
+    ReturnRefusal,
+    /// Send the request once more: wait `wait_ms`, call `authorize`, send with the header it
+    /// gives and report that response with the next attempt number.
+    Retry {
+        /// How long to wait before re-authorizing (0: at once).
+        wait_ms: i64,
+    },
+    /// Raise (throw) a clock-skew error instead of returning the response: the resource
+    /// server keeps refusing freshly refreshed tokens and its clock explains it. `diagnosis`
+    /// is [`Diagnosis::ClockSkew`]; its `Display` is the error's message.
+    Raise {
+        /// The diagnosis, with its evidence.
+        diagnosis: Diagnosis,
+    },
+}
+
+impl AfterResponse {
+    /// Stable name of the variant: `return`, `return_refusal`, `retry`, `raise`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            AfterResponse::Return => "return",
+            AfterResponse::ReturnRefusal => "return_refusal",
+            AfterResponse::Retry { .. } => "retry",
+            AfterResponse::Raise { .. } => "raise",
+        }
+    }
+}
+
 /// Why a resource server refused a freshly refreshed token.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Diagnosis {
@@ -249,6 +402,22 @@ impl Diagnosis {
         match self {
             Diagnosis::ClockSkew(_) => "clock_skew",
             Diagnosis::Unauthorized => "unauthorized",
+        }
+    }
+}
+
+/// The message every host shows for a repeated refusal (a `ClockSkewError`'s message).
+impl fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Diagnosis::ClockSkew(e) => write!(
+                f,
+                "the resource server keeps rejecting freshly refreshed tokens and its clock explains it ({})",
+                e.finding.as_str()
+            ),
+            Diagnosis::Unauthorized => f.write_str(
+                "the resource server keeps rejecting freshly refreshed tokens and nothing about time explains it",
+            ),
         }
     }
 }
@@ -272,6 +441,23 @@ impl SkewFinding {
             SkewFinding::IssuedInFuture => "issued_in_future",
             SkewFinding::Expired => "expired",
         }
+    }
+}
+
+impl core::str::FromStr for SkewFinding {
+    type Err = SessionError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            SkewFinding::NotYetValid,
+            SkewFinding::IssuedInFuture,
+            SkewFinding::Expired,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or(SessionError::InvalidArgument(
+            "skew finding (not_yet_valid, issued_in_future, expired)",
+        ))
     }
 }
 
@@ -559,6 +745,23 @@ pub enum SessionEvent {
     },
 }
 
+impl SessionEvent {
+    /// Stable name of the event: `ticket_issued`, `token_received`, `refresh_failed`,
+    /// `token_reused`, `token_adopted`, `ticket_abandoned`, `rejected`, `clock_discontinuity`.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            SessionEvent::TicketIssued { .. } => "ticket_issued",
+            SessionEvent::TokenReceived { .. } => "token_received",
+            SessionEvent::RefreshFailed { .. } => "refresh_failed",
+            SessionEvent::TokenReused { .. } => "token_reused",
+            SessionEvent::TokenAdopted { .. } => "token_adopted",
+            SessionEvent::TicketAbandoned { .. } => "ticket_abandoned",
+            SessionEvent::Rejected { .. } => "rejected",
+            SessionEvent::ClockDiscontinuity { .. } => "clock_discontinuity",
+        }
+    }
+}
+
 /// Counters and estimates. Contains no token or secret.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
@@ -687,6 +890,10 @@ pub(crate) fn reading_in_range(r: Reading) -> bool {
     in_range(r)
 }
 
+fn token_timeout_ok(ms: i64) -> bool {
+    (1..=600_000).contains(&ms)
+}
+
 fn in_range(r: Reading) -> bool {
     Reading::new(r.wall.0, r.mono.0).is_ok()
 }
@@ -712,6 +919,17 @@ impl Session {
         }
         if !(0..=600_000).contains(&config.max_401_wait_ms) {
             return Err(SessionError::InvalidConfig("max_401_wait_ms"));
+        }
+        if !token_timeout_ok(config.token_timeout_ms) {
+            return Err(SessionError::InvalidConfig(
+                "token_timeout_ms (1 ms to 10 min)",
+            ));
+        }
+        if !(1..=MAX_RESPONSE_BODY_LEN).contains(&config.max_token_response_len) {
+            return Err(SessionError::InvalidConfig("max_token_response_len"));
+        }
+        if !(1..=5).contains(&config.refreshes_per_call) {
+            return Err(SessionError::InvalidConfig("refreshes_per_call"));
         }
         let b = config.backoff;
         if b.base_ms <= 0
@@ -823,6 +1041,35 @@ impl Session {
     /// True while a ticket is outstanding.
     pub fn refresh_in_flight(&self) -> bool {
         self.ticket.is_some()
+    }
+
+    /// The bound on one token request, ms ([`SessionConfig::token_timeout_ms`]).
+    pub fn token_timeout_ms(&self) -> i64 {
+        self.config.token_timeout_ms
+    }
+
+    /// The largest token response body read ([`SessionConfig::max_token_response_len`]).
+    pub fn max_token_response_len(&self) -> usize {
+        self.config.max_token_response_len
+    }
+
+    /// Token requests one API call performs at most ([`SessionConfig::refreshes_per_call`]).
+    pub fn refreshes_per_call(&self) -> u32 {
+        self.config.refreshes_per_call
+    }
+
+    // ----- settings ------------------------------------------------------------------------
+
+    /// Sets [`SessionConfig::token_timeout_ms`] (an adapter's `token_timeout` /
+    /// `tokenTimeoutMs` option over a session it was given).
+    pub fn set_token_timeout_ms(&mut self, ms: i64) -> Result<(), SessionError> {
+        if !token_timeout_ok(ms) {
+            return Err(SessionError::InvalidArgument(
+                "token timeout (1 ms to 10 min)",
+            ));
+        }
+        self.config.token_timeout_ms = ms;
+        Ok(())
     }
 
     // ----- outputs -------------------------------------------------------------------------
@@ -949,9 +1196,10 @@ impl Session {
                 }
                 return Authorization::Ready { header, token_id };
             }
-            Some((TokenState::NotYetValid { until, .. }, _)) => {
+            Some((TokenState::NotYetValid { until, wait_ms }, _)) => {
                 return Authorization::Wait {
                     until,
+                    wait_ms: wait_ms.max(0),
                     reason: WaitReason::NotYetValid,
                 };
             }
@@ -969,6 +1217,7 @@ impl Session {
                 .saturating_sub(now.mono.since(t.issued.mono));
             return Authorization::Wait {
                 until: now.advanced(remaining.max(0)),
+                wait_ms: remaining.max(0),
                 reason: WaitReason::RefreshInFlight,
             };
         }
@@ -977,6 +1226,7 @@ impl Session {
             if b.kind == BackoffKind::Transient && remaining <= policy.max_wait_ms {
                 return Authorization::Wait {
                     until: now.advanced(remaining.max(0)),
+                    wait_ms: remaining.max(0),
                     reason: WaitReason::Backoff,
                 };
             }
@@ -1052,7 +1302,8 @@ impl Session {
                 self.add_sample(Origin::Issuer, s);
             }
         }
-        match parse_token_response(status, headers, body) {
+        match parse_token_response_capped(status, headers, body, self.config.max_token_response_len)
+        {
             Ok(resp) => {
                 let claims = peek(resp.access_token.expose()).ok();
                 let times = TokenTimes {
@@ -1362,9 +1613,8 @@ impl Session {
             self.stats.retries += 1;
         }
         let name = match &verdict {
-            Verdict::Accept => "accept",
-            Verdict::Retry { .. } => "retry",
             Verdict::Fail { diagnosis } => diagnosis.as_str(),
+            other => other.as_str(),
         };
         self.push(SessionEvent::Rejected {
             at: received,
@@ -1372,6 +1622,35 @@ impl Session {
             verdict: name,
         });
         verdict
+    }
+
+    /// The decision after an API response, for adapters: [`on_response`](Self::on_response)
+    /// (same inputs, same effect on the session) and then what the host does with the
+    /// response, given which send of the call it answers. Rules:
+    ///
+    /// * accepted: `Return`;
+    /// * a retry advised on a send that is not the last one (`attempt.number` below
+    ///   [`MAX_SENDS_PER_CALL`] and the request can be sent again): `Retry` with its wait;
+    /// * a repeated refusal diagnosed as clock skew: `Raise` (on any send);
+    /// * any other refusal: `ReturnRefusal`.
+    pub fn after_response(
+        &mut self,
+        token_id: TokenId,
+        status: u16,
+        headers: &[(String, String)],
+        sent: Reading,
+        received: Reading,
+        attempt: Attempt,
+    ) -> AfterResponse {
+        let may_resend = attempt.number < MAX_SENDS_PER_CALL && attempt.resend == Resend::Possible;
+        match self.on_response(token_id, status, headers, sent, received) {
+            Verdict::Accept => AfterResponse::Return,
+            Verdict::Retry { wait_ms } if may_resend => AfterResponse::Retry { wait_ms },
+            Verdict::Fail {
+                diagnosis: diagnosis @ Diagnosis::ClockSkew(_),
+            } => AfterResponse::Raise { diagnosis },
+            Verdict::Retry { .. } | Verdict::Fail { .. } => AfterResponse::ReturnRefusal,
+        }
     }
 
     // ----- fleet ---------------------------------------------------------------------------

@@ -251,3 +251,140 @@ fn events_tell_the_story() {
         ]
     );
 }
+
+/// `after_response`: the adapters' whole decision after an API response. A refusal is retried
+/// only on a send that is not the last; the retry's refusal (after a fresh token) is handed
+/// back; nothing here depends on the host comparing a status code.
+#[test]
+fn after_response_retries_once_and_only_when_the_request_can_be_sent_again() {
+    use tokenclock::session::{AfterResponse, Attempt, Resend};
+    let first = Attempt {
+        number: 1,
+        resend: Resend::Possible,
+    };
+    let body = format!(r#"{{"access_token":"{ACCESS}","expires_in":100}}"#);
+    let mut s = session(1);
+    let t = ticket(s.authorize(at(0)));
+    let id = s
+        .complete_refresh(t.id, 200, &[], body.as_bytes(), at(0), at(200))
+        .unwrap();
+    assert_eq!(
+        s.after_response(id, 200, &[], at(300), at(400), first),
+        AfterResponse::Return
+    );
+    // A 401 on the first send: retry at once (the token is invalidated).
+    let a = s.after_response(id, 401, &[], at(500), at(600), first);
+    assert_eq!(a, AfterResponse::Retry { wait_ms: 0 });
+    assert_eq!(a.as_str(), "retry");
+    // The retry's 401 with a fresh token: handed back (nothing about time explains it).
+    let t2 = ticket(s.authorize(at(700)));
+    let body2 = format!(r#"{{"access_token":"{ACCESS}-2","expires_in":100}}"#);
+    let id2 = s
+        .complete_refresh(t2.id, 200, &[], body2.as_bytes(), at(700), at(800))
+        .unwrap();
+    let second = Attempt {
+        number: 2,
+        resend: Resend::Possible,
+    };
+    assert_eq!(
+        s.after_response(id2, 401, &[], at(900), at(1_000), second),
+        AfterResponse::ReturnRefusal
+    );
+    // A one-shot body: a first-send 401 that would be retried is handed back instead.
+    let mut s = session(2);
+    let t = ticket(s.authorize(at(0)));
+    let id = s
+        .complete_refresh(t.id, 200, &[], body.as_bytes(), at(0), at(200))
+        .unwrap();
+    let only = Attempt {
+        number: 1,
+        resend: Resend::Impossible,
+    };
+    assert_eq!(
+        s.after_response(id, 401, &[], at(300), at(400), only),
+        AfterResponse::ReturnRefusal
+    );
+    assert_eq!(s.stats().unauthorized, 1);
+}
+
+/// Defaults every host reads from the session, and their validation.
+#[test]
+fn token_request_limits_are_session_config() {
+    use tokenclock::oauth::MAX_RESPONSE_BODY_LEN;
+    let mut s = session(1);
+    assert_eq!(s.token_timeout_ms(), 10_000);
+    assert_eq!(s.max_token_response_len(), MAX_RESPONSE_BODY_LEN);
+    assert_eq!(s.refreshes_per_call(), 1);
+    s.set_token_timeout_ms(2_500).unwrap();
+    assert_eq!(s.token_timeout_ms(), 2_500);
+    for bad in [0, -1, 600_001] {
+        assert_eq!(
+            s.set_token_timeout_ms(bad).unwrap_err().code(),
+            "invalid_argument"
+        );
+    }
+    assert_eq!(s.token_timeout_ms(), 2_500);
+    // A lower body cap is enforced by the session: one byte over is `body_too_large`.
+    let mut cfg = SessionConfig::new(
+        "https://issuer.example/token",
+        ClientAuth::SecretPost {
+            client_id: "app".into(),
+            client_secret: Secret::new(SECRET),
+        },
+        Grant::ClientCredentials {
+            scope: None,
+            extra: Vec::new(),
+        },
+    );
+    cfg.max_token_response_len = 64;
+    let mut s = Session::new(cfg, Box::new(SplitMix64::new(1))).unwrap();
+    let t = ticket(s.authorize(at(0)));
+    let body = format!(
+        r#"{{"access_token":"{ACCESS}","expires_in":100,"x":"{}"}}"#,
+        "a".repeat(40)
+    );
+    assert!(body.len() > 64);
+    let e = s
+        .complete_refresh(t.id, 200, &[], body.as_bytes(), at(0), at(200))
+        .unwrap_err();
+    assert_eq!(e.code(), "body_too_large");
+}
+
+/// Stable names round-trip through `FromStr`.
+#[test]
+fn stable_names_round_trip() {
+    use tokenclock::session::{SkewFinding, WaitReason};
+    for r in [
+        WaitReason::RefreshInFlight,
+        WaitReason::NotYetValid,
+        WaitReason::Backoff,
+    ] {
+        assert_eq!(r.as_str().parse::<WaitReason>(), Ok(r));
+    }
+    for r in [
+        RefreshReason::Initial,
+        RefreshReason::Stale,
+        RefreshReason::Expired,
+        RefreshReason::Rejected,
+        RefreshReason::Fallback,
+        RefreshReason::Retry,
+    ] {
+        assert_eq!(r.as_str().parse::<RefreshReason>(), Ok(r));
+    }
+    for f in [
+        SkewFinding::NotYetValid,
+        SkewFinding::IssuedInFuture,
+        SkewFinding::Expired,
+    ] {
+        assert_eq!(f.as_str().parse::<SkewFinding>(), Ok(f));
+    }
+    for t in [
+        TransportFailure::Connect,
+        TransportFailure::Timeout,
+        TransportFailure::Aborted,
+        TransportFailure::StoreUnavailable,
+    ] {
+        assert_eq!(t.as_str().parse::<TransportFailure>(), Ok(t));
+    }
+    assert!("nope".parse::<WaitReason>().is_err());
+}

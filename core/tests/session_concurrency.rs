@@ -367,7 +367,7 @@ impl Sim {
                 self.seen.refresh += 1;
                 self.take_ticket(ticket.id, abandoned_before)?;
             }
-            Authorization::Wait { reason, until } => {
+            Authorization::Wait { reason, until, .. } => {
                 if must {
                     return Err(format!(
                         "caller {caller} still waits ({reason:?}) after the refresh"

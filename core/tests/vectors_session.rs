@@ -447,11 +447,7 @@ fn reason_name(r: RefreshReason) -> &'static str {
 }
 
 fn wait_name(r: WaitReason) -> &'static str {
-    match r {
-        WaitReason::RefreshInFlight => "refresh_in_flight",
-        WaitReason::NotYetValid => "not_yet_valid",
-        WaitReason::Backoff => "backoff",
-    }
+    r.as_str()
 }
 
 fn check_request(t: &tokenclock::session::Ticket, token_url: &str, exp: Option<&Value>) -> R<()> {
@@ -559,7 +555,7 @@ fn check_authorize(a: &Authorization, exp: &Value, names: &mut Names, token_url:
         }
         check_request(t, token_url, exp.get("request"))?;
     }
-    if let Authorization::Wait { until, reason } = a {
+    if let Authorization::Wait { until, reason, .. } = a {
         if let Some(r) = exp.get("wait_reason").and_then(Value::as_str) {
             if wait_name(*reason) != r {
                 return Err(format!("wait reason {}, expected {r}", wait_name(*reason)));
@@ -592,7 +588,7 @@ fn describe(a: &Authorization) -> String {
         Authorization::Refresh { ticket } => {
             format!("refresh({:?} {})", ticket.id, ticket.reason.as_str())
         }
-        Authorization::Wait { until, reason } => format!(
+        Authorization::Wait { until, reason, .. } => format!(
             "wait({} until {})",
             wait_name(*reason),
             reading_json(*until)
@@ -609,12 +605,7 @@ fn check_verdict(v: &Verdict, exp: &Value, at: Reading) -> R<()> {
         "on_response expectation",
     )?;
     let want = s(exp, "verdict")?;
-    let got = match v {
-        Verdict::Accept => "accept",
-        Verdict::Retry { .. } => "retry",
-        Verdict::Fail { .. } => "fail",
-        _ => "unknown",
-    };
+    let got = v.as_str();
     if got != want {
         return Err(format!("verdict {v:?}, expected {want}"));
     }

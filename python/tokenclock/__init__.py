@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from tokenclock import errors
 from tokenclock._native import (
+    AfterResponse,
     Authorization,
     Estimate,
     Grant,
@@ -134,6 +135,7 @@ __all__ = [
     "Authorization",
     "Ticket",
     "Verdict",
+    "AfterResponse",
     # OAuth 2.0
     "Grant",
     "client_credentials",

@@ -27,11 +27,13 @@ with the host's concurrency primitives:
   token request's deadline (it may hold a fleet lease; it must close it);
 * every token request is bounded: one total deadline of ``token_timeout`` for connect, send
   and every byte of the answer (asyncio: ``wait_for``; threads: the request runs in a worker
-  thread that the caller stops waiting for at the deadline), and a body of at most
-  :data:`MAX_TOKEN_RESPONSE_BYTES` after decoding (see :class:`BodyReader`);
-* an API response is reported with ``on_response`` only when the request that produced it
+  thread that the caller stops waiting for at the deadline), and a body of at most the
+  session's ``max_token_response_len`` after decoding (see :class:`BodyReader`);
+* a caller performs at most the session's ``refreshes_per_call`` token requests; the failure
+  of the last one is raised to it;
+* an API response is reported with ``after_response`` only when the request that produced it
   carried our ``Authorization`` header, to the origin we set it for (:func:`reportable`);
-  the adapters retry at most once.
+  the session answers what to do with it (return it, retry once, raise).
 
 Senders (supplied by the adapters) take ``(method, url, headers, body, timeout)`` and return
 ``(status, headers, body)``; they raise :class:`TokenTransportError` for transport failures.
@@ -50,7 +52,6 @@ import zlib
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol, Tuple
 from urllib.parse import urlsplit
 
-from tokenclock import _native
 from tokenclock import errors as _errors
 from tokenclock.store import StoreError as _StoreError
 
@@ -65,15 +66,6 @@ _MIN_WAIT_S = 0.001
 # Longest single wait (seconds). Every wait is bounded by the session's `until` already; this
 # only caps an absurd value (e.g. from a broken injected clock). The loop re-asks the session.
 _MAX_WAIT_S = 600.0
-# Longest honoured `Verdict.wait` (the core caps it at its `max_401_wait_ms`, 10 s by default).
-_MAX_RETRY_WAIT_S = 600.0
-
-#: The largest token response body read (after decoding), in bytes: the core's limit
-#: (``MAX_RESPONSE_BODY_LEN`` in core/src/oauth/response.rs, 1 MiB). The native module does not
-#: export it, so the value is repeated here (taken from the module if it ever does). A longer
-#: body is passed on as its first ``MAX_TOKEN_RESPONSE_BYTES + 1`` bytes: the session then
-#: answers ``body_too_large`` (the core decides).
-MAX_TOKEN_RESPONSE_BYTES: int = int(getattr(_native, "MAX_RESPONSE_BODY_LEN", 1024 * 1024))
 #: Largest raw read asked of a connection while reading a token response.
 READ_CHUNK = 16 * 1024
 
@@ -145,15 +137,6 @@ def _as_exception(err: Any) -> BaseException:
     return _errors.TokenClockError(str(err))
 
 
-def _clock_skew_error(verdict: Any) -> BaseException:
-    """The :class:`tokenclock.ClockSkewError` (with ``.evidence``) of a ``fail`` verdict
-    diagnosed as clock skew."""
-    err = verdict.error
-    if isinstance(err, BaseException):
-        return err
-    return _errors.ClockSkewError("the resource server's clock explains the repeated 401")
-
-
 def _wake(fut: "asyncio.Future[None]") -> None:
     if not fut.done():
         fut.set_result(None)
@@ -172,8 +155,8 @@ def _error_code(exc: BaseException) -> str:
 class BodyReader:
     """Reads a token response body as raw chunks from the connection, decodes its content
     coding itself (``identity``, ``gzip``/``x-gzip``, ``deflate``) with a bounded output, and
-    keeps at most :data:`MAX_TOKEN_RESPONSE_BYTES` + 1 bytes: a 200 KB gzip body that inflates
-    to 200 MB costs 1 MiB. The raw body is capped alike (a compressed body over the limit is
+    keeps at most ``cap`` + 1 bytes (``cap``: the session's ``max_token_response_len``, 1 MiB):
+    a 200 KB gzip body that inflates to 200 MB costs 1 MiB. The raw body is capped alike (a compressed body over the limit is
     over it). Any other coding (or a corrupt one) is a transport failure (``"connect"``), as
     httpx and requests report a body they cannot decode. ``deadline`` (``time.monotonic()``)
     is checked between chunks: passed, reading stops with ``"timeout"``.
@@ -183,8 +166,8 @@ class BodyReader:
 
     __slots__ = ("_cap", "_deadline", "_out", "_raw", "_decoder", "_deflate", "_over")
 
-    def __init__(self, content_encoding: Optional[str], deadline: float) -> None:
-        self._cap = MAX_TOKEN_RESPONSE_BYTES
+    def __init__(self, content_encoding: Optional[str], deadline: float, cap: int) -> None:
+        self._cap = cap
         self._deadline = deadline
         self._out = bytearray()
         self._raw = 0
@@ -365,17 +348,16 @@ class Driver:
         clock: Optional[Clock] = None,
         send_sync: Optional[SyncSender] = None,
         send_async: Optional[AsyncSender] = None,
-        token_timeout: float = 10.0,
+        token_timeout: Optional[float] = None,
         store: Any = None,
     ) -> None:
         if store is not None and not all(
             hasattr(store, m) for m in ("keys", "fleet", "get", "take_lease", "publish", "release")
         ):
             raise _errors.InvalidArgument("store must be a tokenclock.store.RedisStore")
-        if not (isinstance(token_timeout, (int, float)) and 0 < token_timeout <= 600):
-            raise _errors.InvalidArgument(
-                "token_timeout must be a number of seconds in (0, 600]"
-            )
+        if token_timeout is not None:
+            # An override of the session's own bound (core validates it).
+            session.set_token_timeout(token_timeout)
         self._session = session
         # The session reads its own clock (the `clock` it was built with).
         # Hot path: a ready answer is a token id, and the credential object is built once per
@@ -396,11 +378,15 @@ class Driver:
         #: The shared token store (fleet single flight), or None.
         self._store = store
         self._store_keys = store.keys(session) if store is not None else None
+        timeout = float(session.token_timeout)
         if store is not None:
             # A token request must end within the fleet lease (two thirds of it, at most), or
             # a peer may take the lease over and present the same rotating refresh token again.
-            token_timeout = min(float(token_timeout), float(getattr(store, "_lease", 15.0)) * 2 / 3)
-        self._token_timeout = float(token_timeout)
+            timeout = min(timeout, float(getattr(store, "_lease", 15.0)) * 2 / 3)
+        self._token_timeout = timeout
+        #: The largest token response body read (the session's limit).
+        self.max_token_response_len: int = int(session.max_token_response_len)
+        self._refreshes_per_call: int = int(session.refreshes_per_call)
         # Guards the waiters and the counters; a `wait` answer is re-asked under it.
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -532,6 +518,7 @@ class Driver:
         ``wait`` answer is asked again under this driver's lock and waited on there, so the
         wake-up from a ticket closing (also under the lock) cannot be missed."""
         a = self._authorize()
+        performed = 0
         while True:
             kind = a.kind
             if kind == "ready":
@@ -550,7 +537,12 @@ class Driver:
                 self._start_background_thread(a.ticket)
                 return a  # type: ignore[no-any-return]  # .header, .token_id
             if kind == "refresh":
-                self._refresh_sync(a.ticket)
+                performed += 1
+                try:
+                    self._refresh_sync(a.ticket)
+                except _errors.TokenClockError:
+                    if performed >= self._refreshes_per_call:
+                        raise
                 a = self._authorize()
                 continue
             self._raise_unusable(a)
@@ -655,6 +647,7 @@ class Driver:
         (a ``ready_and_refresh`` refresh is a task of the running loop); waiters wait on a
         future that the closing of a ticket resolves (from any thread)."""
         a = self._authorize()
+        performed = 0
         while True:
             kind = a.kind
             if kind == "ready":
@@ -683,7 +676,12 @@ class Driver:
                 self._start_background_task(a.ticket)
                 return a  # type: ignore[no-any-return]
             if kind == "refresh":
-                await self._refresh_async(a.ticket)
+                performed += 1
+                try:
+                    await self._refresh_async(a.ticket)
+                except _errors.TokenClockError:
+                    if performed >= self._refreshes_per_call:
+                        raise
                 a = self._authorize()
                 continue
             self._raise_unusable(a)
@@ -885,31 +883,32 @@ class Driver:
         sent: Any,
         received: Any,
         *,
-        can_retry: bool,
+        attempt: int,
+        replayable: bool,
     ) -> Optional[float]:
         """Reports one API response (``headers``: a mapping or ``(name, value)`` pairs, as
-        the session takes them). Returns the seconds to wait before the one retry, or
-        None to hand the response to the caller. Raises :class:`tokenclock.ClockSkewError`
-        when the session diagnoses a repeated 401 as clock skew.
+        the session takes them) and carries out the session's answer (``after_response``):
+        returns the seconds to wait before sending once more, or None to hand the response to
+        the caller; raises the session's :class:`tokenclock.ClockSkewError`.
 
-        ``can_retry`` is False for the retry itself (one retry per request) and for requests
-        whose body cannot be sent again."""
+        ``attempt``: 1 for the call's first send, 2 for its retry; ``replayable``: whether the
+        request can be sent again."""
         with self._lock:
             self._counters["requests"] += 1
-            verdict = self._session.on_response(
-                credential.token_id, status, headers, sent, received
+            a = self._session.after_response(
+                credential.token_id, status, headers, sent, received,
+                attempt=attempt, replayable=replayable,
             )
-            kind = verdict.kind
-            if kind == "accept":
+            kind = a.kind
+            if kind == "return":
                 return None
-            if kind == "retry" and can_retry:
+            if kind == "retry":
                 self._counters["retries_sent"] += 1
-                wait = verdict.wait
-                return 0.0 if not wait else min(max(float(wait), 0.0), _MAX_RETRY_WAIT_S)
-            if kind == "fail" and verdict.diagnosis == "clock_skew":
+                return a.wait  # type: ignore[no-any-return]
+            if kind == "raise":
                 self._counters["clock_skew_errors"] += 1
-                raise _clock_skew_error(verdict)
-            self._counters["unauthorized_returned"] += 1
+                raise a.error  # ClockSkewError: message and evidence from core
+            self._counters["unauthorized_returned"] += 1  # return_refusal
             return None
 
     # ----- getters ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, final
 
 __all__ = [
+    "AfterResponse",
     "FleetAction",
     "FleetRefresh",
     "LUA_PUBLISH",
@@ -619,6 +620,20 @@ class Verdict:
     def error(self) -> ClockSkewError | None: ...
 
 @final
+class AfterResponse:
+    """What an adapter does with an API response: ``return``, ``return_refusal``, ``retry``
+    (after ``wait``) or ``raise`` (``error``)."""
+
+    @property
+    def kind(self) -> Literal["return", "return_refusal", "retry", "raise"]: ...
+    @property
+    def wait(self) -> float | None: ...
+    @property
+    def diagnosis(self) -> str | None: ...
+    @property
+    def error(self) -> ClockSkewError | None: ...
+
+@final
 class Session:
     """The refresh state machine for one credential and audience. Thread-safe."""
 
@@ -641,6 +656,7 @@ class Session:
         max_samples: int | None = None,
         ticket_timeout: float | None = None,
         max_401_wait: float | None = None,
+        token_timeout: float | None = None,
         partition: str | None = None,
         clock: _Clock = None,
         seed: int | None = None,
@@ -667,6 +683,24 @@ class Session:
         sent: Reading,
         received: Reading | None = None,
     ) -> Verdict: ...
+    def after_response(
+        self,
+        token_id: int,
+        status: int,
+        headers: _Headers,
+        sent: Reading,
+        received: Reading | None = None,
+        *,
+        attempt: int = 1,
+        replayable: bool = True,
+    ) -> AfterResponse: ...
+    @property
+    def token_timeout(self) -> float: ...
+    def set_token_timeout(self, seconds: float) -> None: ...
+    @property
+    def max_token_response_len(self) -> int: ...
+    @property
+    def refreshes_per_call(self) -> int: ...
     def next_timeout(self, now: Reading | None = None) -> Reading | None: ...
     def stats(self) -> dict[str, int]: ...
     def estimates(self, now: Reading | None = None) -> tuple[Estimate, Estimate]: ...

@@ -37,7 +37,8 @@ every later ``response.history`` and pass through the client's event hooks, and 
 ``follow_redirects`` would apply to a POST carrying client credentials. Our own client never
 follows redirects and is bounded by ``token_timeout`` seconds in total (connect, send and every
 byte of the answer); the body is streamed and read up to 1 MiB after decoding (a longer one is
-the session's ``body_too_large``; a gzip bomb costs 1 MiB). Give ``token_client=`` (an
+the session's ``body_too_large``; a gzip bomb costs 1 MiB). ``token_timeout`` (seconds) sets the
+session's own bound (default 10). Give ``token_client=`` (an
 ``httpx.Client``) / ``async_token_client=`` (an ``httpx.AsyncClient``) to send token requests
 through your own transport (proxies, certificates, mounts, ``MockTransport``).
 
@@ -104,14 +105,14 @@ def _ours(credential: Any, request: httpx.Request, response: httpx.Response) -> 
 
 def _exchange(
     client: httpx.Client, method: str, url: str, headers: Headers, body: bytes,
-    timeout: float, deadline: float,
+    timeout: float, deadline: float, cap: int,
 ) -> TokenResponse:
     request = client.build_request(
         method, url, headers=with_identity_encoding(headers), content=body, timeout=timeout
     )
     r = client.send(request, stream=True, follow_redirects=False)
     try:
-        reader = BodyReader(r.headers.get("content-encoding"), deadline)
+        reader = BodyReader(r.headers.get("content-encoding"), deadline, cap)
         for chunk in r.iter_raw():
             if reader.feed(chunk):
                 break
@@ -123,14 +124,14 @@ def _exchange(
 
 async def _aexchange(
     client: httpx.AsyncClient, method: str, url: str, headers: Headers, body: bytes,
-    timeout: float, deadline: float,
+    timeout: float, deadline: float, cap: int,
 ) -> TokenResponse:
     request = client.build_request(
         method, url, headers=with_identity_encoding(headers), content=body, timeout=timeout
     )
     r = await client.send(request, stream=True, follow_redirects=False)
     try:
-        reader = BodyReader(r.headers.get("content-encoding"), deadline)
+        reader = BodyReader(r.headers.get("content-encoding"), deadline, cap)
         async for chunk in r.aiter_raw():
             if reader.feed(chunk):
                 break
@@ -178,7 +179,7 @@ class OAuth2Auth(httpx.Auth):
         clock: Optional[Callable[[], Any]] = None,
         token_client: Optional[httpx.Client] = None,
         async_token_client: Optional[httpx.AsyncClient] = None,
-        token_timeout: float = 10.0,
+        token_timeout: Optional[float] = None,
         store: Any = None,
         **policy: Any,
     ) -> None:
@@ -222,13 +223,16 @@ class OAuth2Auth(httpx.Auth):
         self, method: str, url: str, headers: Headers, body: bytes, timeout: float
     ) -> TokenResponse:
         deadline = time.monotonic() + timeout
+        cap = self._driver.max_token_response_len
         try:
             if self._token_client is not None:
-                return _exchange(self._token_client, method, url, headers, body, timeout, deadline)
+                return _exchange(
+                    self._token_client, method, url, headers, body, timeout, deadline, cap
+                )
             with httpx.Client(
                 timeout=timeout, follow_redirects=False, verify=_default_ssl_context()
             ) as client:
-                return _exchange(client, method, url, headers, body, timeout, deadline)
+                return _exchange(client, method, url, headers, body, timeout, deadline, cap)
         except httpx.RequestError as exc:
             raise _transport_error(exc) from exc
 
@@ -236,15 +240,18 @@ class OAuth2Auth(httpx.Auth):
         self, method: str, url: str, headers: Headers, body: bytes, timeout: float
     ) -> TokenResponse:
         deadline = time.monotonic() + timeout
+        cap = self._driver.max_token_response_len
         try:
             if self._async_token_client is not None:
                 return await _aexchange(
-                    self._async_token_client, method, url, headers, body, timeout, deadline
+                    self._async_token_client, method, url, headers, body, timeout, deadline, cap
                 )
             async with httpx.AsyncClient(
                 timeout=timeout, follow_redirects=False, verify=_default_ssl_context()
             ) as client:
-                return await _aexchange(client, method, url, headers, body, timeout, deadline)
+                return await _aexchange(
+                    client, method, url, headers, body, timeout, deadline, cap
+                )
         except httpx.RequestError as exc:
             raise _transport_error(exc) from exc
 
@@ -254,7 +261,7 @@ class OAuth2Auth(httpx.Auth):
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
         driver = self._driver
-        retried = False
+        attempt = 1
         while True:
             credential = driver.acquire()
             request.headers["Authorization"] = credential.header
@@ -264,14 +271,13 @@ class OAuth2Auth(httpx.Auth):
             if not _ours(credential, request, response):
                 driver.not_reported()
                 return
-            status = response.status_code
             wait = driver.report(
-                credential, status, response.headers, sent, received,
-                can_retry=status == 401 and not retried and _replayable(request),
+                credential, response.status_code, response.headers, sent, received,
+                attempt=attempt, replayable=_replayable(request),
             )
             if wait is None:
                 return
-            retried = True
+            attempt += 1
             response.read()  # free the connection before waiting
             if wait > 0:
                 time.sleep(wait)
@@ -280,7 +286,7 @@ class OAuth2Auth(httpx.Auth):
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         driver = self._driver
-        retried = False
+        attempt = 1
         while True:
             credential = await driver.acquire_async()
             request.headers["Authorization"] = credential.header
@@ -290,14 +296,13 @@ class OAuth2Auth(httpx.Auth):
             if not _ours(credential, request, response):
                 driver.not_reported()
                 return
-            status = response.status_code
             wait = driver.report(
-                credential, status, response.headers, sent, received,
-                can_retry=status == 401 and not retried and _replayable(request),
+                credential, response.status_code, response.headers, sent, received,
+                attempt=attempt, replayable=_replayable(request),
             )
             if wait is None:
                 return
-            retried = True
+            attempt += 1
             await response.aread()
             if wait > 0:
                 await asyncio.sleep(wait)

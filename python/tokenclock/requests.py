@@ -74,13 +74,13 @@ def _replayable(request: requests.PreparedRequest) -> bool:
     return True
 
 
-def _read_raw(r: requests.Response, deadline: float) -> bytes:
+def _read_raw(r: requests.Response, deadline: float, cap: int) -> bytes:
     """The body of a ``stream=True`` token response through a BodyReader (1 MiB after
     decoding, the deadline between reads). ``read1``: one read from the connection at a time
     (urllib3 >= 2.3), so a server trickling bytes cannot keep a read going past the deadline;
     older urllib3: the http.client response's own ``read1``."""
     raw = r.raw
-    reader = BodyReader(r.headers.get("Content-Encoding"), deadline)
+    reader = BodyReader(r.headers.get("Content-Encoding"), deadline, cap)
     read1 = getattr(raw, "read1", None)
     if read1 is not None:
 
@@ -110,12 +110,11 @@ class _Sent:
     """Per-request state, carried by the response hook (one request, its redirects and its
     one retry)."""
 
-    __slots__ = ("credential", "sent", "retried", "url")
+    __slots__ = ("credential", "sent", "url")
 
     def __init__(self, credential: Credential, sent: Any, url: str) -> None:
         self.credential = credential
         self.sent = sent
-        self.retried = False
         #: The URL the credential was set for (the origin its responses must come from).
         self.url = url
 
@@ -136,7 +135,7 @@ class OAuth2Auth(requests.auth.AuthBase):
         session: Any = None,
         clock: Optional[Callable[[], Any]] = None,
         token_session: Optional[requests.Session] = None,
-        token_timeout: float = 10.0,
+        token_timeout: Optional[float] = None,
         store: Any = None,
         **policy: Any,
     ) -> None:
@@ -170,6 +169,7 @@ class OAuth2Auth(requests.auth.AuthBase):
         self, method: str, url: str, headers: Headers, body: bytes, timeout: float
     ) -> TokenResponse:
         deadline = time.monotonic() + timeout
+        cap = self._driver.max_token_response_len
         kwargs: Dict[str, Any] = dict(
             headers=dict(with_identity_encoding(headers)), data=body, timeout=timeout,
             allow_redirects=False, auth=_no_auth, stream=True,
@@ -178,7 +178,7 @@ class OAuth2Auth(requests.auth.AuthBase):
         def exchange(session: requests.Session) -> TokenResponse:
             r = session.request(method, url, **kwargs)
             try:
-                return r.status_code, list(r.headers.items()), _read_raw(r, deadline)
+                return r.status_code, list(r.headers.items()), _read_raw(r, deadline, cap)
             finally:
                 r.close()
 
@@ -221,14 +221,12 @@ class OAuth2Auth(requests.auth.AuthBase):
         ):
             driver.not_reported()
             return r
-        status = r.status_code
         wait = driver.report(
-            state.credential, status, r.headers, state.sent, received,
-            can_retry=status == 401 and not state.retried and _replayable(request),
+            state.credential, r.status_code, r.headers, state.sent, received,
+            attempt=1, replayable=_replayable(request),
         )
         if wait is None:
             return r
-        state.retried = True
         # Release the connection (the retry may reuse it), then wait as the session asked.
         r.content
         r.close()
@@ -254,7 +252,8 @@ class OAuth2Auth(requests.auth.AuthBase):
         retry.request = prep
         try:
             driver.report(
-                credential, retry.status_code, retry.headers, sent, received, can_retry=False
+                credential, retry.status_code, retry.headers, sent, received,
+                attempt=2, replayable=False,
             )
         except BaseException:
             retry.close()

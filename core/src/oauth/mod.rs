@@ -52,10 +52,10 @@ pub use request::{
 #[cfg(feature = "sign")]
 pub use request::{JwtBearerGrant, ScopePlacement};
 pub use response::{
-    is_valid_access_token, is_valid_refresh_token, parse_token_response, refresh_token_to_keep,
-    ErrorClass, MalformedResponse, OAuthError, TokenEndpointError, TokenEndpointErrorKind,
-    TokenResponse, TokenType, MAX_DESCRIPTION_CHARS, MAX_EXPIRES_IN_S, MAX_OAUTH_ERROR_CODE_LEN,
-    MAX_RESPONSE_BODY_LEN, MAX_RETRY_AFTER_LEN,
+    is_valid_access_token, is_valid_refresh_token, parse_token_response,
+    parse_token_response_capped, refresh_token_to_keep, ErrorClass, MalformedResponse, OAuthError,
+    TokenEndpointError, TokenEndpointErrorKind, TokenResponse, TokenType, MAX_DESCRIPTION_CHARS,
+    MAX_EXPIRES_IN_S, MAX_OAUTH_ERROR_CODE_LEN, MAX_RESPONSE_BODY_LEN, MAX_RETRY_AFTER_LEN,
 };
 
 /// A credential: a token, refresh token, client secret, authorization code, PKCE verifier,

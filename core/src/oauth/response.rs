@@ -264,7 +264,7 @@ impl fmt::Display for MalformedResponse {
         match self {
             MalformedResponse::InvalidStatus => f.write_str("status is not an HTTP status code"),
             MalformedResponse::BodyTooLarge => {
-                write!(f, "body is larger than {MAX_RESPONSE_BODY_LEN} bytes")
+                f.write_str("body is larger than the token response limit (at most 1 MiB)")
             }
             MalformedResponse::InvalidJson => f.write_str("body is not JSON"),
             MalformedResponse::NotAnObject => f.write_str("body is not a JSON object"),
@@ -538,6 +538,18 @@ pub fn parse_token_response(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Result<TokenResponse, TokenEndpointError> {
+    parse_token_response_capped(status, headers, body, MAX_RESPONSE_BODY_LEN)
+}
+
+/// [`parse_token_response`] with a lower body limit (`max_body_len`, at most
+/// [`MAX_RESPONSE_BODY_LEN`]): a longer body is `body_too_large` (the session's
+/// `SessionConfig::max_token_response_len`).
+pub fn parse_token_response_capped(
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+    max_body_len: usize,
+) -> Result<TokenResponse, TokenEndpointError> {
     let retry_after = retry_after(headers);
     let fail = |kind| {
         Err(TokenEndpointError {
@@ -553,7 +565,7 @@ pub fn parse_token_response(
     let success = (200..=299).contains(&status);
     let http = || fail(TokenEndpointErrorKind::Http { status });
 
-    if body.len() > MAX_RESPONSE_BODY_LEN {
+    if body.len() > max_body_len.min(MAX_RESPONSE_BODY_LEN) {
         return if success {
             malformed(MalformedResponse::BodyTooLarge)
         } else {
