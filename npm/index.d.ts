@@ -752,6 +752,9 @@ export interface FetchStats {
   backgroundRefreshErrors: number;
   /** Code of the last failed token request, or `null`. */
   lastRefreshError: string | null;
+  /** API responses not reported to the session: they did not answer a request that carried
+   * our credential to its origin (e.g. the end of a redirect to another origin). */
+  unreportedResponses: number;
   /** A token request for this session is in progress. */
   refreshInFlight: boolean;
   /** The session's own counters. */
