@@ -8,7 +8,7 @@ Python standard library only. Run from anywhere:
 The transcript format is documented in tests/vectors/session/README.md and at the top of
 core/tests/vectors_session.rs. Every expected value here comes from SPEC.md ("Time", "Skew
 estimation", "Token lifetime and the expiry decision", "The refresh state machine") and the
-documented rules of core/src/session.rs, reasoned through per case in the comments below; the
+documented rules of core/src/session/, reasoned through per case in the comments below; the
 numbers (deadlines, refresh times, estimate bounds, waits) are computed by the small model in
 this file, never by running the Rust code. JWTs (unsigned, `alg: none`) and HTTP dates are
 built here too.
