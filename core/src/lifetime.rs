@@ -516,11 +516,8 @@ impl Lifetime {
         let Some(nb) = self.not_before_ms else {
             return 0;
         };
-        let server_earliest = now
-            .wall
-            .0
-            .saturating_add(server.low_ms.unwrap_or(server.offset_ms));
-        nb.saturating_sub(server_earliest)
+        let (server_earliest, _) = server.server_now(now.wall);
+        nb.saturating_sub(server_earliest.0)
     }
 
     /// The token's state at `now`, judged against `server`: the current offset estimate of

@@ -291,6 +291,22 @@ impl Estimate {
         server.minus(self.offset_ms)
     }
 
+    /// Earliest and latest the server's clock may read when ours reads `local`, with the best
+    /// guess standing in for an unknown bound: what every decision that must place the
+    /// server's "now" uses (the issuer's time for an assertion, when a `Retry-After` date has
+    /// surely passed, when `nbf` has).
+    pub const fn server_now(&self, local: UnixMillis) -> (UnixMillis, UnixMillis) {
+        let low = match self.low_ms {
+            Some(l) => l,
+            None => self.offset_ms,
+        };
+        let high = match self.high_ms {
+            Some(h) => h,
+            None => self.offset_ms,
+        };
+        (local.plus(low), local.plus(high))
+    }
+
     /// Earliest and latest the server's clock may read when ours reads `local`.
     pub fn server_time_bounds(
         &self,

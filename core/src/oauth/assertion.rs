@@ -32,7 +32,7 @@
 
 use crate::time::{UnixMillis, MAX_UNIX_MILLIS};
 
-use super::request::GrantError;
+use super::error::GrantError;
 
 /// Default lifetime of a JWT bearer grant assertion, seconds (Google's maximum and default).
 pub const DEFAULT_ASSERTION_LIFETIME_S: u32 = 3_600;
@@ -152,7 +152,7 @@ mod signing {
     use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
     use serde_json::{Map, Value};
 
-    use super::super::request::GrantError;
+    use super::super::error::GrantError;
     use super::super::Secret;
 
     /// Largest PEM accepted for a private key, bytes (a 8192-bit RSA key is about 6.5 KB).

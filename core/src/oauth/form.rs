@@ -6,7 +6,7 @@
 //! every other byte as `%XX` with upper-case hex. (The WHATWG serializer differs only in
 //! keeping `*` and escaping `~`; every form decoder reads both the same way.)
 
-use super::request::GrantError;
+use super::error::GrantError;
 
 /// Encodes one name or value as `application/x-www-form-urlencoded` (see the module docs).
 pub fn form_urlencode(value: &str) -> String {

@@ -28,6 +28,7 @@
 use core::fmt;
 
 mod assertion;
+mod error;
 mod form;
 mod pkce;
 mod request;
@@ -39,15 +40,18 @@ pub use assertion::{
 };
 #[cfg(feature = "sign")]
 pub use assertion::{SigningAlg, SigningKey, CLIENT_ASSERTION_LIFETIME_S, MAX_KEY_PEM_LEN};
+pub use error::{
+    GrantError, MAX_CREDENTIAL_LEN, MAX_EXTRA_PARAMS, MAX_PARAM_LEN, MAX_REQUEST_BODY_LEN,
+    MAX_URL_LEN, RESERVED_PARAMETERS,
+};
 pub use form::form_urlencode;
 pub use pkce::{
     authorization_url, parse_redirect, s256_challenge, Pkce, RedirectError, State,
     PKCE_VERIFIER_BYTES, STATE_BYTES,
 };
 pub use request::{
-    build_token_request, ClientAuth, FormValue, Grant, GrantError, TokenRequest,
-    CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_TYPE_JWT_BEARER, MAX_CREDENTIAL_LEN, MAX_EXTRA_PARAMS,
-    MAX_PARAM_LEN, MAX_REQUEST_BODY_LEN, MAX_URL_LEN, RESERVED_PARAMETERS,
+    build_token_request, ClientAuth, FormValue, Grant, TokenRequest,
+    CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_TYPE_JWT_BEARER,
 };
 #[cfg(feature = "sign")]
 pub use request::{JwtBearerGrant, ScopePlacement};

@@ -21,11 +21,11 @@ use base64::Engine as _;
 use rand_core::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::form::{form_urldecode, form_urlencode, validate_endpoint};
-use super::request::{
+use super::error::{
     check_extra, check_redirect_uri, check_scope, check_text, GrantError, MAX_CREDENTIAL_LEN,
     MAX_PARAM_LEN,
 };
+use super::form::{form_urldecode, form_urlencode, validate_endpoint};
 use super::response::{sanitize_description, sanitize_error_code};
 use super::{constant_time_eq, Secret};
 use crate::ErrorCode;
@@ -71,7 +71,7 @@ impl Pkce {
     /// A known verifier (e.g. restored after the redirect), checked per RFC 7636 §4.1:
     /// 43–128 characters of `A–Z a–z 0–9 - . _ ~` → else `invalid_parameter`.
     pub fn from_verifier(verifier: &str) -> Result<Self, GrantError> {
-        super::request::check_code_verifier(verifier)?;
+        super::error::check_code_verifier(verifier)?;
         Ok(Pkce {
             verifier: Secret::new(verifier),
             challenge: s256_challenge(verifier),

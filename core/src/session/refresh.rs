@@ -301,10 +301,7 @@ impl Session {
             return times.exp_ms.map(|exp| (exp, 0));
         };
         let low = sent.wall.0.saturating_add(low_offset);
-        let high = received
-            .wall
-            .0
-            .saturating_add(est.high_ms.unwrap_or(est.offset_ms));
+        let high = est.server_now(received.wall).1 .0;
         let span = high.saturating_sub(low).max(0);
         let lifetime = times.expires_in_ms.or(if times.exp_ms.is_none() {
             Some(self.config.policy.assumed_lifetime_ms)
@@ -349,18 +346,11 @@ impl Session {
                 return Err(e);
             }
         };
-        let est = self.issuer.estimate(now);
-        // The issuer's clock now lies in [now + low, now + high]; unknown bounds fall back to
-        // the best guess.
+        // The issuer's clock now lies in [low, high]; unknown bounds fall back to the best guess.
+        let (low, high) = self.issuer.estimate(now).server_now(now.wall);
         let issuer_now = IssuerNow {
-            low_ms: now
-                .wall
-                .0
-                .saturating_add(est.low_ms.unwrap_or(est.offset_ms)),
-            high_ms: now
-                .wall
-                .0
-                .saturating_add(est.high_ms.unwrap_or(est.offset_ms)),
+            low_ms: low.0,
+            high_ms: high.0,
         };
         let request = build_token_request(
             &self.config.token_url,
@@ -443,12 +433,8 @@ impl Session {
                 // An HTTP-date on the server's clock: wait until the server's clock surely
                 // reached it (lowest offset).
                 RetryAfter::Date(server) => {
-                    let est = self.issuer.estimate(now);
-                    server.0.saturating_sub(
-                        now.wall
-                            .0
-                            .saturating_add(est.low_ms.unwrap_or(est.offset_ms)),
-                    )
+                    let (earliest, _) = self.issuer.estimate(now).server_now(now.wall);
+                    server.0.saturating_sub(earliest.0)
                 }
             };
             delay = delay.max(ra_ms.clamp(0, b.max_retry_after_ms));
