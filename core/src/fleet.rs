@@ -847,7 +847,7 @@ fn is_newer(session: &Session, r: &TokenRecord) -> bool {
 }
 
 fn check(now: Reading) -> Result<(), FleetError> {
-    if crate::session::reading_in_range(now) {
+    if now.is_valid() {
         Ok(())
     } else {
         Err(FleetError::InvalidArgument("reading out of range"))

@@ -130,6 +130,17 @@ impl Reading {
         })
     }
 
+    /// Whether both parts are within the ranges [`Reading::new`] accepts. The fields are
+    /// public, so a reading can be built without that check; every state machine refuses a
+    /// reading for which this is false (it could only come from a broken host clock, and
+    /// arithmetic on it would mean nothing).
+    pub const fn is_valid(&self) -> bool {
+        self.wall.0 >= 0
+            && self.wall.0 <= MAX_UNIX_MILLIS
+            && self.mono.0 >= 0
+            && self.mono.0 <= MAX_MONO_MILLIS
+    }
+
     /// Both clocks advanced by `ms` (a test and simulation helper; saturating).
     #[must_use]
     pub const fn advanced(self, ms: i64) -> Self {
@@ -204,5 +215,33 @@ mod tests {
         assert!(Reading::new(0, -1).is_err());
         assert!(Reading::new(MAX_UNIX_MILLIS + 1, 0).is_err());
         assert!(Reading::new(MAX_UNIX_MILLIS, MAX_MONO_MILLIS).is_ok());
+    }
+
+    #[test]
+    fn is_valid_agrees_with_new() {
+        let edges = [
+            i64::MIN,
+            -1,
+            0,
+            1,
+            MAX_MONO_MILLIS,
+            MAX_MONO_MILLIS + 1,
+            MAX_UNIX_MILLIS,
+            MAX_UNIX_MILLIS + 1,
+            i64::MAX,
+        ];
+        for wall in edges {
+            for mono in edges {
+                let r = Reading {
+                    wall: UnixMillis(wall),
+                    mono: MonoMillis(mono),
+                };
+                assert_eq!(
+                    r.is_valid(),
+                    Reading::new(wall, mono).is_ok(),
+                    "{wall} {mono}"
+                );
+            }
+        }
     }
 }

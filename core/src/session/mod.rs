@@ -130,19 +130,8 @@ impl fmt::Debug for Session {
     }
 }
 
-/// Readings outside `Reading::new`'s range are refused at every input: they could only come
-/// from a broken host clock, and arithmetic on them would mean nothing.
-/// Whether a reading is within the range the session accepts (for the fleet machine).
-pub(crate) fn reading_in_range(r: Reading) -> bool {
-    in_range(r)
-}
-
 fn token_timeout_ok(ms: i64) -> bool {
     (1..=600_000).contains(&ms)
-}
-
-fn in_range(r: Reading) -> bool {
-    Reading::new(r.wall.0, r.mono.0).is_ok()
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -367,7 +356,7 @@ impl Session {
     ///    transient backoff makes it wait (if it ends within `max_wait`) or fail with the
     ///    transient error; otherwise this caller gets the ticket (`Refresh`).
     pub fn authorize(&mut self, now: Reading) -> Authorization {
-        if !in_range(now) {
+        if !now.is_valid() {
             return Authorization::Failed {
                 error: SessionError::InvalidArgument("reading out of range"),
             };

@@ -1,9 +1,7 @@
 //! Shared records: exporting the held token for a fleet and adopting a peer's.
 
 use super::refresh::late_refresh_at;
-use super::{
-    in_range, HeldToken, Origin, Session, SessionError, SessionEvent, Standing, TicketId, TokenId,
-};
+use super::{HeldToken, Origin, Session, SessionError, SessionEvent, Standing, TicketId, TokenId};
 use crate::httpdate::parse_http_date;
 use crate::lifetime::{Lifetime, TokenTimes};
 use crate::oauth::{Secret, TokenRequest};
@@ -36,7 +34,7 @@ impl Session {
         sent: Reading,
         received: Reading,
     ) -> Result<(), SessionError> {
-        if !in_range(sent) || !in_range(received) {
+        if !sent.is_valid() || !received.is_valid() {
             return Err(SessionError::InvalidArgument("reading out of range"));
         }
         self.observe(received);
@@ -111,7 +109,7 @@ impl Session {
         ticket: Option<TicketId>,
         now: Reading,
     ) -> Result<TokenId, SessionError> {
-        if !in_range(now) {
+        if !now.is_valid() {
             return Err(SessionError::InvalidArgument("reading out of range"));
         }
         self.observe(now);
@@ -216,7 +214,7 @@ impl Session {
         ticket: TicketId,
         now: Reading,
     ) -> Result<Option<TokenRequest>, SessionError> {
-        if !in_range(now) {
+        if !now.is_valid() {
             return Err(SessionError::InvalidArgument("reading out of range"));
         }
         self.check_identity(record)?;

@@ -2,7 +2,7 @@
 //! starts, and building the token request.
 
 use super::{
-    header, in_range, Backoff, BackoffKind, HeldToken, Origin, Outstanding, RefreshReason, Session,
+    header, Backoff, BackoffKind, HeldToken, Origin, Outstanding, RefreshReason, Session,
     SessionError, SessionEvent, Standing, Ticket, TicketId, TokenId, TransportFailure,
 };
 use crate::httpdate::{parse_http_date, parse_retry_after, RetryAfter};
@@ -51,7 +51,7 @@ impl Session {
         sent: Reading,
         received: Reading,
     ) -> Result<TokenId, SessionError> {
-        if !in_range(sent) || !in_range(received) {
+        if !sent.is_valid() || !received.is_valid() {
             return Err(SessionError::InvalidArgument("reading out of range"));
         }
         let outstanding = self.take_ticket(ticket)?;
@@ -264,7 +264,7 @@ impl Session {
         failure: TransportFailure,
         now: Reading,
     ) -> Result<SessionError, SessionError> {
-        if !in_range(now) {
+        if !now.is_valid() {
             return Err(SessionError::InvalidArgument("reading out of range"));
         }
         let _ = self.take_ticket(ticket)?;

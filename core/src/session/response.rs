@@ -1,8 +1,8 @@
 //! The resource server's answers: accepting, retrying or diagnosing a refusal.
 
 use super::{
-    header, in_range, AfterResponse, Attempt, Diagnosis, Origin, Resend, Session, SessionEvent,
-    SkewEvidence, SkewFinding, Standing, TokenId, Verdict, MAX_SENDS_PER_CALL,
+    header, AfterResponse, Attempt, Diagnosis, Origin, Resend, Session, SessionEvent, SkewEvidence,
+    SkewFinding, Standing, TokenId, Verdict, MAX_SENDS_PER_CALL,
 };
 use crate::httpdate::parse_http_date;
 use crate::lifetime::Lifetime;
@@ -30,7 +30,7 @@ impl Session {
     ) -> Verdict {
         // Unusable readings: judge the status alone, at the latest reading we trust.
         let (sent, received, readings_ok) = match self.last_reading {
-            _ if in_range(sent) && in_range(received) => (sent, received, true),
+            _ if sent.is_valid() && received.is_valid() => (sent, received, true),
             Some(last) => (last, last, false),
             None => (Reading::default(), Reading::default(), false),
         };
