@@ -1,0 +1,446 @@
+//! Keys: PEM documents, HMAC secrets, JWKs and JWK sets parsed and checked into the entries a
+//! [`Verifier`](super::Verifier) holds.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse,
+};
+use jsonwebtoken::DecodingKey;
+use serde::Deserialize as _;
+use serde_json::Value;
+
+use super::{
+    Algorithm, VerifyError, MAX_JWKS_KEYS, MAX_KEY_DOCUMENT_BYTES, MAX_RSA_BITS,
+    MIN_HMAC_SECRET_BYTES, MIN_RSA_BITS,
+};
+
+/// What a key is, as far as choosing an algorithm goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum KeyKind {
+    Hmac,
+    Rsa,
+    EcP256,
+    EcP384,
+    Ed25519,
+}
+
+impl KeyKind {
+    pub(super) const fn name(self) -> &'static str {
+        match self {
+            KeyKind::Hmac => "hmac",
+            KeyKind::Rsa => "rsa",
+            KeyKind::EcP256 => "ec-p256",
+            KeyKind::EcP384 => "ec-p384",
+            KeyKind::Ed25519 => "ed25519",
+        }
+    }
+}
+
+/// One usable key.
+#[derive(Clone)]
+pub(super) struct KeyEntry {
+    pub(super) kid: Option<String>,
+    pub(super) kind: KeyKind,
+    /// A JWK's `alg`: the only algorithm this key may be used with.
+    pub(super) alg: Option<Algorithm>,
+    pub(super) key: DecodingKey,
+}
+
+impl KeyEntry {
+    pub(super) fn supports(&self, alg: Algorithm) -> bool {
+        self.kind == alg.key_kind() && self.alg.is_none_or(|a| a == alg)
+    }
+}
+
+/// A JWKS entry that was skipped, kept so that a token naming it gets a precise error.
+#[derive(Clone, Debug)]
+pub(super) struct SkippedKey {
+    pub(super) kid: String,
+    pub(super) error: VerifyError,
+}
+
+/// Checks that `key` loads in the signature backend for `alg` (EC points on the curve, Ed25519
+/// points valid): a probe verification of a dummy signature must return `Ok(false)`, not an
+/// error.
+/// True when `key` is a usable public key for `alg`. Asked of the RustCrypto provider (always
+/// compiled in), which parses the key eagerly: aws-lc would only fail at the first signature.
+pub(super) fn probe(key: &DecodingKey, alg: Algorithm) -> bool {
+    (jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.verifier_factory)(&alg.to_jwt(), key)
+        .is_ok()
+}
+
+pub(super) fn secret_entry(secret: &[u8]) -> Result<KeyEntry, VerifyError> {
+    check_secret(secret)?;
+    Ok(KeyEntry {
+        kid: None,
+        kind: KeyKind::Hmac,
+        alg: None,
+        key: DecodingKey::from_secret(secret),
+    })
+}
+
+pub(super) fn check_secret(secret: &[u8]) -> Result<(), VerifyError> {
+    if secret.len() < MIN_HMAC_SECRET_BYTES {
+        return Err(VerifyError::InvalidKey {
+            reason: "HMAC secret shorter than 32 bytes (RFC 7518 section 3.2)",
+        });
+    }
+    if secret.len() > MAX_KEY_DOCUMENT_BYTES {
+        return Err(VerifyError::InvalidKey {
+            reason: "HMAC secret larger than 1 MiB",
+        });
+    }
+    // PyJWT's rule: an asymmetric public key must never be used as an HMAC secret, which is
+    // how the RS256 → HS256 confusion attack works.
+    let start = secret.trim_ascii_start();
+    let looks_public = start.starts_with(b"-----BEGIN ")
+        || [&b"ssh-rsa "[..], b"ssh-ed25519 ", b"ecdsa-sha2-"]
+            .iter()
+            .any(|p| start.starts_with(p));
+    if looks_public {
+        return Err(VerifyError::InvalidKey {
+            reason: "HMAC secret looks like a PEM or SSH key; pass public keys as PEM",
+        });
+    }
+    Ok(())
+}
+
+/// The label of the first `-----BEGIN <label>-----` line.
+pub(super) fn pem_label(pem: &[u8]) -> Option<&[u8]> {
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    let start = pem
+        .windows(BEGIN.len())
+        .position(|w| w == BEGIN)?
+        .checked_add(BEGIN.len())?;
+    let rest = pem.get(start..)?;
+    let end = rest.windows(5).position(|w| w == b"-----")?;
+    rest.get(..end)
+}
+
+pub(super) fn pem_entry(pem: &[u8]) -> Result<KeyEntry, VerifyError> {
+    const NOT_PEM: VerifyError = VerifyError::InvalidKey {
+        reason: "not a PEM public key or certificate",
+    };
+    if pem.len() > MAX_KEY_DOCUMENT_BYTES {
+        return Err(VerifyError::InvalidKey {
+            reason: "PEM larger than 1 MiB",
+        });
+    }
+    let label = pem_label(pem).ok_or(NOT_PEM)?;
+    match label {
+        b"PUBLIC KEY" | b"RSA PUBLIC KEY" | b"CERTIFICATE" => {}
+        l if l.ends_with(b"PRIVATE KEY") => {
+            return Err(VerifyError::InvalidKey {
+                reason: "a private key was given; pass the public key (PUBLIC KEY or CERTIFICATE)",
+            })
+        }
+        _ => return Err(NOT_PEM),
+    }
+    if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+        let (n, e) = match Jwk::from_decoding_key(&key, None) {
+            Ok(Jwk {
+                algorithm: AlgorithmParameters::RSA(p),
+                ..
+            }) => (b64(&p.n)?, b64(&p.e)?),
+            _ => {
+                return Err(VerifyError::InvalidKey {
+                    reason: "RSA public key does not parse",
+                })
+            }
+        };
+        check_rsa(&n, &e)?;
+        return Ok(KeyEntry {
+            kid: None,
+            kind: KeyKind::Rsa,
+            alg: None,
+            key,
+        });
+    }
+    if let Ok(key) = DecodingKey::from_ec_pem(pem) {
+        let kind = match key.try_get_as_bytes().map(<[u8]>::len) {
+            Ok(33 | 65) => KeyKind::EcP256,
+            Ok(49 | 97) => KeyKind::EcP384,
+            _ => {
+                return Err(VerifyError::InvalidKey {
+                    reason: "EC key is not on P-256 or P-384",
+                })
+            }
+        };
+        return ec_or_ed_entry(None, kind, None, key);
+    }
+    if let Ok(key) = DecodingKey::from_ed_pem(pem) {
+        return ec_or_ed_entry(None, KeyKind::Ed25519, None, key);
+    }
+    Err(VerifyError::InvalidKey {
+        reason: "PEM holds no RSA, P-256, P-384 or Ed25519 public key",
+    })
+}
+
+/// Checks an EC/Ed key loads for its algorithm. An Ed25519 key must be exactly 32 bytes:
+/// `jsonwebtoken` slices `[..32]` without a length check.
+pub(super) fn ec_or_ed_entry(
+    kid: Option<String>,
+    kind: KeyKind,
+    alg: Option<Algorithm>,
+    key: DecodingKey,
+) -> Result<KeyEntry, VerifyError> {
+    let probe_alg = match kind {
+        KeyKind::EcP256 => Algorithm::ES256,
+        KeyKind::EcP384 => Algorithm::ES384,
+        KeyKind::Ed25519 => {
+            if key.try_get_as_bytes().map(<[u8]>::len) != Ok(32) {
+                return Err(VerifyError::InvalidKey {
+                    reason: "Ed25519 public key must be 32 bytes",
+                });
+            }
+            Algorithm::EdDSA
+        }
+        KeyKind::Hmac | KeyKind::Rsa => {
+            return Err(VerifyError::InvalidKey {
+                reason: "not an EC or Ed25519 key",
+            })
+        }
+    };
+    if !probe(&key, probe_alg) {
+        return Err(VerifyError::InvalidKey {
+            reason: "public key is not a valid curve point",
+        });
+    }
+    Ok(KeyEntry {
+        kid,
+        kind,
+        alg,
+        key,
+    })
+}
+
+pub(super) fn b64(s: &str) -> Result<Vec<u8>, VerifyError> {
+    URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| VerifyError::InvalidKey {
+            reason: "key parameter is not unpadded base64url",
+        })
+}
+
+/// Big-endian unsigned integer bit length.
+pub(super) fn bit_len(be: &[u8]) -> u64 {
+    let Some(first) = be.iter().position(|&b| b != 0) else {
+        return 0;
+    };
+    let bytes = u64::try_from(be.len() - first).unwrap_or(u64::MAX);
+    let top = be.get(first).copied().unwrap_or(0);
+    bytes
+        .saturating_mul(8)
+        .saturating_sub(u64::from(top.leading_zeros()))
+}
+
+pub(super) fn check_rsa(n: &[u8], e: &[u8]) -> Result<(), VerifyError> {
+    let bits = bit_len(n);
+    if bits < MIN_RSA_BITS {
+        return Err(VerifyError::InvalidKey {
+            reason: "RSA modulus shorter than 2048 bits",
+        });
+    }
+    if bits > MAX_RSA_BITS {
+        return Err(VerifyError::InvalidKey {
+            reason: "RSA modulus longer than 4096 bits",
+        });
+    }
+    if bit_len(e) > 33 {
+        return Err(VerifyError::InvalidKey {
+            reason: "RSA public exponent too large",
+        });
+    }
+    let e_val = e.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    if e_val < 3 || e_val % 2 == 0 || e_val > (1 << 33) - 1 {
+        return Err(VerifyError::InvalidKey {
+            reason: "RSA public exponent must be odd and at least 3",
+        });
+    }
+    Ok(())
+}
+
+/// Size-checks and parses a key document (JWK or JWKS) as a JSON object.
+pub(super) fn parse_key_document(
+    text: &str,
+    err: impl Fn(&'static str) -> VerifyError,
+) -> Result<Value, VerifyError> {
+    if text.len() > MAX_KEY_DOCUMENT_BYTES {
+        return Err(err("document larger than 1 MiB"));
+    }
+    let value: Value = serde_json::from_str(text).map_err(|_| err("not valid JSON"))?;
+    if !value.is_object() {
+        return Err(err("not a JSON object"));
+    }
+    Ok(value)
+}
+
+/// One JWK (a JSON object) → a usable key, or why it is not usable.
+pub(super) fn jwk_entry(value: &Value) -> Result<KeyEntry, VerifyError> {
+    const BAD: VerifyError = VerifyError::InvalidKey {
+        reason: "JWK does not parse",
+    };
+    let obj = value.as_object().ok_or(VerifyError::InvalidKey {
+        reason: "JWK is not a JSON object",
+    })?;
+    let jwk = Jwk::deserialize(value).map_err(|_| BAD)?;
+    let kid = jwk.common.key_id.clone();
+
+    match &jwk.common.public_key_use {
+        None | Some(PublicKeyUse::Signature) => {}
+        Some(_) => {
+            return Err(VerifyError::InvalidKey {
+                reason: "JWK use is not \"sig\"",
+            })
+        }
+    }
+    if let Some(ops) = &jwk.common.key_operations {
+        if !ops.contains(&KeyOperations::Verify) {
+            return Err(VerifyError::InvalidKey {
+                reason: "JWK key_ops does not include \"verify\"",
+            });
+        }
+    }
+    let alg = match obj.get("alg") {
+        None => None,
+        Some(Value::String(name)) => {
+            Some(Algorithm::from_name(name).ok_or(VerifyError::InvalidKey {
+                reason: "JWK alg is not a supported JWS signature algorithm",
+            })?)
+        }
+        Some(_) => return Err(BAD),
+    };
+    // Guard against `alg` parsed differently by jsonwebtoken (it must agree with ours).
+    if alg.is_some()
+        && jwk
+            .common
+            .key_algorithm
+            .is_none_or(|k| k == KeyAlgorithm::UNKNOWN_ALGORITHM)
+    {
+        return Err(BAD);
+    }
+
+    let entry = match &jwk.algorithm {
+        AlgorithmParameters::OctetKey(p) => {
+            let secret = b64(&p.value)?;
+            check_secret(&secret)?;
+            KeyEntry {
+                kid,
+                kind: KeyKind::Hmac,
+                alg,
+                key: DecodingKey::from_secret(&secret),
+            }
+        }
+        AlgorithmParameters::RSA(p) => {
+            if obj.contains_key("d") {
+                return Err(VerifyError::InvalidKey {
+                    reason: "JWK holds a private key; give the public key",
+                });
+            }
+            let (n, e) = (b64(&p.n)?, b64(&p.e)?);
+            check_rsa(&n, &e)?;
+            KeyEntry {
+                kid,
+                kind: KeyKind::Rsa,
+                alg,
+                key: DecodingKey::from_rsa_raw_components(&n, &e),
+            }
+        }
+        AlgorithmParameters::EllipticCurve(p) => {
+            if obj.contains_key("d") {
+                return Err(VerifyError::InvalidKey {
+                    reason: "JWK holds a private key; give the public key",
+                });
+            }
+            let (kind, size) = match p.curve {
+                EllipticCurve::P256 => (KeyKind::EcP256, 32),
+                EllipticCurve::P384 => (KeyKind::EcP384, 48),
+                _ => {
+                    return Err(VerifyError::InvalidKey {
+                        reason: "EC curve is not P-256 or P-384",
+                    })
+                }
+            };
+            let (x, y) = (b64(&p.x)?, b64(&p.y)?);
+            if x.len() != size || y.len() != size {
+                return Err(VerifyError::InvalidKey {
+                    reason: "EC coordinates have the wrong length for the curve",
+                });
+            }
+            let mut point = Vec::with_capacity(1 + 2 * size);
+            point.push(0x04);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            ec_or_ed_entry(kid, kind, alg, DecodingKey::from_ec_der(&point))?
+        }
+        AlgorithmParameters::OctetKeyPair(p) => {
+            if obj.contains_key("d") {
+                return Err(VerifyError::InvalidKey {
+                    reason: "JWK holds a private key; give the public key",
+                });
+            }
+            if p.curve != EllipticCurve::Ed25519 {
+                return Err(VerifyError::InvalidKey {
+                    reason: "OKP curve is not Ed25519",
+                });
+            }
+            let x = b64(&p.x)?;
+            ec_or_ed_entry(kid, KeyKind::Ed25519, alg, DecodingKey::from_ed_der(&x))?
+        }
+        _ => {
+            return Err(VerifyError::InvalidKey {
+                reason: "JWK kty is not oct, RSA, EC or OKP",
+            })
+        }
+    };
+    if let Some(a) = entry.alg {
+        if a.key_kind() != entry.kind {
+            return Err(VerifyError::InvalidKey {
+                reason: "JWK alg does not fit its key type",
+            });
+        }
+    }
+    Ok(entry)
+}
+
+pub(super) fn jwks_entries(text: &str) -> Result<(Vec<KeyEntry>, Vec<SkippedKey>), VerifyError> {
+    let doc = parse_key_document(text, |reason| VerifyError::InvalidJwks { reason })?;
+    let keys = doc
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or(VerifyError::InvalidJwks {
+            reason: "no \"keys\" array",
+        })?;
+    if keys.len() > MAX_JWKS_KEYS {
+        return Err(VerifyError::InvalidJwks {
+            reason: "more than 100 keys",
+        });
+    }
+    let mut usable = Vec::with_capacity(keys.len());
+    let mut skipped = Vec::new();
+    for value in keys {
+        if !value.is_object() {
+            return Err(VerifyError::InvalidJwks {
+                reason: "a key is not a JSON object",
+            });
+        }
+        match jwk_entry(value) {
+            Ok(entry) => usable.push(entry),
+            Err(error) => {
+                if let Some(kid) = value.get("kid").and_then(Value::as_str) {
+                    skipped.push(SkippedKey {
+                        kid: kid.to_owned(),
+                        error,
+                    });
+                }
+            }
+        }
+    }
+    if usable.is_empty() {
+        return Err(VerifyError::InvalidJwks {
+            reason: "no usable signature verification key",
+        });
+    }
+    Ok((usable, skipped))
+}
