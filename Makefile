@@ -4,10 +4,12 @@
 #   make rust-test   rust-fmt + rust-clippy (default and all features, host and wasm) + rust-unit
 #   make wasm        build the wasm module and its JS glue into npm/pkg/
 #   make js-test     npm package tests: Node (node:test), Chromium, TypeScript types
+#                    (the Chromium tests include the gauntlet's HTML report: `make gauntlet`)
 #   make python      build the wheel with maturin and install it into .venv
 #   make py-test     stubtest + pytest (python/tests, and tests/servers when present)
 #   make pip-check   `pip install ./python` in a throwaway venv, as a user would
 #   make demo        run the demo example (core/examples/demo.rs) when it exists
+#   make gauntlet-screenshot   retake the README's picture of the gauntlet report
 #
 # Every recipe runs under bash with -euo pipefail, so any failing command fails its target
 # and `make` exits non-zero.
@@ -43,7 +45,8 @@ WASM_FILE := $(TARGET_DIR)/$(WASM_TARGET)/wasm-release/tokenclock_wasm.wasm
 WHEEL_DIR := $(TARGET_DIR)/wheels/tokenclock
 
 .PHONY: test bootstrap bootstrap-rust bootstrap-wasm-bindgen bootstrap-venv bootstrap-npm \
-	bootstrap-apt rust-test rust-fmt rust-clippy rust-unit wasm js-test python py-test pip-check demo clean
+	bootstrap-apt rust-test rust-fmt rust-clippy rust-unit wasm js-test python py-test pip-check demo \
+	gauntlet gauntlet-screenshot clean
 
 test: bootstrap rust-test js-test py-test pip-check
 	@echo "==> make test: all suites passed"
@@ -97,7 +100,7 @@ wasm: bootstrap-wasm-bindgen
 	@# the script prints both sizes (a product figure, never asserted).
 	$(ROOT)/npm/scripts/build-wasm.sh
 
-js-test: wasm bootstrap-npm bootstrap-apt
+js-test: wasm bootstrap-npm bootstrap-apt gauntlet
 	@echo "==> js-test"
 	cd npm && node --test test/*.test.js
 	cd npm && node_modules/.bin/tsc -p test/tsconfig.json
@@ -133,9 +136,24 @@ pip-check: bootstrap-venv
 # --- demo --------------------------------------------------------------------------------
 # The main job: build everything (the wasm package and the Python wheel too), then run the
 # skew gauntlet — every strategy over the grid of clock offsets, lifetimes, leeways, cached
-# issuers and wall steps — print its table and write target/demo/gauntlet.json.
+# issuers and wall steps — print its table, write target/demo/gauntlet.json and the same rows
+# as heatmaps in target/demo/gauntlet.html (one self-contained page), and print its path.
+GAUNTLET := cargo run -p tokenclock --features sim --example demo --release
 demo: bootstrap wasm python
-	cargo run -p tokenclock --features sim --example demo --release
+	$(GAUNTLET)
+
+# The gauntlet alone (seconds once built): the report js-test opens in Chromium
+# (npm/test/gauntlet-report.test.js). Deterministic: the same page as `make demo`'s.
+gauntlet: bootstrap-rust
+	@echo "==> gauntlet"
+	$(GAUNTLET)
+
+# The README's picture of the gauntlet (docs/img/gauntlet.png): a Chromium screenshot of
+# `make demo`'s seed-1 report, and docs/img/gauntlet.sha256, the report it shows (js-test
+# fails when the report changes and the picture was not retaken). Commit both.
+gauntlet-screenshot: gauntlet bootstrap-npm bootstrap-apt
+	@echo "==> gauntlet-screenshot"
+	cd npm && GAUNTLET_UPDATE_README=1 node --test test/gauntlet-report.test.js
 
 clean:
 	rm -rf npm/pkg $(TARGET_DIR)/wheels $(TARGET_DIR)/pip-check-venv

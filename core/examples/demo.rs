@@ -1,11 +1,15 @@
 //! `make demo`: the skew gauntlet. Runs every strategy over the grid of clock offsets,
-//! lifetimes, leeways, cached issuers and wall steps, prints the table and writes every row to
-//! `target/demo/gauntlet.json`.
+//! lifetimes, leeways, cached issuers and wall steps, prints the table, writes every row to
+//! `target/demo/gauntlet.json` and the same rows as heatmaps to `target/demo/gauntlet.html`
+//! (one self-contained page; `tokenclock::sim::render_gauntlet_html`), and prints its path.
 //!
 //! Usage: `cargo run --release -p tokenclock --features sim --example demo [-- --seed N --hours H]`
 
 use std::time::Instant;
-use tokenclock::sim::{gauntlet_cells, render_breakdown, render_summary, rows, run_cell, Row};
+use tokenclock::sim::{
+    gauntlet_cells, render_breakdown, render_gauntlet_html, render_summary, rows, run_cell,
+    GauntletRun, Row,
+};
 
 fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();
@@ -60,4 +64,13 @@ fn main() {
     std::fs::write(&path, serde_json::to_string_pretty(&all).expect("json"))
         .expect("write gauntlet.json");
     println!("\nrows: target/demo/gauntlet.json ({} rows)", all.len());
+    let run = GauntletRun {
+        seed,
+        hours,
+        request_interval_s: cells.first().map_or(5.0, |c| c.request_interval_s),
+    };
+    let html = out_dir.join("gauntlet.html");
+    std::fs::write(&html, render_gauntlet_html(&all, &run)).expect("write gauntlet.html");
+    let shown = html.canonicalize().unwrap_or(html);
+    println!("report: {}", shown.display());
 }

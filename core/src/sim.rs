@@ -16,6 +16,9 @@
 //! * `naive` — local `expires_in`, no margin, refresh on expiry, on 401 refresh and retry once;
 //! * `oracle` — knows true time: refreshes only when the token is truly about to expire on
 //!   the resource server. It gives the minimum number of token requests a cell needs.
+//!
+//! Reports: [`render_summary`] and [`render_breakdown`] (text), [`render_gauntlet_html`] (the
+//! gauntlet as heatmaps in one self-contained HTML file, `make demo`'s `gauntlet.html`).
 
 use crate::httpdate::format_http_date;
 use crate::oauth::{ClientAuth, Grant, Secret};
@@ -26,6 +29,9 @@ use crate::time::{MonoMillis, Reading, UnixMillis};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use core::fmt::Write as _;
+
+mod html;
+pub use html::{render_gauntlet_html, GauntletRun};
 
 /// One cell of the gauntlet.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -849,6 +855,50 @@ pub fn rows(cell: &Cell, outcomes: &[Outcome]) -> Vec<Row> {
 /// The strategies in table order.
 pub const STRATEGIES: [&str; 4] = ["tokenclock", "tutorial", "stackit", "naive"];
 
+/// One strategy's totals over a set of rows: the columns of [`render_summary`].
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Summary {
+    pub(crate) strategy: &'static str,
+    pub(crate) cells: usize,
+    pub(crate) failed_cells: usize,
+    pub(crate) failures: u64,
+    pub(crate) rs_401: u64,
+    pub(crate) token_requests: u64,
+    /// The worst cell's token requests over the oracle's.
+    pub(crate) worst_token_ratio: f64,
+    /// The worst cell's p99 added latency, ms.
+    pub(crate) worst_p99_ms: i64,
+}
+
+/// The totals of each strategy of [`STRATEGIES`] that has rows, in table order.
+pub(crate) fn summarize(rows: &[Row]) -> Vec<Summary> {
+    let mut out = Vec::new();
+    for name in STRATEGIES {
+        let mine: Vec<&Row> = rows.iter().filter(|r| r.strategy == name).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        out.push(Summary {
+            strategy: name,
+            cells: mine.len(),
+            failed_cells: mine.iter().filter(|r| r.user_visible_failures > 0).count(),
+            failures: mine.iter().map(|r| r.user_visible_failures).sum(),
+            rs_401: mine.iter().map(|r| r.rs_401).sum(),
+            token_requests: mine.iter().map(|r| r.token_requests).sum(),
+            worst_token_ratio: mine
+                .iter()
+                .map(|r| r.token_requests as f64 / r.min_token_requests.max(1) as f64)
+                .fold(0.0_f64, f64::max),
+            worst_p99_ms: mine
+                .iter()
+                .map(|r| r.p99_added_latency_ms)
+                .max()
+                .unwrap_or(0),
+        });
+    }
+    out
+}
+
 /// Renders the per-strategy summary of a gauntlet (or of one cell) as a text table.
 pub fn render_summary(rows: &[Row]) -> String {
     let mut out = String::new();
@@ -864,73 +914,64 @@ pub fn render_summary(rows: &[Row]) -> String {
         "vs min",
         "p99 +ms"
     );
-    for name in STRATEGIES {
-        let mine: Vec<&Row> = rows.iter().filter(|r| r.strategy == name).collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let failed_cells = mine.iter().filter(|r| r.user_visible_failures > 0).count();
-        let failures: u64 = mine.iter().map(|r| r.user_visible_failures).sum();
-        let rs401: u64 = mine.iter().map(|r| r.rs_401).sum();
-        let tokens: u64 = mine.iter().map(|r| r.token_requests).sum();
-        let worst_ratio = mine
-            .iter()
-            .map(|r| r.token_requests as f64 / r.min_token_requests.max(1) as f64)
-            .fold(0.0_f64, f64::max);
-        let p99 = mine
-            .iter()
-            .map(|r| r.p99_added_latency_ms)
-            .max()
-            .unwrap_or(0);
+    for s in summarize(rows) {
         let _ = writeln!(
             out,
             "{:<11} {:>7} {:>13} {:>9} {:>9} {:>10} {:>9.2}x {:>9}",
-            name,
-            mine.len(),
-            failed_cells,
-            failures,
-            rs401,
-            tokens,
-            worst_ratio,
-            p99
+            s.strategy,
+            s.cells,
+            s.failed_cells,
+            s.failures,
+            s.rs_401,
+            s.token_requests,
+            s.worst_token_ratio,
+            s.worst_p99_ms
         );
     }
     out
 }
 
+/// A condition of [`render_breakdown`]: its label and which rows it covers.
+pub(crate) type BreakdownGroup = (&'static str, fn(&Row) -> bool);
+
+/// The conditions of [`render_breakdown`], in table order.
+pub(crate) const BREAKDOWN: [BreakdownGroup; 8] = [
+    ("all cells", |_| true),
+    ("cached issuer (old iat)", |r| r.cached_issuer),
+    ("client clock off >= 300 s", |r| {
+        r.client_offset_s.abs() >= 300.0 && r.step_s == 0
+    }),
+    ("RS behind issuer, leeway 0", |r| {
+        r.rs_offset_s < 0.0 && r.rs_leeway_s == 0
+    }),
+    ("RS ahead of issuer, leeway 0", |r| {
+        r.rs_offset_s > 0.0 && r.rs_leeway_s == 0
+    }),
+    ("60 s tokens", |r| r.ttl_s == 60),
+    ("wall step -120 s", |r| r.step_s < 0),
+    ("wall step +120 s", |r| r.step_s > 0),
+];
+
+/// User-visible failures of `strategy` in the rows a condition covers.
+pub(crate) fn breakdown_failures(rows: &[Row], strategy: &str, covers: fn(&Row) -> bool) -> u64 {
+    rows.iter()
+        .filter(|r| r.strategy == strategy && covers(r))
+        .map(|r| r.user_visible_failures)
+        .sum()
+}
+
 /// Renders where each strategy fails: user-visible failures by condition.
 pub fn render_breakdown(rows: &[Row]) -> String {
-    type Pred = fn(&Row) -> bool;
-    let groups: [(&str, Pred); 8] = [
-        ("all cells", |_| true),
-        ("cached issuer (old iat)", |r| r.cached_issuer),
-        ("client clock off >= 300 s", |r| {
-            r.client_offset_s.abs() >= 300.0 && r.step_s == 0
-        }),
-        ("RS behind issuer, leeway 0", |r| {
-            r.rs_offset_s < 0.0 && r.rs_leeway_s == 0
-        }),
-        ("RS ahead of issuer, leeway 0", |r| {
-            r.rs_offset_s > 0.0 && r.rs_leeway_s == 0
-        }),
-        ("60 s tokens", |r| r.ttl_s == 60),
-        ("wall step -120 s", |r| r.step_s < 0),
-        ("wall step +120 s", |r| r.step_s > 0),
-    ];
     let mut out = String::new();
     let _ = write!(out, "{:<30}", "user-visible failures in");
     for name in STRATEGIES {
         let _ = write!(out, " {name:>11}");
     }
     out.push('\n');
-    for (label, pred) in groups {
+    for (label, covers) in BREAKDOWN {
         let _ = write!(out, "{label:<30}");
         for name in STRATEGIES {
-            let n: u64 = rows
-                .iter()
-                .filter(|r| r.strategy == name && pred(r))
-                .map(|r| r.user_visible_failures)
-                .sum();
+            let n = breakdown_failures(rows, name, covers);
             let _ = write!(out, " {n:>11}");
         }
         out.push('\n');
