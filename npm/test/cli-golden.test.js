@@ -4,8 +4,10 @@
 // * every case with an `argv`, through the real CLI (`node npm/bin/tokenclock.js ARGV`, stdin
 //   and a key file as the case says, the clock injected with TOKENCLOCK_FAKE_NOW_MS), once as
 //   text and once with --json: stdout, stderr and the exit code;
-// * every case (with or without `argv`), through the wasm report bindings directly;
-// * every SkewProbe transcript (tests/golden/skew-probe.json) through the SkewProbe binding.
+// * every case the CLI can make (those with an `argv`, the colour cases on a terminal), through
+//   the core's CliRun in this process (cli-machine.js), text and --json;
+// * every SkewProbe transcript (tests/golden/skew-probe.json) through CliRun's measurement:
+//   `skew URL|--ntp HOST --json` with each exchange answered as the transcript says.
 //
 // Field meanings: the top of core/tests/report.rs.
 import { test, before, after } from "node:test";
@@ -14,8 +16,9 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import * as core from "../cli/core.js";
+import { CliRun } from "../cli/core.js";
 import { BIN, GOLDEN_FILES, cleanEnv, golden, goldenStdin, jsonText, runCli } from "./cli-helpers.js";
+import { drive } from "./cli-machine.js";
 
 let dir;
 before(() => {
@@ -69,145 +72,136 @@ for (const c of cliCases) {
   });
 }
 
-// ----- the same cases through the bindings -------------------------------------------------------
+// ----- the same cases through the machine, in this process -------------------------------------
 
-function estimateOf(o) {
-  return { offsetMs: o.offset_ms, lowMs: o.low_ms, highMs: o.high_ms, agreeing: o.agreeing, samples: o.samples };
-}
+// Golden cases without an `argv` that the machine replays all the same: the colour cases on a
+// terminal, and a usage message that would echo a token. The others need measured clocks (the
+// `skew` reports, `inspect --server`): core/tests/report.rs renders them, and the SkewProbe
+// transcripts below drive the machine's measurements through this binding.
+const MACHINE_RUNS = {
+  "cli-inspect-color": (i) => ({ argv: ["inspect", i.token] }),
+  "cli-ages-color": (i) => ({ argv: ["ages"], stdin: i.lines.map((line) => `${line}\n`).join("") }),
+  "cli-simulate-cached-issuer": (i) => ({ argv: ["simulate", ...i.args.flat(), ...(i.timeline ? ["--timeline"] : [])] }),
+  "cli-error-usage-redacts-token": (i) => ({ argv: [i.command, "x", /'([^']*)'$/.exec(i.message)[1]] }),
+};
 
-function argumentOr(command, fn) {
-  try {
-    return { value: fn() };
-  } catch (e) {
-    assert.ok(e.reportError instanceof core.ReportError, `a ReportError is attached (${e})`);
-    assert.equal(e.code, "invalid_argument");
-    assert.equal(e.name, "TokenClockError");
-    return { rendered: core.argumentError(command, e.reportError) };
-  }
-}
+const KEY_PATH = "golden.key";
 
-function renderCase(c) {
+/** How the machine replays a golden case (`null`: it needs measured clocks). */
+function machineRun(c) {
   const i = c.input;
-  switch (c.command) {
-    case "inspect":
-      return core.inspect(i.token, i.now_ms, {
-        color: i.color,
-        server: i.server && { origin: i.server.origin, estimate: estimateOf(i.server) },
-        key: i.key && {
-          kind: i.key.kind,
-          contents: i.key.contents,
-          algorithms: i.key.alg,
-          leewayMs: i.key.leeway_ms,
-          issuer: i.key.iss,
-          audience: i.key.aud,
-        },
-      });
-    case "skew":
-      return core.skew(
-        i.origins.map((o) => ({
-          name: o.name,
-          source: o.source,
-          estimate: estimateOf(o),
-          rttMs: o.rtt_ms,
-          discarded: o.discarded,
-          error: o.error,
-        })),
-        i.max_offset_ms,
-        i.color,
-      );
-    case "ages": {
-      const made = argumentOr("ages", () => new core.AgesCollector(i.time_field));
-      if (made.rendered) return made.rendered;
-      const collector = made.value;
-      for (const line of i.lines) collector.feedLine(line, i.now_ms);
-      collector.finish(i.now_ms);
-      return i.prometheus ? collector.renderPrometheus() : collector.render(i.color);
-    }
-    case "simulate": {
-      let cell = null;
-      for (const [flag, value] of i.args) {
-        const r = argumentOr("simulate", () => core.parseCellArg(cell, flag, value));
-        if (r.rendered) return r.rendered;
-        cell = r.value;
-      }
-      return core.simulate(cell, i.timeline, i.color);
-    }
-    case "error":
-      if (i.kind === "usage") return core.usageError(i.command, i.message);
-      if (i.kind === "input") return core.inputError(i.command, i.what, i.problem);
-      return core.help(i.command);
-    default:
-      throw new Error(`unknown golden command ${c.command}`);
+  const env = i.now_ms === undefined ? {} : { TOKENCLOCK_FAKE_NOW_MS: String(i.now_ms) };
+  if (Array.isArray(c.argv)) {
+    const argv = c.argv.map((a) => (a === "{key_file}" ? KEY_PATH : a));
+    const files = i.key ? { [KEY_PATH]: i.key.contents } : {};
+    return { argv, stdin: goldenStdin(c), files, env, terminal: false };
   }
+  const made = MACHINE_RUNS[c.id]?.(i);
+  return made ? { stdin: "", files: {}, env, terminal: i.color === true, ...made } : null;
 }
 
 for (const { name, cases } of suites) {
-  test(`bindings: every ${name} golden case renders byte for byte`, () => {
+  test(`machine: every ${name} golden case the CLI can make renders byte for byte (text and --json)`, () => {
     for (const c of cases) {
-      const r = renderCase(c);
+      const m = machineRun(c);
+      if (m === null) {
+        assert.ok(c.command === "skew" || c.input.server, `${c.id} needs a measured clock`);
+        continue;
+      }
+      const { argv, ...options } = m;
+      const r = drive(argv, options);
       assert.equal(r.text, c.expected_text, `${c.id} text`);
-      assert.equal(r.json, jsonText(c.expected_json), `${c.id} json`);
-      assert.equal(r.exitCode, c.exit_code, `${c.id} exit code`);
       assert.equal(r.stream, c.stream, `${c.id} stream`);
+      assert.equal(r.exitCode, c.exit_code, `${c.id} exit code`);
+      const j = drive([...argv, "--json"], options);
+      assert.equal(j.text, jsonText(c.expected_json), `${c.id} json`);
+      assert.equal(j.stream, "stdout", `${c.id} json stream`);
+      assert.equal(j.exitCode, c.exit_code, `${c.id} json exit code`);
     }
   });
 }
 
-// ----- SkewProbe transcripts ---------------------------------------------------------------------
+test("machine: the golden cases it cannot replay are exactly those with measured clocks", () => {
+  const left = suites.flatMap(({ cases }) => cases.filter((c) => machineRun(c) === null).map((c) => c.id));
+  assert.deepEqual(left, [
+    "cli-inspect-server",
+    "cli-inspect-worst-case-expired",
+    "cli-skew-ok",
+    "cli-skew-may-exceed",
+    "cli-skew-beyond",
+    "cli-skew-custom-limit",
+    "cli-skew-unbounded",
+    "cli-skew-unmeasured",
+    "cli-skew-color",
+  ]);
+});
+
+// ----- SkewProbe transcripts through the machine --------------------------------------------------
 
 const reading = (r) => ({ wallMs: r.wall_ms, monoMs: r.mono_ms });
 const hex = (bytes) => Buffer.from(bytes).toString("hex");
 
-test("bindings: every SkewProbe transcript (skew-probe.json) makes the same requests at the same moments", () => {
+test("machine: every SkewProbe transcript (skew-probe.json) makes the same requests at the same moments", () => {
   const { cases } = golden("skew-probe");
   assert.equal(cases.length, 9);
   for (const c of cases) {
     const { name, source, samples, events } = c.input;
-    const probe = new core.SkewProbe(name, source, samples);
+    const ntp = source === "sntp" ? /^ntp:(.*):(\d+)$/.exec(name) : null;
+    const argv = ["skew", ...(ntp ? ["--ntp", `${ntp[1]}:${ntp[2]}`] : [name])];
+    if (samples !== null) argv.push("--samples", String(samples));
+    const run = new CliRun([...argv, "--json"], {}, false);
+    let report = null;
     events.forEach((e, n) => {
       const at = `${c.id} event ${n}`;
       if (e.poll) {
-        const action = probe.poll(reading(e.poll));
-        const want =
-          e.expect.action === "send"
-            ? { action: "send", waitMs: e.expect.wait_ms, sendAt: reading(e.expect.send_at), timeoutMs: e.expect.timeout_ms }
-            : { action: "done" };
-        assert.deepEqual(action, want, at);
-        // isDone(): every exchange made or an error; poll() may also stop on a narrow interval.
-        if (probe.isDone()) assert.equal(action.action, "done", at);
+        let action = run.poll(reading(e.poll));
+        if (e.expect.action === "done") {
+          // The measurement is over: the machine prints the skew report at once.
+          assert.equal(action.action, "write", at);
+          assert.equal(action.stream, "stdout", at);
+          report = JSON.parse(action.text);
+          assert.deepEqual(run.poll(reading(e.poll)), { action: "exit", code: report.exit_code }, at);
+          return;
+        }
+        if (e.expect.wait_ms > 0) {
+          // The executor sleeps until the instant the probe chose, then polls again.
+          assert.deepEqual(action, { action: "wait", waitMs: e.expect.wait_ms }, at);
+          action = run.poll(reading(e.expect.send_at));
+        }
+        assert.equal(action.id, 0, at);
+        assert.equal(action.timeoutMs, e.expect.timeout_ms, at);
+        if (ntp) {
+          assert.deepEqual([action.action, action.host, action.port], ["sntp", ntp[1], Number(ntp[2])], at);
+        } else {
+          assert.deepEqual([action.action, action.url, action.method], ["http", name, "HEAD"], at);
+          assert.ok(action.headers.some(([k, v]) => k === "Cache-Control" && v === "no-cache"), at);
+        }
       } else if (e.date_response) {
         const d = e.date_response;
-        probe.onDateResponse(d.date, d.age, reading(d.sent), reading(d.received));
+        run.onHttpResponse(0, 200, d.date, d.age, reading(d.sent), reading(d.received));
       } else if (e.sntp_request) {
-        const packet = probe.sntpRequest(reading(e.sntp_request.now), e.sntp_request.entropy);
+        const packet = run.sntpPacket(0, reading(e.sntp_request.now), e.sntp_request.entropy);
         assert.ok(packet instanceof Uint8Array, at);
         assert.equal(hex(packet), e.expect_packet_hex, at);
       } else if (e.sntp_reply) {
-        probe.onSntpReply(new Uint8Array(Buffer.from(e.sntp_reply.hex, "hex")), reading(e.sntp_reply.received));
+        run.onSntpReply(0, new Uint8Array(Buffer.from(e.sntp_reply.hex, "hex")), reading(e.sntp_reply.received));
       } else if (e.error !== undefined) {
-        probe.onError(e.error);
+        run.onTransportError(0, e.error);
       } else if (e.origin_at) {
-        const o = probe.origin(reading(e.origin_at));
-        assert.deepEqual(
-          {
-            name: o.name,
-            source: o.source,
-            offset_ms: o.estimate.offsetMs,
-            low_ms: o.estimate.lowMs,
-            high_ms: o.estimate.highMs,
-            agreeing: o.estimate.agreeing,
-            samples: o.estimate.samples,
-            rtt_ms: o.rttMs,
-            discarded: o.discarded,
-            error: o.error,
-          },
-          e.expect,
-          at,
-        );
+        assert.ok(report, `${at}: the report was printed`);
+        const [origin] = report.origins;
+        const got = Object.fromEntries(Object.keys(e.expect).map((k) => [k, origin[k]]));
+        // The report shows no offset for an origin without a sample (the probe's is 0).
+        if (origin.samples === 0) {
+          assert.equal(origin.offset_ms, null, at);
+          got.offset_ms = 0;
+        }
+        assert.deepEqual(got, e.expect, at);
       } else {
         assert.fail(`${at}: unknown event ${JSON.stringify(Object.keys(e))}`);
       }
     });
+    assert.ok(report, `${c.id}: the run ended`);
   }
 });
 

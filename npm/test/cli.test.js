@@ -1,18 +1,18 @@
 // The command line without a network: its grammar (every usage message, exactly), bad input of
 // every kind (exit 2 with one line on stderr, or a report with exit 1; never a stack trace or a
 // wasm trap), `ages` over generated logs with a known skew, colour, and the JSON form of errors.
-// Every test runs the real CLI: `node npm/bin/tokenclock.js ...` as a subprocess.
+// Every test runs the real CLI: `node npm/bin/tokenclock.js ...` as a subprocess, and compares it
+// with the core's CliRun driven in this process where that says more (cli-machine.js).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import * as core from "../cli/core.js";
-import { scan } from "../cli/args.js";
-import { useColor } from "../cli/io.js";
+import { CliRun } from "../cli/core.js";
 import { transportCode } from "../cli/probe.js";
 import { cleanEnv, runCli } from "./cli-helpers.js";
+import { drive, realReading } from "./cli-machine.js";
 
 let dir;
 before(() => {
@@ -91,9 +91,10 @@ test("the first problem in argument order wins; --help wins over every problem",
   await assertFails(["skew", "--samples", "0", "ftp://x"], "tokenclock skew: error: --samples: expected an integer from 1 to 64");
   const help = await cli(["skew", "--frob", "--help"]);
   assert.equal(help.code, 0);
-  assert.equal(help.stdout, core.help("skew").text);
+  assert.equal(help.stdout, drive(["skew", "--help"]).text);
   const mainHelp = await cli(["-h"]);
-  assert.equal(mainHelp.stdout, core.help(null).text);
+  assert.equal(mainHelp.stdout, drive(["--help"]).text);
+  assert.match(mainHelp.stdout, /^usage: tokenclock /);
   // A value option takes the next argument whatever it looks like.
   const negative = await cli(["simulate", "--client-offset", "-30", "--hours", "0.01", "--json"]);
   assert.equal(negative.code, 0, negative.stderr);
@@ -123,19 +124,33 @@ test("every subcommand has its --help (core's text, exit 0)", async () => {
     const r = await cli([command, "--help"]);
     assert.equal(r.code, 0);
     assert.equal(r.stderr, "");
-    assert.equal(r.stdout, core.help(command).text);
+    assert.equal(r.stdout, drive([command, "--help"]).text);
     assert.match(r.stdout, new RegExp(`^usage: tokenclock ${command} `));
   }
 });
 
-test("the scanner keeps items in argument order (skew origins interleave URLs and --ntp)", () => {
-  const s = scan(["skew", "http://a", "--ntp", "n1", "http://b", "--ntp=n2", "--json"]);
-  assert.equal(s.error, null);
-  assert.equal(s.json, true);
+test("the machine keeps origins in argument order (skew interleaves URLs and --ntp)", () => {
+  const run = new CliRun(["skew", "http://a", "--ntp", "n1", "http://b", "--ntp=n2", "--json"], {}, false);
+  // Every origin's first exchange at once, in argument order; each fails.
+  const started = [];
+  for (let action = run.poll(realReading()); action.action !== "wait"; action = run.poll(realReading())) {
+    started.push([action.id, action.action, action.url ?? action.host]);
+  }
+  assert.deepEqual(started, [
+    [0, "http", "http://a"],
+    [1, "sntp", "n1"],
+    [2, "http", "http://b"],
+    [3, "sntp", "n2"],
+  ]);
+  for (const [id] of started) run.onTransportError(id, "dns_error");
+  const printed = run.poll(realReading());
+  assert.equal(printed.action, "write");
+  const report = JSON.parse(printed.text); // --json was seen among the origins
   assert.deepEqual(
-    s.items.map((i) => i.value),
-    ["http://a", "n1", "http://b", "n2"],
+    report.origins.map((o) => o.name),
+    ["http://a", "ntp:n1", "http://b", "ntp:n2"],
   );
+  assert.deepEqual(run.poll(realReading()), { action: "exit", code: 2 });
 });
 
 // ----- the injected clock --------------------------------------------------------------------------
@@ -304,11 +319,9 @@ test("ages --time-field: line time − iat with an issuer 7 s ahead, from a big 
   assert.equal(json.assessment.verdict, "behind");
   const exact = nearest(recorded, 0.5);
   assert.ok(Math.abs(json.quantiles_ms.p50 - exact) <= Math.abs(exact) / 4 + 8, `p50 ${json.quantiles_ms.p50} vs ${exact}`);
-  // Chunked input gives exactly what line-by-line feeding gives (the core splits the lines).
-  const collector = new core.AgesCollector("ts");
-  for (const line of lines) collector.feedLine(line, T0);
-  collector.finish(T0);
-  assert.equal(r.stdout, collector.render(false).json);
+  // Chunked input gives exactly what line-by-line reads give (the core splits the lines).
+  const byLine = drive(["ages", "--time-field", "ts", "--json"], { stdin: lines.map((line) => `${line}\n`), env: NOW });
+  assert.equal(r.stdout, byLine.text);
 });
 
 test("ages: a consistent clock (ages 0.2–20 s) is exit 0", async () => {
@@ -322,11 +335,12 @@ test("ages: a consistent clock (ages 0.2–20 s) is exit 0", async () => {
 // ----- colour ------------------------------------------------------------------------------------------
 
 test("colour only on a terminal with NO_COLOR unset or empty", () => {
-  assert.equal(useColor({ isTTY: true }, {}), true);
-  assert.equal(useColor({ isTTY: true }, { NO_COLOR: "" }), true);
-  assert.equal(useColor({ isTTY: true }, { NO_COLOR: "1" }), false);
-  assert.equal(useColor({ isTTY: false }, {}), false);
-  assert.equal(useColor({}, {}), false);
+  const coloured = (terminal, env) => /\u001b\[/.test(drive(["inspect", TOKEN], { terminal, env: { ...NOW, ...env } }).text);
+  assert.equal(coloured(true, {}), true);
+  assert.equal(coloured(true, { NO_COLOR: "" }), true);
+  assert.equal(coloured(true, { NO_COLOR: "1" }), false);
+  assert.equal(coloured(false, {}), false);
+  assert.equal(coloured(false, { NO_COLOR: "" }), false);
 });
 
 test("transport errors map to the core's codes", () => {

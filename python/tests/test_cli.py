@@ -2,7 +2,8 @@
 and of the installed console script. Arguments, usage errors, unreadable inputs, bad tokens and
 keys, the injected clock, colour, Ctrl-C and broken pipes, and ``ages`` over generated logs with
 a known skew. (Golden files: test_cli_golden.py; network measurements: test_cli_skew.py; a
-fresh ``pip install``: test_cli_pip.py.)
+fresh ``pip install``: test_cli_pip.py.) Where it says more, the output is compared with the
+core's machine (``_CliRun``) driven in this process by :func:`drive`.
 
 The helpers at the top are shared by the other ``test_cli_*`` modules.
 """
@@ -22,8 +23,9 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Union
 
 import pytest
 
@@ -72,6 +74,61 @@ def run_cli(
         cwd=cwd or tempfile.gettempdir(),
         check=False,
     )
+
+
+class Ran(NamedTuple):
+    """What a run printed (``text`` on ``stream``) and its exit code."""
+
+    text: str
+    stream: str
+    exit_code: int
+
+
+def drive(
+    args: Sequence[str],
+    *,
+    stdin: Union[bytes, Sequence[bytes]] = b"",
+    files: Optional[Mapping[str, bytes]] = None,
+    env: Optional[Mapping[str, str]] = None,
+    terminal: bool = False,
+    now: Optional[n.Reading] = None,
+) -> Ran:
+    """Runs ``tokenclock ARGS`` through the core's machine (``_CliRun``, what
+    ``tokenclock.cli`` executes) in this process, with scripted I/O: ``stdin`` (bytes, or a list
+    of chunks: one per read, each cut to the read's size), ``files`` (path -> bytes; any other
+    path is ``not_found``), ``env``, whether stdout is a ``terminal``, and ``now`` for every
+    poll (default the real clocks). No network: an exchange or a wait is a test failure (drive
+    ``_CliRun`` directly for those)."""
+    run = n._CliRun(list(args), dict(env or {}), terminal)
+    pending = [c for c in ([stdin] if isinstance(stdin, bytes) else list(stdin)) if c]
+    offsets: Dict[str, int] = {}
+    text, stream = "", "stdout"
+    for _ in range(1_000_000):
+        a = run.poll(now or n.Reading.now())
+        if a.kind == "read":
+            size = int(a.max_bytes or 0)
+            if a.path is None:
+                chunk = pending[0][:size] if pending else b""
+                if pending:
+                    pending[0] = pending[0][len(chunk) :]
+                    if not pending[0]:
+                        pending.pop(0)
+                run.on_read(chunk)
+            elif files is not None and a.path in files:
+                at = offsets.get(a.path, 0)
+                chunk = files[a.path][at : at + size]
+                offsets[a.path] = at + len(chunk)
+                run.on_read(chunk)
+            else:
+                run.on_read_error("not_found")
+        elif a.kind == "write":
+            text += a.text or ""
+            stream = a.stream or "stdout"
+        elif a.kind == "exit":
+            return Ran(text, stream, int(a.code or 0))
+        else:
+            raise AssertionError(f"tokenclock {' '.join(args)}: unexpected {a.kind} action")
+    raise AssertionError(f"tokenclock {' '.join(args)}: no exit")
 
 
 def json_text(value: Any) -> str:
@@ -131,19 +188,21 @@ def hs256(secret: bytes, claims: Dict[str, Any]) -> str:
 def test_help_per_subcommand_is_the_cores(command: str, flag: str) -> None:
     p = run_cli([command, flag])
     assert p.returncode == 0 and p.stderr == b""
-    assert p.stdout.decode() == n.help(command).text
+    help_text = drive([command, "--help"])
+    assert help_text == (p.stdout.decode(), "stdout", 0)
     assert p.stdout.decode().startswith(f"usage: tokenclock {command} ")
     # --help wins over anything else on the line, even a bad value.
     p = run_cli([command, "--bogus", flag, "--json"])
     assert p.returncode == 0
-    assert p.stdout.decode() == n.help(command).json
-    assert json.loads(p.stdout)["help"] == n.help(command).text
+    assert p.stdout.decode() == drive([command, "--help", "--json"]).text
+    assert json.loads(p.stdout)["help"] == help_text.text
 
 
 def test_help_through_the_console_script() -> None:
     p = run_cli(["--help"], console=True)
     assert (p.returncode, p.stderr) == (0, b"")
-    assert p.stdout.decode() == n.help(None).text
+    assert drive(["--help"]) == (p.stdout.decode(), "stdout", 0)
+    assert p.stdout.decode().startswith("usage: tokenclock ")
 
 
 def test_no_command_is_a_usage_error() -> None:
@@ -411,7 +470,8 @@ def _log_lines(ages_ms: List[int], *, now_ms: int, style: str) -> List[str]:
         iat_ms = line_ms - age
         assert iat_ms % 1000 == 0
         tok = fake_token({"sub": f"client-{i}", "iat": iat_ms // 1000, "exp": iat_ms // 1000 + 300})
-        stamp = n.iso8601_utc(line_ms / 1000)
+        assert line_ms % 1000 == 0
+        stamp = datetime.fromtimestamp(line_ms // 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         if style == "logfmt":
             lines.append(f'ts={stamp} level=info msg="accepted" auth="Bearer {tok}"')
         elif style == "json":

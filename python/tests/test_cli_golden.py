@@ -5,8 +5,11 @@ the Python front-end:
   installed console script — with the token or log lines on stdin, ``{key_file}`` written to a
   temporary file and the clock injected with ``TOKENCLOCK_FAKE_NOW_MS``: the text (on the
   case's stream, nothing on the other), the ``--json`` output and the exit code byte for byte;
-* every case (with or without ``argv``) through the binding's report functions;
-* every ``SkewProbe`` transcript of ``skew-probe.json`` through ``tokenclock.SkewProbe``.
+* every case the command can make (those with an ``argv``, and the colour cases on a terminal)
+  through the core's machine ``_CliRun`` in this process (``test_cli.drive``), text and
+  ``--json``;
+* every ``SkewProbe`` transcript of ``skew-probe.json`` through the machine's measurement:
+  ``skew URL|--ntp HOST --json`` with each exchange answered as the transcript says.
 
 The case format is documented at the top of ``core/tests/report.rs``. Python times are float
 seconds: ``*_ms`` values are divided by 1000 (exact: the binding rounds back to the same
@@ -21,7 +24,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from test_cli import FAKE_NOW_ENV, REPO, json_text, run_cli
+from test_cli import FAKE_NOW_ENV, REPO, drive, json_text, run_cli
 from tokenclock import _native as n
 
 GOLDEN = REPO / "tests" / "golden"
@@ -109,96 +112,76 @@ def test_golden_case_through_the_cli(
     assert p.returncode == case["exit_code"]
 
 
-# ----- through the binding --------------------------------------------------------------------
+# ----- through the machine, in this process -------------------------------------------------
+
+# Golden cases without an ``argv`` that the machine replays all the same: the colour cases on a
+# terminal, and a usage message that would echo a token. The others need measured clocks (the
+# ``skew`` reports, ``inspect --server``): core/tests/report.rs renders them, and the SkewProbe
+# transcripts below drive the machine's measurements through this binding.
+MACHINE_ARGV = {
+    "cli-inspect-color": lambda i: (["inspect", i["token"]], b""),
+    "cli-ages-color": lambda i: (["ages"], "".join(f"{line}\n" for line in i["lines"]).encode("utf-8")),
+    "cli-simulate-cached-issuer": lambda i: (
+        ["simulate", *(a for pair in i["args"] for a in pair), *(["--timeline"] if i["timeline"] else [])],
+        b"",
+    ),
+    "cli-error-usage-redacts-token": lambda i: (
+        [i["command"], "x", i["message"].rsplit("'", 2)[1]],
+        b"",
+    ),
+}
+MEASURED = [
+    "cli-inspect-server",
+    "cli-inspect-worst-case-expired",
+    "cli-skew-ok",
+    "cli-skew-may-exceed",
+    "cli-skew-beyond",
+    "cli-skew-custom-limit",
+    "cli-skew-unbounded",
+    "cli-skew-unmeasured",
+    "cli-skew-color",
+]
+KEY_PATH = "golden.key"
 
 
-def _s(ms: Optional[int]) -> Optional[float]:
-    return None if ms is None else ms / 1000
+def _machine_run(case: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """``drive`` arguments replaying a golden case (``None``: it needs measured clocks)."""
+    inp = case["input"]
+    now = inp.get("now_ms")
+    env = {FAKE_NOW_ENV: str(now)} if now is not None else {}
+    if case.get("argv") is not None:
+        argv = [KEY_PATH if a == "{key_file}" else a for a in case["argv"]]
+        files = {KEY_PATH: inp["key"]["contents"].encode("utf-8")} if inp.get("key") else {}
+        return {"args": argv, "stdin": _stdin_for(case), "files": files, "env": env}
+    make = MACHINE_ARGV.get(case["id"])
+    if make is None:
+        return None
+    argv, stdin = make(inp)
+    return {"args": argv, "stdin": stdin, "env": env, "terminal": bool(inp.get("color", False))}
 
 
-def _estimate(v: Dict[str, Any]) -> n.Estimate:
-    return n.Estimate(
-        _s(v["offset_ms"]) or 0.0, _s(v["low_ms"]), _s(v["high_ms"]), v["agreeing"], v["samples"]
-    )
+def test_the_machine_replays_every_case_but_the_measured_ones() -> None:
+    assert [c["id"] for _, c in CASES if _machine_run(c) is None] == MEASURED
+    for _, c in CASES:
+        if c["id"] in MEASURED:
+            assert c["command"] == "skew" or c["input"]["server"] is not None
 
 
-def render(command: str, inp: Dict[str, Any]) -> n.Rendered:
-    """A golden case's input rendered through the binding, as core/tests/report.rs does."""
-    color = bool(inp.get("color", False))
-    if command == "inspect":
-        server = None
-        if inp["server"] is not None:
-            server = n.ServerClock(inp["server"]["origin"], _estimate(inp["server"]))
-        key = None
-        if inp["key"] is not None:
-            k = inp["key"]
-            key = n.KeyInput(
-                k["kind"],
-                k["contents"].encode("utf-8"),
-                k["alg"],
-                leeway=_s(k["leeway_ms"]),
-                issuer=k["iss"],
-                audience=k["aud"],
-            )
-        return n.inspect(inp["token"], inp["now_ms"] / 1000, server=server, key=key, color=color)
-    if command == "skew":
-        origins = [
-            n.SkewOrigin(
-                o["name"],
-                o["source"],
-                _estimate(o),
-                rtt=_s(o["rtt_ms"]),
-                discarded=o["discarded"],
-                error=(o["error"]["code"], o["error"]["message"]) if o["error"] else None,
-            )
-            for o in inp["origins"]
-        ]
-        return n.skew(origins, inp["max_offset_ms"] / 1000, color)
-    if command == "ages":
-        try:
-            collector = n.AgesCollector(inp["time_field"])
-        except n.InvalidArgument as exc:
-            return n.argument_error("ages", exc)
-        now = inp["now_ms"] / 1000
-        for line in inp["lines"]:
-            collector.feed_line(line, now)
-        collector.finish(now)
-        if inp["prometheus"]:
-            return collector.render_prometheus()
-        # The free functions over the collector's parts give the same output.
-        direct = n.ages(collector.monitor, collector.stats, color)
-        r = collector.render(color)
-        assert (direct.text, direct.json) == (r.text, r.json)
-        return r
-    if command == "simulate":
-        cell = n.SimCell()
-        for flag, value in inp["args"]:
-            try:
-                n.parse_cell_arg(cell, flag, value)
-            except n.InvalidArgument as exc:
-                return n.argument_error("simulate", exc)
-        return n.simulate(cell, inp["timeline"], color)
-    if command == "error":
-        if inp["kind"] == "usage":
-            return n.usage_error(inp["command"], inp["message"])
-        if inp["kind"] == "input":
-            return n.input_error(inp["command"], inp["what"], inp["problem"])
-        if inp["kind"] == "help":
-            return n.help(inp["command"])
-    raise AssertionError(f"unknown golden command {command}")
+@pytest.mark.parametrize(
+    ("file", "case"),
+    [(f, c) for f, c in CASES if c["id"] not in MEASURED],
+    ids=[c["id"] for _, c in CASES if c["id"] not in MEASURED],
+)
+def test_golden_case_through_the_machine(file: str, case: Dict[str, Any]) -> None:
+    run = _machine_run(case)
+    assert run is not None
+    args = run.pop("args")
+    assert drive(args, **run) == (case["expected_text"], case["stream"], case["exit_code"])
+    as_json = drive([*args, "--json"], **run)
+    assert as_json == (json_text(case["expected_json"]), "stdout", case["exit_code"])
 
 
-@pytest.mark.parametrize(("file", "case"), CASES, ids=[c["id"] for _, c in CASES])
-def test_golden_case_through_the_binding(file: str, case: Dict[str, Any]) -> None:
-    r = render(case["command"], case["input"])
-    assert r.text == case["expected_text"]
-    assert r.json == json_text(case["expected_json"])
-    assert r.exit_code == case["exit_code"]
-    assert r.stream == case["stream"]
-    assert r.output(True) == r.json and r.output(False) == r.text
-
-
-# ----- SkewProbe transcripts ------------------------------------------------------------------
+# ----- SkewProbe transcripts through the machine ----------------------------------------------
 
 PROBE_CASES = json.loads((GOLDEN / "skew-probe.json").read_text(encoding="utf-8"))["cases"]
 
@@ -211,61 +194,64 @@ def _ms(s: Optional[float]) -> Optional[int]:
     return None if s is None else round(s * 1000)
 
 
-def _action(a: n.ProbeAction) -> Dict[str, Any]:
-    if a.kind == "done":
-        return {"action": "done"}
-    assert a.send_at is not None
-    return {
-        "action": "send",
-        "wait_ms": _ms(a.wait),
-        "send_at": {"wall_ms": _ms(a.send_at.wall), "mono_ms": _ms(a.send_at.mono)},
-        "timeout_ms": _ms(a.timeout),
-    }
-
-
-def _origin(o: n.SkewOrigin) -> Dict[str, Any]:
-    e = o.estimate
-    err = o.error
-    return {
-        "name": o.name,
-        "source": o.source,
-        "offset_ms": _ms(e.offset),
-        "low_ms": _ms(e.low),
-        "high_ms": _ms(e.high),
-        "agreeing": e.agreeing,
-        "samples": e.samples,
-        "rtt_ms": _ms(o.rtt),
-        "discarded": o.discarded,
-        "error": {"code": err[0], "message": err[1]} if err else None,
-    }
-
-
 @pytest.mark.parametrize("case", PROBE_CASES, ids=[c["id"] for c in PROBE_CASES])
-def test_probe_transcript(case: Dict[str, Any]) -> None:
+def test_probe_transcript_through_the_machine(case: Dict[str, Any]) -> None:
+    """``skew URL|--ntp HOST --json`` with each exchange answered as the transcript says: the
+    same requests at the same moments, and the transcript's result in the report."""
     inp = case["input"]
-    probe = n.SkewProbe(inp["name"], inp["source"], inp["samples"])
+    name, source, samples = inp["name"], inp["source"], inp["samples"]
+    host, port = name[len("ntp:") :].rsplit(":", 1) if source == "sntp" else ("", "0")
+    argv = ["skew", *(["--ntp", f"{host}:{port}"] if source == "sntp" else [name])]
+    if samples is not None:
+        argv += ["--samples", str(samples)]
+    run = n._CliRun([*argv, "--json"], {}, False)
+    report: Optional[Dict[str, Any]] = None
     checked = 0
     for i, ev in enumerate(inp["events"]):
         if "poll" in ev:
-            assert _action(probe.poll(_reading(ev["poll"]))) == ev["expect"], i
+            want = ev["expect"]
+            a = run.poll(_reading(ev["poll"]))
+            if want["action"] == "done":
+                # The measurement is over: the machine prints the skew report at once.
+                assert (a.kind, a.stream) == ("write", "stdout"), i
+                report = json.loads(a.text or "")
+                end = run.poll(_reading(ev["poll"]))
+                assert (end.kind, end.code) == ("exit", report["exit_code"]), i
+                checked += 1
+                continue
+            if want["wait_ms"] > 0:
+                # The executor sleeps until the instant the probe chose, then polls again.
+                assert (a.kind, _ms(a.wait)) == ("wait", want["wait_ms"]), i
+                a = run.poll(_reading(want["send_at"]))
+            assert (a.id, _ms(a.timeout)) == (0, want["timeout_ms"]), i
+            if source == "sntp":
+                assert (a.kind, a.host, a.port) == ("sntp", host, int(port)), i
+            else:
+                assert (a.kind, a.url, a.method) == ("http", name, "HEAD"), i
+                assert ("Cache-Control", "no-cache") in a.headers, i
             checked += 1
         elif "date_response" in ev:
             d = ev["date_response"]
-            probe.on_date_response(d["date"], d["age"], _reading(d["sent"]), _reading(d["received"]))
+            run.on_http_response(0, 200, d["date"], d["age"], _reading(d["sent"]), _reading(d["received"]))
         elif "sntp_request" in ev:
             s = ev["sntp_request"]
-            packet = probe.sntp_request(_reading(s["now"]), s["entropy"])
-            assert packet.hex() == ev["expect_packet_hex"], i
+            packet = run.sntp_packet(0, _reading(s["now"]), s["entropy"])
+            assert packet is not None and packet.hex() == ev["expect_packet_hex"], i
         elif "sntp_reply" in ev:
             s = ev["sntp_reply"]
-            probe.on_sntp_reply(bytes.fromhex(s["hex"]), _reading(s["received"]))
+            run.on_sntp_reply(0, bytes.fromhex(s["hex"]), _reading(s["received"]))
         elif "error" in ev:
-            probe.on_error(ev["error"])
+            run.on_transport_error(0, ev["error"])
         elif "origin_at" in ev:
-            assert _origin(probe.origin(_reading(ev["origin_at"]))) == ev["expect"], i
+            assert report is not None, i
+            origin = report["origins"][0]
+            got = {k: origin[k] for k in ev["expect"]}
+            # The report shows no offset for an origin without a sample (the probe's is 0).
+            if origin["samples"] == 0:
+                assert origin["offset_ms"] is None, i
+                got["offset_ms"] = 0
+            assert got == ev["expect"], i
             checked += 1
         else:
             raise AssertionError(f"event {i}: unknown {ev}")
-    assert checked >= 2
-    # Every transcript ends its measurement: a last poll answers done.
-    assert probe.poll(_reading(inp["events"][-1]["origin_at"])).kind == "done"
+    assert checked >= 3 and report is not None
