@@ -15,7 +15,8 @@
 //! Modules: [`time`] (`Reading`), [`skew`] (`Estimate`, `SkewEstimator`, SNTP),
 //! [`lifetime`] (`Lifetime`, `TokenState`), [`parse`] (`peek`, HTTP dates, token responses),
 //! [`oauth`] (grants, PKCE, token requests), [`session`] (`Session`, `Authorization`,
-//! `Ticket`, `Verdict`), [`verify`] (`Verifier`, `SkewMonitor`), [`sim`] (the gauntlet).
+//! `Ticket`, `Verdict`), [`verify`] (`Verifier`, `SkewMonitor`), [`sim`] (the gauntlet),
+//! [`report`] (`_CliRun`, the command line's machine, for `tokenclock.cli`), [`fleet`].
 #![forbid(unsafe_code)]
 
 use pyo3::prelude::*;

@@ -1,16 +1,10 @@
 // The executor's files, standard input, clocks and output, in Node's idioms. Nothing here
 // decides anything: what to read, how much, and what to print come from the core's CliRun.
 import { open } from "node:fs/promises";
-import { cliColorWanted } from "./core.js";
 
 /** Both clocks now: `{ wallMs, monoMs }` (whole ms). */
 export function reading() {
   return { wallMs: Date.now(), monoMs: Math.floor(performance.timeOrigin + performance.now()) };
-}
-
-/** Colour: the core's rule (a terminal, NO_COLOR unset or empty). */
-export function useColor(stdout, env) {
-  return cliColorWanted(stdout?.isTTY === true, env?.NO_COLOR ?? null);
 }
 
 /** The core's input problem code for an I/O error. */

@@ -49,7 +49,7 @@ function npx(args, options = {}) {
 test("the tarball ships the CLI: the bin entry, its modules and the full wasm build", () => {
   assert.deepEqual(pkg.bin, { tokenclock: "bin/tokenclock.js" });
   const shipped = packed.files.map((f) => f.path);
-  for (const file of ["bin/tokenclock.js", "cli/args.js", "cli/core.js", "cli/io.js", "cli/main.js", "cli/probe.js", "full-node.js", "pkg/full/tokenclock_wasm_bg.wasm"]) {
+  for (const file of ["bin/tokenclock.js", "cli/core.js", "cli/io.js", "cli/main.js", "cli/probe.js", "full-node.js", "pkg/full/tokenclock_wasm_bg.wasm"]) {
     assert.ok(shipped.includes(file), `${file} is shipped`);
   }
   assert.ok(!shipped.some((p) => p.startsWith("test/")), "no test file is shipped");
