@@ -396,11 +396,6 @@ function create(lib, options) {
   // `tokenTimeoutMs` overrides the session's own bound (default 10 s, from core).
   if (checked.timeout !== undefined) session.setTokenTimeoutMs(checked.timeout);
   let tokenTimeoutMs = session.tokenTimeoutMs;
-  if (options.store !== undefined && options.store !== null && options.store.fleetOptions) {
-    // A token request must end within the fleet lease, or a peer may take the lease over and
-    // present the same (rotating) refresh token again.
-    tokenTimeoutMs = Math.min(tokenTimeoutMs, Math.floor((options.store.fleetOptions.leaseMs * 2) / 3));
-  }
   const maxTokenResponseLen = session.maxTokenResponseLen;
   const refreshesPerCall = session.refreshesPerCall;
   // Readings taken here must come from the session's clock. A session built here uses
@@ -415,6 +410,13 @@ function create(lib, options) {
   if (store !== undefined) {
     store.setScripts(lib.fleetScripts());
     storeKeys = lib.storeKeys(session, store.prefix, store.fleetOptions.encryptionKey !== undefined);
+    // With a store, the fleet's bound (core: the session's, within the lease).
+    const probe = new lib.FleetRefresh(0, storeKeys.record, store.fleetOptions);
+    try {
+      tokenTimeoutMs = probe.tokenTimeoutMs(session);
+    } finally {
+      probe.free();
+    }
   }
   const counters = {
     calls: 0,
@@ -466,10 +468,17 @@ function create(lib, options) {
 
   /** Never rejects: resolves `{ ok: true }` or `{ ok: false, error }`. */
   async function performRefresh(ticket, controller, rebuilt = null) {
+    // The request's own signal: aborted by the flight (every caller left) or by the timeout.
+    // The timeout must not abort the flight itself: a fleet refresh goes on after a failed
+    // fetch (release the lease), and must not take the timeout for its callers leaving.
+    const request = new AbortController();
+    const abort = () => request.abort(controller.signal.reason);
+    if (controller.signal.aborted) abort();
+    else controller.signal.addEventListener("abort", abort, { once: true });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      controller.abort(new DOMException("token request timed out", "TimeoutError"));
+      request.abort(new DOMException("token request timed out", "TimeoutError"));
     }, tokenTimeoutMs);
     counters.tokenRequests += 1;
     let response;
@@ -478,14 +487,14 @@ function create(lib, options) {
     let received;
     try {
       // `rebuilt`: the fleet's request with its latest refresh token, for the same ticket.
-      const [url, init] = tokenRequestInit(rebuilt ?? ticket, controller.signal);
+      const [url, init] = tokenRequestInit(rebuilt ?? ticket, request.signal);
       sent = now();
       response = await fetchImpl(url, init);
       received = now();
       body = await readLimited(response, maxTokenResponseLen + 1);
     } catch {
       // The transport error itself may quote the URL or the request: it is not passed on.
-      const failure = timedOut ? "timeout" : controller.signal.aborted ? "aborted" : "connect";
+      const failure = timedOut ? "timeout" : request.signal.aborted ? "aborted" : "connect";
       if (failure === "aborted") counters.abortedRefreshes += 1;
       if (failure === "timeout") counters.timedOutRefreshes += 1;
       try {
@@ -496,6 +505,7 @@ function create(lib, options) {
       }
     } finally {
       clearTimeout(timer);
+      controller.signal.removeEventListener("abort", abort);
     }
     try {
       const tokenId = session.completeRefresh(ticket.id, response.status, allHeaders(response), body, sent, received);
@@ -558,7 +568,9 @@ function create(lib, options) {
       for (;;) {
         for (const n of a.notes) store.note(n);
         if (a.kind === "done") break;
-        if (controller.signal.aborted && a.kind !== "fetch") {
+        // Every caller left before the fetch: fail the ticket now. After the fetch closed it,
+        // the protocol still runs to its end (publish or release the lease).
+        if (controller.signal.aborted && a.kind !== "fetch" && fetched === null) {
           counters.abortedRefreshes += 1;
           try {
             return { ok: false, error: session.failRefresh(ticket.id, "aborted", now()) };

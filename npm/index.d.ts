@@ -541,6 +541,8 @@ export interface SessionOptions {
   max401WaitMs?: number;
   /** Bound on one token request, connect to last byte (default 10000). */
   tokenTimeoutMs?: number;
+  /** Token requests one API call performs at most (1 to 5; default 1). */
+  refreshesPerCall?: number;
   clock?: Clock;
   /** Replaces the host RNG with a seeded one: tests only. */
   seed?: number | bigint;
@@ -635,6 +637,8 @@ export declare class FleetRefresh {
   free(): void;
   action(): FleetAction;
   onRecord(session: Session, value: string | null, now?: Reading): FleetAction;
+  /** The bound on this refresh's token request and issuer probe, ms: the session's `tokenTimeoutMs`, cut to two thirds of the lease. */
+  tokenTimeoutMs(session: Session): number;
   onProbe(session: Session, now?: Reading): FleetAction;
   onLease(session: Session, fencing: number | null, now?: Reading): FleetAction;
   onWake(session: Session, now?: Reading): FleetAction;

@@ -240,6 +240,17 @@ impl FleetRefresh {
         })
     }
 
+    /// The bound on this refresh's token request and issuer probe, seconds: the session's
+    /// `token_timeout`, cut to two thirds of the lease (a request outliving the lease would let
+    /// a peer present the same refresh token again).
+    fn token_timeout(&self, py: Python<'_>, session: &Bound<'_, Session>) -> PyResult<f64> {
+        guard(|| {
+            let fleet = self.inner.lock().map_err(|_| Error::Internal(POISONED))?;
+            let ms = session.get().with(py, |s| fleet.token_timeout_ms(s))?;
+            Ok(seconds(ms))
+        })
+    }
+
     /// The action to perform now.
     #[getter]
     fn action(&self) -> PyResult<FleetAction> {

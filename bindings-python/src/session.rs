@@ -537,7 +537,8 @@ impl Session {
     /// `max_retry_after` (600), `config_retry` (300: the wait after a configuration error such
     /// as `invalid_client`, 1 s to 1 day). Skew: `drift_ppm` (200), `max_samples` (16).
     /// `ticket_timeout` (60), `max_401_wait` (10). Adapters: `token_timeout` (10: the bound on
-    /// one token request, connect to last byte). `partition`: whose token this is, for a shared
+    /// one token request, connect to last byte), `refreshes_per_call` (1: token requests one API
+    /// call performs at most, 1 to 5). `partition`: whose token this is, for a shared
     /// store (a user or tenant id; required to share authorization-code and refresh-token
     /// sessions). `clock`: a callable returning a `Reading`.
     /// `seed`: a deterministic RNG (tests only; default the OS's).
@@ -545,7 +546,8 @@ impl Session {
     #[pyo3(signature = (grant, *, margin=None, margin_cap=None, refresh_window=None, refresh_before=None,
         assumed_lifetime=None, max_wait=None, not_before=None, backoff_base=None, backoff_cap=None,
         max_retry_after=None, config_retry=None, drift_ppm=None, max_samples=None, ticket_timeout=None,
-        max_401_wait=None, token_timeout=None, partition=None, clock=None, seed=None))]
+        max_401_wait=None, token_timeout=None, refreshes_per_call=None, partition=None, clock=None,
+        seed=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         grant: &Bound<'_, Grant>,
@@ -565,6 +567,7 @@ impl Session {
         ticket_timeout: Option<Secs>,
         max_401_wait: Option<Secs>,
         token_timeout: Option<Secs>,
+        refreshes_per_call: Option<Int<u32>>,
         partition: Option<String>,
         clock: Option<&Bound<'_, PyAny>>,
         seed: Option<Int<u64>>,
@@ -609,6 +612,9 @@ impl Session {
             }
             if let Some(v) = token_timeout {
                 config.token_timeout_ms = v.ms("token_timeout")?;
+            }
+            if let Some(Int(v)) = refreshes_per_call {
+                config.refreshes_per_call = v;
             }
             config.partition = partition;
             let policy = config.policy;

@@ -217,6 +217,16 @@ impl FleetRefresh {
         })
     }
 
+    /// The bound on this refresh's token request and issuer probe, ms: the session's
+    /// `tokenTimeoutMs`, cut to two thirds of the lease (a request outliving the lease would
+    /// let a peer present the same refresh token again).
+    #[wasm_bindgen(js_name = tokenTimeoutMs)]
+    pub fn token_timeout_ms(&self, session: &Session) -> Result<f64, JsValue> {
+        let fleet = self.borrow()?;
+        // At most 10 min: exact as an f64.
+        Ok(session.with(|s| fleet.token_timeout_ms(s))? as f64)
+    }
+
     /// The answer to `probe_issuer` (after `session.addIssuerDate`, also when it failed).
     #[wasm_bindgen(js_name = onProbe)]
     pub fn on_probe(&self, session: &Session, now: JsValue) -> Result<JsValue, JsValue> {

@@ -491,8 +491,9 @@ impl Session {
 #[wasm_bindgen]
 impl Session {
     /// `new Session(grant, { policy?, backoff?, skew?, ticketTimeoutMs?, max401WaitMs?,
-    /// tokenTimeoutMs?, partition?, clock?, seed? })`. `tokenTimeoutMs` (10 000): the bound on
-    /// one token request, connect to last byte. `policy` as for `Lifetime`; `backoff = { baseMs, capMs,
+    /// tokenTimeoutMs?, refreshesPerCall?, partition?, clock?, seed? })`. `tokenTimeoutMs`
+    /// (10 000): the bound on one token request, connect to last byte; `refreshesPerCall` (1):
+    /// token requests one API call performs at most (1 to 5). `policy` as for `Lifetime`; `backoff = { baseMs, capMs,
     /// maxRetryAfterMs, configRetryMs }` (`configRetryMs`: the wait after a configuration error
     /// such as `invalid_client`, default 300 000); `skew = { driftPpm, maxSamples }`;
     /// `partition`: whose token this is for a shared store (a user or tenant id; required to
@@ -517,6 +518,13 @@ impl Session {
         if let Some(ms) = edge::opt_uint("tokenTimeoutMs", &edge::get(&options, "tokenTimeoutMs")?)?
         {
             config.token_timeout_ms = ms;
+        }
+        if let Some(n) = edge::opt_uint(
+            "refreshesPerCall",
+            &edge::get(&options, "refreshesPerCall")?,
+        )? {
+            // Out of range (core accepts 1 to 5) is refused by `Session::new`.
+            config.refreshes_per_call = u32::try_from(n).unwrap_or(u32::MAX);
         }
         config.partition = edge::opt_string("partition", &edge::get(&options, "partition")?)?;
         let clock = Clock::from_option(&edge::get(&options, "clock")?)?;

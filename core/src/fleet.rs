@@ -175,6 +175,16 @@ impl FleetConfig {
         }
         Ok(())
     }
+
+    /// The bound on one token request (and the issuer probe) of a session that shares its
+    /// tokens through this fleet, ms: the session's own bound, cut to two thirds of the lease.
+    /// A request still running when the lease lapses lets a peer take the lease over and present
+    /// the same (rotating) refresh token again; the third left over covers the store commands
+    /// around the request.
+    pub fn token_timeout_ms(&self, session_timeout_ms: i64) -> i64 {
+        let two_thirds = i64::try_from(self.lease_ms.saturating_mul(2) / 3).unwrap_or(i64::MAX);
+        session_timeout_ms.min(two_thirds).max(1)
+    }
 }
 
 /// What the host does next for this refresh.
@@ -485,6 +495,12 @@ impl FleetRefresh {
     /// The action to perform now.
     pub fn action(&self) -> &FleetAction {
         &self.action
+    }
+
+    /// The bound on this refresh's token request and issuer probe, ms
+    /// ([`FleetConfig::token_timeout_ms`] of `session`'s own bound).
+    pub fn token_timeout_ms(&self, session: &Session) -> i64 {
+        self.config.token_timeout_ms(session.token_timeout_ms())
     }
 
     /// The ticket this refresh is for.

@@ -21,9 +21,10 @@
 //!   defaults: `margin` `{"tenth_of_lifetime_cap_ms": n}` | `{"fixed_ms": n}`, `refresh_at`
 //!   `{"fraction": [low, high]}` | `{"before_ms": n}`, `assumed_lifetime_ms`, `max_wait_ms`,
 //!   `not_before` `"nbf"` | `"nbf_and_iat"`;
-//! * `backoff`? — any of `base_ms`, `cap_ms`, `max_retry_after_ms`, merged over the defaults;
+//! * `backoff`? — any of `base_ms`, `cap_ms`, `max_retry_after_ms`, `config_retry_ms`, merged
+//!   over the defaults;
 //! * `skew`? — any of `drift_ppm`, `max_samples`, merged over the defaults;
-//! * `ticket_timeout_ms`?, `max_401_wait_ms`?;
+//! * `ticket_timeout_ms`?, `max_401_wait_ms`?, `token_timeout_ms`?, `refreshes_per_call`?;
 //! * `seed` — the session's RNG is `SplitMix64::new(seed)`.
 //!
 //! `expected` is `{"error": code}` when building the session must fail (then `steps` is
@@ -212,6 +213,8 @@ fn build_config(c: &Value) -> R<(SessionConfig, u64)> {
             "skew",
             "ticket_timeout_ms",
             "max_401_wait_ms",
+            "token_timeout_ms",
+            "refreshes_per_call",
             "partition",
             "seed",
         ],
@@ -262,7 +265,11 @@ fn build_config(c: &Value) -> R<(SessionConfig, u64)> {
     }
     cfg.policy = policy(c.get("policy"))?;
     if let Some(b) = c.get("backoff") {
-        check_keys(b, &["base_ms", "cap_ms", "max_retry_after_ms"], "backoff")?;
+        check_keys(
+            b,
+            &["base_ms", "cap_ms", "max_retry_after_ms", "config_retry_ms"],
+            "backoff",
+        )?;
         let d = BackoffPolicy::default();
         cfg.backoff = BackoffPolicy {
             base_ms: b
@@ -274,7 +281,10 @@ fn build_config(c: &Value) -> R<(SessionConfig, u64)> {
                 .get("max_retry_after_ms")
                 .and_then(Value::as_i64)
                 .unwrap_or(d.max_retry_after_ms),
-            ..d
+            config_retry_ms: b
+                .get("config_retry_ms")
+                .and_then(Value::as_i64)
+                .unwrap_or(d.config_retry_ms),
         };
     }
     if let Some(k) = c.get("skew") {
@@ -296,6 +306,13 @@ fn build_config(c: &Value) -> R<(SessionConfig, u64)> {
     }
     if c.get("max_401_wait_ms").is_some() {
         cfg.max_401_wait_ms = int(c, "max_401_wait_ms")?;
+    }
+    if c.get("token_timeout_ms").is_some() {
+        cfg.token_timeout_ms = int(c, "token_timeout_ms")?;
+    }
+    if let Some(n) = c.get("refreshes_per_call") {
+        let n = n.as_u64().ok_or("refreshes_per_call must be an integer")?;
+        cfg.refreshes_per_call = u32::try_from(n).unwrap_or(u32::MAX);
     }
     let seed = c["seed"]
         .as_u64()
@@ -883,7 +900,8 @@ fn run_step(session: &mut Session, names: &mut Names, token_url: &str, step: &Va
 //   `fleet_on_published` (`written`), `fleet_on_released`, `fleet_on_store_error`;
 //
 // each → `{"error": code}` or `{"action": {...}, "notes": [...]}` (every note polled after the
-// call, in order).
+// call, in order); and `fleet_token_timeout` → `{"token_timeout_ms": n}` (the bound on this
+// refresh's token request: `FleetRefresh::token_timeout_ms`).
 
 fn hex_bytes(h: &str) -> R<Vec<u8>> {
     if h.len() % 2 != 0 {
@@ -1106,6 +1124,21 @@ fn run_fleet_step(
     exp: &Value,
     token_url: &str,
 ) -> R<()> {
+    if call == "fleet_token_timeout" {
+        check_keys(
+            exp,
+            &["token_timeout_ms"],
+            "fleet_token_timeout expectation",
+        )?;
+        let ctx = names.fleet.as_ref().ok_or("no fleet_begin before")?;
+        let got = ctx.refresh.token_timeout_ms(session);
+        let want = exp["token_timeout_ms"].as_i64().ok_or("token_timeout_ms")?;
+        return if got == want {
+            Ok(())
+        } else {
+            Err(format!("token_timeout_ms {got}, expected {want}"))
+        };
+    }
     check_keys(exp, &["action", "notes", "error"], "fleet expectation")?;
     let result: Result<FleetAction, tokenclock::fleet::FleetError> = if call == "fleet_begin" {
         let ticket = names.ticket_arg(&s(step, "ticket")?);

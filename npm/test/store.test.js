@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createCluster } from "redis";
-import { RedisStore, StoreError, fleetScripts } from "tokenclock";
+import http from "node:http";
+import { RedisStore, StoreError, TokenClockError, createFetch, fleetScripts } from "tokenclock";
 
 let port;
 let server;
@@ -93,6 +94,48 @@ test("an unreachable Redis fails fast with a StoreError", async () => {
   await assert.rejects(store.get("x"), (e) => e instanceof StoreError && e.code === "store_unavailable");
   assert.ok(Date.now() - t0 < 3000, "bounded");
   await store.close();
+});
+
+test("a token request never outlives the fleet lease (two thirds of it, from the core)", async () => {
+  // The session allows 10 s; a lease of 600 ms bounds the token request by 400 ms: a token
+  // endpoint answering after 3 s fails the refresh (a request outliving the lease would let a
+  // peer take the lease over and present the same refresh token again). Without the store the
+  // same slow answer is waited for and used.
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    if (req.method === "GET") {
+      res.end(req.headers.authorization ?? "");
+      return;
+    }
+    if (req.method !== "POST") {
+      res.writeHead(405).end();
+      return;
+    }
+    seen.push(req.url);
+    req.resume();
+    const timer = setTimeout(() => {
+      res.setHeader("Content-Type", "application/json");
+      res.end(JSON.stringify({ access_token: "opaque-slow", token_type: "Bearer", expires_in: 300 }));
+    }, 3_000);
+    res.on("close", () => clearTimeout(timer));
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const grant = { tokenUrl: `${base}/token`, clientId: "app", clientSecret: "s3cret" };
+  try {
+    const store = new RedisStore(`redis://127.0.0.1:${port}/0`, { leaseMs: 600, pollMs: 50 });
+    const tcFetch = createFetch({ ...grant, store });
+    await assert.rejects(tcFetch(`${base}/api`), (e) => e instanceof TokenClockError && e.code === "transport_error");
+    assert.equal(seen.length, 1);
+    await store.close();
+    const plain = createFetch(grant);
+    const res = await plain(`${base}/api`);
+    assert.equal(await res.text(), "Bearer opaque-slow");
+    assert.equal(seen.length, 2);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
 });
 
 test("arguments are checked; no key material in any string form", () => {

@@ -611,12 +611,21 @@ function checkKeys(obj, allowed, what) {
 
 /** A session from a transcript's `config`, through the public constructors. */
 function sessionOf(api, cfg) {
-  checkKeys(cfg, ["token_url", "auth", "grant", "policy", "backoff", "skew", "ticket_timeout_ms", "max_401_wait_ms", "partition", "seed"], "config");
+  checkKeys(
+    cfg,
+    ["token_url", "auth", "grant", "policy", "backoff", "skew", "ticket_timeout_ms", "max_401_wait_ms", "token_timeout_ms", "refreshes_per_call", "partition", "seed"],
+    "config",
+  );
   const grant = grantOf(api, cfg.token_url, cfg.auth, { extra: [], ...cfg.grant });
   const options = { policy: policyOf(cfg.policy), seed: cfg.seed };
   if (cfg.backoff) {
-    checkKeys(cfg.backoff, ["base_ms", "cap_ms", "max_retry_after_ms"], "backoff");
-    options.backoff = { baseMs: cfg.backoff.base_ms, capMs: cfg.backoff.cap_ms, maxRetryAfterMs: cfg.backoff.max_retry_after_ms };
+    checkKeys(cfg.backoff, ["base_ms", "cap_ms", "max_retry_after_ms", "config_retry_ms"], "backoff");
+    options.backoff = {
+      baseMs: cfg.backoff.base_ms,
+      capMs: cfg.backoff.cap_ms,
+      maxRetryAfterMs: cfg.backoff.max_retry_after_ms,
+      configRetryMs: cfg.backoff.config_retry_ms,
+    };
   }
   if (cfg.skew) {
     checkKeys(cfg.skew, ["drift_ppm", "max_samples"], "skew");
@@ -624,6 +633,8 @@ function sessionOf(api, cfg) {
   }
   if ("ticket_timeout_ms" in cfg) options.ticketTimeoutMs = cfg.ticket_timeout_ms;
   if ("max_401_wait_ms" in cfg) options.max401WaitMs = cfg.max_401_wait_ms;
+  if ("token_timeout_ms" in cfg) options.tokenTimeoutMs = cfg.token_timeout_ms;
+  if ("refreshes_per_call" in cfg) options.refreshesPerCall = cfg.refreshes_per_call;
   if ("partition" in cfg) options.partition = cfg.partition;
   return new api.Session(grant, options);
 }
@@ -995,6 +1006,12 @@ function runStoreKeys(api, session, step, exp) {
 }
 
 function runFleetStep(api, session, names, tokenUrl, step, at, exp) {
+  if (step.call === "fleet_token_timeout") {
+    checkKeys(exp, ["token_timeout_ms"], "fleet_token_timeout expectation");
+    assert.ok(names.fleet, "no fleet_begin before");
+    assert.equal(names.fleet.refresh.tokenTimeoutMs(session), exp.token_timeout_ms, "token timeout");
+    return;
+  }
   checkKeys(exp, ["action", "notes", "error"], "fleet expectation");
   let r;
   if (step.call === "fleet_begin") {

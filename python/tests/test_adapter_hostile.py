@@ -405,7 +405,10 @@ def test_a_small_encoded_token_response_still_works(
 
 SLOW_S = 3.0
 CODE_503 = "http_error"  # the session's code for a 503 without an OAuth error body
-QUICK_S = 1.5  # a hang bound well below SLOW_S, not a performance target
+
+# Whether a caller waited for the refresh is judged by what happened, not by how long it took
+# (a loaded machine makes any time bound flaky): the token endpoint answers after SLOW_S, so a
+# caller that returned while the session still counts one refresh did not wait for the second.
 
 
 def _refresh_threads() -> List[threading.Thread]:
@@ -439,9 +442,8 @@ def test_sync_caller_with_a_stale_token_does_not_wait_for_the_refresh(tc: Any, a
 
     assert run_bounded(call, 20) == ("ok", 200)
     _make_stale(tc)
-    start = time.monotonic()
     assert run_bounded(call, 20) == ("ok", 200)
-    assert time.monotonic() - start < QUICK_S
+    assert auth.stats()["refreshes"] == 1  # returned before the refresh ended
     assert seen[1] == seen[0]  # the stale, still valid token
     # The refresh runs meanwhile (one thread); other callers go on with the stale token.
     assert _wait_for(lambda: tc.token_requests() == 2, 5)
@@ -473,10 +475,9 @@ async def test_async_caller_with_a_stale_token_does_not_wait_for_the_refresh(tc:
         assert (await c.get(tc.api_url)).status_code == 200
         await asyncio.sleep(1.2)
         tc.config(failures=[{"kind": "slow", "delay_s": SLOW_S}])
-        start = time.monotonic()
         r = await asyncio.wait_for(c.get(tc.api_url), 10)
         assert r.status_code == 200
-        assert time.monotonic() - start < QUICK_S
+        assert auth.stats()["refreshes"] == 1  # returned before the refresh ended
         assert seen[1] == seen[0]
         # Concurrent callers meanwhile: all served with the stale token, one token request.
         rs = await asyncio.wait_for(asyncio.gather(*(c.get(tc.api_url) for _ in range(5))), 10)
@@ -504,9 +505,8 @@ def test_async_background_refresh_ended_by_its_loop_closes_the_ticket(tc: Any) -
             assert (await c.get(tc.api_url)).status_code == 200
             await asyncio.sleep(1.2)
             tc.config(failures=[{"kind": "slow", "delay_s": SLOW_S}])
-            start = time.monotonic()
             status = (await c.get(tc.api_url)).status_code
-            assert time.monotonic() - start < QUICK_S
+            assert auth.stats()["refreshes"] == 1  # returned before the refresh ended
             for _ in range(250):  # the background request has reached the endpoint
                 if tc.token_requests() == 2:
                     break

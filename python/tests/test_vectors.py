@@ -717,19 +717,24 @@ def check_keys(obj: Dict[str, Any], allowed: List[str], what: str) -> None:
 def session_from(c: Dict[str, Any]) -> tokenclock.Session:
     check_keys(
         c,
-        ["token_url", "auth", "grant", "policy", "backoff", "skew", "ticket_timeout_ms", "max_401_wait_ms", "partition", "seed"],
+        [
+            "token_url", "auth", "grant", "policy", "backoff", "skew", "ticket_timeout_ms", "max_401_wait_ms",
+            "token_timeout_ms", "refreshes_per_call", "partition", "seed",
+        ],
         "config",
     )
     grant = grant_from(c["token_url"], c["auth"], c["grant"])
     kw = policy_kwargs(c.get("policy"))
     b = c.get("backoff") or {}
-    check_keys(b, ["base_ms", "cap_ms", "max_retry_after_ms"], "backoff")
+    check_keys(b, ["base_ms", "cap_ms", "max_retry_after_ms", "config_retry_ms"], "backoff")
     if "base_ms" in b:
         kw["backoff_base"] = b["base_ms"] / 1000
     if "cap_ms" in b:
         kw["backoff_cap"] = b["cap_ms"] / 1000
     if "max_retry_after_ms" in b:
         kw["max_retry_after"] = b["max_retry_after_ms"] / 1000
+    if "config_retry_ms" in b:
+        kw["config_retry"] = b["config_retry_ms"] / 1000
     k = c.get("skew") or {}
     check_keys(k, ["drift_ppm", "max_samples"], "skew")
     if "drift_ppm" in k:
@@ -740,6 +745,10 @@ def session_from(c: Dict[str, Any]) -> tokenclock.Session:
         kw["ticket_timeout"] = c["ticket_timeout_ms"] / 1000
     if "max_401_wait_ms" in c:
         kw["max_401_wait"] = c["max_401_wait_ms"] / 1000
+    if "token_timeout_ms" in c:
+        kw["token_timeout"] = c["token_timeout_ms"] / 1000
+    if "refreshes_per_call" in c:
+        kw["refreshes_per_call"] = c["refreshes_per_call"]
     if "partition" in c:
         kw["partition"] = c["partition"]
     return tokenclock.Session(grant, seed=c["seed"], **kw)
@@ -1188,6 +1197,12 @@ def run_fleet_step(
     exp: Dict[str, Any],
     token_url: str,
 ) -> None:
+    if call == "fleet_token_timeout":
+        check_keys(exp, ["token_timeout_ms"], "fleet_token_timeout expectation")
+        assert names.fleet is not None, "no fleet_begin before"
+        got = names.fleet.refresh.token_timeout(session)
+        assert got == exp["token_timeout_ms"] / 1000, f"token timeout {got}, expected {exp['token_timeout_ms']} ms"
+        return
     check_keys(exp, ["action", "notes", "error"], "fleet expectation")
     result: Optional[tokenclock.FleetAction] = None
     err: Optional[tokenclock.TokenClockError] = None

@@ -378,12 +378,12 @@ class Driver:
         #: The shared token store (fleet single flight), or None.
         self._store = store
         self._store_keys = store.keys(session) if store is not None else None
-        timeout = float(session.token_timeout)
-        if store is not None:
-            # A token request must end within the fleet lease (two thirds of it, at most), or
-            # a peer may take the lease over and present the same rotating refresh token again.
-            timeout = min(timeout, float(getattr(store, "_lease", 15.0)) * 2 / 3)
-        self._token_timeout = timeout
+        # With a store, the fleet's bound (core: the session's, within the lease).
+        self._token_timeout = float(
+            session.token_timeout
+            if store is None
+            else store.fleet(0, self._store_keys[0]).token_timeout(session)
+        )
         #: The largest token response body read (the session's limit).
         self.max_token_response_len: int = int(session.max_token_response_len)
         self._refreshes_per_call: int = int(session.refreshes_per_call)

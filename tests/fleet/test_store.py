@@ -8,8 +8,11 @@ master. The fleet itself is test_fleet.py."""
 from __future__ import annotations
 
 import asyncio
+import http.server
+import json
+import threading
 import time
-from typing import Any
+from typing import Any, List, Tuple
 
 import pytest
 import redis.asyncio.cluster
@@ -222,3 +225,82 @@ def test_cluster_killed_master_fails_one_command_then_reaches_the_promoted_repli
         loop.run_until_complete(a.aclose())
         loop.close()
         cluster_clean.start_all()  # the killed node comes back as a replica
+
+
+# ----- a token request never outlives the lease --------------------------------------------------
+
+
+def _slow_token_endpoint() -> Tuple[str, Any, List[float]]:
+    """A loopback token endpoint that answers a valid token response after 3 s. Returns its
+    URL, the server (to shut down) and the list of request times."""
+    seen: List[float] = []
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802  (http.server's name)
+            seen.append(time.monotonic())
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(3)
+            body = json.dumps({"access_token": "opaque-slow", "token_type": "Bearer", "expires_in": 300}).encode()
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:
+                pass  # the client gave up, as it should
+
+        def do_GET(self) -> None:  # noqa: N802  (the API: echoes the Authorization header)
+            body = (self.headers.get("Authorization") or "").encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_HEAD(self) -> None:  # noqa: N802  (the fleet's issuer probe)
+            self.send_response(405)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/token", server, seen
+
+
+def test_a_token_request_never_outlives_the_fleet_lease() -> None:
+    """The session allows a token request 10 s, but with a store whose lease is 0.6 s the core
+    bounds it by two thirds of the lease: a token endpoint that answers after 3 s fails the
+    refresh with a transport error (a request outliving the lease would let a peer take the lease
+    over and present the same refresh token again). Without the store, the same slow answer is
+    waited for and used."""
+    import httpx
+
+    from tokenclock.httpx import OAuth2Auth
+
+    url, server, seen = _slow_token_endpoint()
+    r = RedisServer()
+    try:
+        store = RedisStore(r.url, lease=0.6, poll=0.05)
+        session = tokenclock.Session(tokenclock.client_credentials(url, "app", "s3cret"))
+        fleet = store.fleet(0, store.keys(session)[0])
+        assert fleet.token_timeout(session) == pytest.approx(0.4)
+        auth = OAuth2Auth(session=session, store=store)
+        with httpx.Client(auth=auth, timeout=10) as client:
+            with pytest.raises(tokenclock.RefreshError) as e:
+                client.get(url.replace("/token", "/api"))
+        assert e.value.code == "transport_error", repr(e.value)
+        assert len(seen) == 1
+        store.close()
+
+        plain = OAuth2Auth(session=tokenclock.Session(tokenclock.client_credentials(url, "app", "s3cret")))
+        with httpx.Client(auth=plain, timeout=10) as client:
+            resp = client.get(url.replace("/token", "/api"))
+        assert resp.status_code == 200 and resp.text == "Bearer opaque-slow"
+        assert len(seen) == 2
+    finally:
+        r.close()
+        server.shutdown()
+        server.server_close()

@@ -857,6 +857,21 @@ def cases():
     t.fleet(L(T0 + 54), "fleet_on_wake", READ)
     CASES.append(t.done())
 
+    # --- the token request's bound within the lease ------------------------------------------
+    t = F("fleet-token-timeout-within-lease",
+          "A refresh under a fleet bounds its token request (and issuer probe) by the session's "
+          "token_timeout_ms cut to two thirds of the lease: 12 s session bound, 15 s lease → 10 s; "
+          "30 s lease → 12 s (the session's own); 3 s lease → 2 s; 100 ms lease → 66 ms "
+          "(rounded down). A request outliving the lease would let a peer present the same "
+          "refresh token again.",
+          config(token_timeout_ms=12_000))
+    t.authorize(L(T0), "refresh", ticket="t1", reason="initial")
+    for lease_ms, want in ((None, 10_000), (30_000, 12_000), (3_000, 2_000), (100, 66)):
+        fleet = None if lease_ms is None else {"lease_ms": lease_ms, "poll_ms": min(50, lease_ms)}
+        t.begin(L(T0), "t1", fleet=fleet)
+        t._step(L(T0), "fleet_token_timeout", {"token_timeout_ms": want})
+    CASES.append(t.done())
+
     identity_cases()
     user_delegated_cases()
     withheld_cases()

@@ -645,6 +645,27 @@ def errors_cases():
     t.authorize(L(retry + 201), "ready", token="k1")
     add("errors", t.done(stats={"token_requests": 2, "refreshes": 1, "failures": 1}))
 
+    t = T("session-errors-config-retry-configured",
+          "backoff.config_retry_ms set to 20 s: an invalid_client waits exactly that long (not "
+          "jittered, not the 5 min default); a setting below backoff.base_ms or under 1 s is "
+          "refused when the session is built.",
+          config(backoff={"config_retry_ms": 20_000}))
+    t.authorize(L(T0), "refresh", ticket="t1", reason="initial")
+    retry = T0 + 200 + 20_000
+    t.complete(L(T0 + 200), "t1", L(T0), json.dumps({"error": "invalid_client"}),
+               {"error": "invalid_client", "retry_at_wall_ms": retry}, status=401)
+    t.next_timeout(L(T0 + 300), L(retry))
+    t.authorize(L(retry - 1), "failed", error="invalid_client", retry_at_wall_ms=retry)
+    t.authorize(L(retry), "refresh", ticket="t2", reason="retry")
+    add("errors", t.done(stats={"token_requests": 2, "refreshes": 0, "failures": 1}))
+    for bad in ({"config_retry_ms": 999}, {"config_retry_ms": 500, "base_ms": 1_000},
+                {"config_retry_ms": 86_400_001}):
+        t = T(f"session-config-invalid-config-retry-{bad['config_retry_ms']}",
+              "An out-of-range backoff.config_retry_ms (1 s to 1 day, at least base_ms) is "
+              "refused when the session is built (invalid_config).",
+              config(backoff=bad))
+        add("errors", t.done(error="invalid_config"))
+
     t = T("session-errors-config-retry-after",
           "A configuration error's Retry-After longer than config_retry_ms (450 s > 300 s) is "
           "honoured; a shorter one (60 s) does not shorten the wait; one over "
