@@ -465,6 +465,10 @@ fn event_dict<'py>(py: Python<'py>, e: &core_s::SessionEvent) -> PyResult<Bound<
             d.set_item("wall_excess", seconds(*wall_excess_ms))?;
             at
         }
+        E::TokenAdopted { at, token } | E::ResourceEstimateReset { at, token } => {
+            d.set_item("token", token.0)?;
+            at
+        }
         _ => {
             d.set_item("kind", "other")?;
             return Ok(d);

@@ -419,7 +419,9 @@ fn event_js(e: &SessionEvent) -> JsValue {
             .set("at", at(r))
             .str("code", code)
             .num("backoffMs", *backoff_ms),
-        SessionEvent::TokenReused { at: r, token } => Out::new()
+        SessionEvent::TokenReused { at: r, token }
+        | SessionEvent::TokenAdopted { at: r, token }
+        | SessionEvent::ResourceEstimateReset { at: r, token } => Out::new()
             .str("kind", e.name())
             .set("at", at(r))
             .num("token", id(token.0)),

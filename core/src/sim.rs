@@ -536,6 +536,14 @@ fn render_event(e: &SessionEvent, origin: Reading) -> String {
                 token.0
             )
         }
+        SessionEvent::ResourceEstimateReset { at: r, token } => {
+            write!(
+                s,
+                "{:>10.3}s  token #{} used though the resource server's estimate refused it: estimate dropped",
+                at(r),
+                token.0
+            )
+        }
         SessionEvent::TokenReused { at: r, token } => {
             write!(
                 s,

@@ -74,11 +74,22 @@ pub enum SessionEvent {
         /// Wall elapsed − monotonic elapsed, ms.
         wall_excess_ms: i64,
     },
+    /// The resource server's clock estimate alone judged a fresh token expired on arrival
+    /// (the issuer's would use it): the estimate was dropped and the token is used, so the
+    /// next response's `Date` samples that clock again (at most once per
+    /// [`BackoffPolicy::config_retry_ms`](super::BackoffPolicy::config_retry_ms)).
+    ResourceEstimateReset {
+        /// When.
+        at: Reading,
+        /// The token now used.
+        token: TokenId,
+    },
 }
 
 impl SessionEvent {
     /// Stable name of the event: `ticket_issued`, `token_received`, `refresh_failed`,
-    /// `token_reused`, `token_adopted`, `ticket_abandoned`, `rejected`, `clock_discontinuity`.
+    /// `token_reused`, `token_adopted`, `ticket_abandoned`, `rejected`, `clock_discontinuity`,
+    /// `resource_estimate_reset`.
     pub const fn name(&self) -> &'static str {
         match self {
             SessionEvent::TicketIssued { .. } => "ticket_issued",
@@ -89,6 +100,7 @@ impl SessionEvent {
             SessionEvent::TicketAbandoned { .. } => "ticket_abandoned",
             SessionEvent::Rejected { .. } => "rejected",
             SessionEvent::ClockDiscontinuity { .. } => "clock_discontinuity",
+            SessionEvent::ResourceEstimateReset { .. } => "resource_estimate_reset",
         }
     }
 }

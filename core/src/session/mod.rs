@@ -117,6 +117,9 @@ pub struct Session {
     stats: Stats,
     /// The latest (by monotonic time) reading passed in.
     last_reading: Option<Reading>,
+    /// When the resource server's estimate was last dropped because it alone refused a fresh
+    /// token (see [`SessionEvent::ResourceEstimateReset`]).
+    resource_reset_at: Option<Reading>,
 }
 
 impl fmt::Debug for Session {
@@ -219,6 +222,7 @@ impl Session {
             events: VecDeque::new(),
             stats: Stats::default(),
             last_reading: None,
+            resource_reset_at: None,
         })
     }
 
@@ -493,6 +497,15 @@ impl Session {
         } else {
             self.resource.estimate(now)
         }
+    }
+
+    /// Whether the resource server's estimate may be dropped now: it has samples, and it was
+    /// not dropped within the last `config_retry_ms`.
+    fn may_reset_resource(&self, now: Reading) -> bool {
+        !self.resource.is_empty()
+            && self
+                .resource_reset_at
+                .is_none_or(|t| now.mono.since(t.mono) >= self.config.backoff.config_retry_ms)
     }
 
     fn observe(&mut self, now: Reading) {

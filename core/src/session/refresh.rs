@@ -26,7 +26,10 @@ impl Session {
     /// * success: the token becomes current (the old one is kept as `previous` while the new
     ///   one is not yet valid on the resource server's clock); a rotated refresh token replaces
     ///   the old one, otherwise the old one is kept; a token already past hard expiry is a
-    ///   transient failure (`ExpiredOnArrival`);
+    ///   transient failure (`ExpiredOnArrival`) — unless only the resource server's estimate
+    ///   says so: then that estimate is dropped and the token used, so that the next response
+    ///   samples that clock again (at most once per `config_retry_ms`;
+    ///   [`SessionEvent::ResourceEstimateReset`]): no single sample locks the session;
     /// * `invalid_grant` on a refresh token: the refresh token is dropped; with a reusable
     ///   primary grant the next caller gets a `Fallback` ticket, else `ReauthorizationRequired`
     ///   is permanent (no credential is left to retry with). On an authorization code: the
@@ -134,6 +137,33 @@ impl Session {
                     });
                     return Ok(id);
                 }
+                // Expired on arrival by the resource server's estimate alone: that estimate
+                // may rest on a sample that no longer holds, and it can only be sampled again
+                // by sending. Drop it and use the token (the issuer's clock judges it), at
+                // most once per config_retry_ms: never refuse forever, never storm.
+                let mut judge = judge;
+                let mut reset = false;
+                if lifetime.until_hard_expiry_ms(received, &judge) <= 0
+                    && self.may_reset_resource(received)
+                {
+                    let by_issuer = self.issuer.estimate(received);
+                    if let Ok(l) = Lifetime::new(
+                        &times,
+                        sent,
+                        received,
+                        &by_issuer,
+                        &self.config.policy,
+                        self.rng.as_mut(),
+                    ) {
+                        if l.until_hard_expiry_ms(received, &by_issuer) > 0 {
+                            self.resource.clear();
+                            self.resource_reset_at = Some(received);
+                            lifetime = l;
+                            judge = by_issuer;
+                            reset = true;
+                        }
+                    }
+                }
                 if lifetime.until_hard_expiry_ms(received, &judge) <= 0 {
                     return Err(self.transient_failure(
                         received,
@@ -173,6 +203,12 @@ impl Session {
                 self.backoff = None;
                 self.fallback_pending = false;
                 self.stats.refreshes += 1;
+                if reset {
+                    self.push(SessionEvent::ResourceEstimateReset {
+                        at: received,
+                        token: id,
+                    });
+                }
                 self.push(SessionEvent::TokenReceived {
                     at: received,
                     token: id,

@@ -1202,8 +1202,12 @@ def skew_cases():
     t = T("session-skew-repeated-401-expired",
           "The first 401 carries no Date; the second (on the token fresh from the refresh) shows "
           "the resource server 200 s ahead, past the token's exp: clock_skew, finding expired. "
-          "Judged by that clock the token is now expired: the next caller refreshes, and a new "
-          "100 s token is expired on arrival (transient, backoff), not a storm.",
+          "Judged by that clock the token is now expired: the next caller refreshes. The new "
+          "100 s token is expired on arrival by the resource server's estimate alone (the "
+          "issuer's would use it): the estimate is dropped and the token used (no single sample "
+          "locks the session); its 401 shows the server still 200 s ahead; the next token is "
+          "expired on arrival (transient, backoff: one drop per config_retry_ms, not a storm); "
+          "5 min after the first drop the estimate is dropped again for a new token.",
           config())
     iss, res = Est(), Est()
     standard_first_token(t, issuer=iss, resource=res)
@@ -1226,11 +1230,28 @@ def skew_cases():
     t.authorize(L(T0 + 10_600), "refresh", ticket="t3", reason="expired")
     i3 = floor_s(T0 + 10_700)
     tok3 = jwt("k3", iat=i3, nbf=i3, exp=i3 + 100_000)
-    t.complete(L(T0 + 10_800), "t3", L(T0 + 10_600), body(tok3), {"error": "expired_on_arrival"})
-    t.next_timeout_range(L(T0 + 10_800), T0 + 10_800, T0 + 11_800)
-    t.authorize(L(T0 + 11_800), "refresh", ticket="t4", reason="expired")
-    add("skew", t.done(stats={"token_requests": 4, "refreshes": 2, "failures": 1,
-                              "unauthorized": 2, "retries": 1}))
+    t.complete(L(T0 + 10_800), "t3", L(T0 + 10_600), body(tok3), {"token": "k3"})
+    res = Est()  # dropped
+    t.authorize(L(T0 + 10_801), "ready", token="k3")
+    s4, r4 = L(T0 + 10_801), L(T0 + 10_901)
+    d4 = rs_date(T0 + 10_801, T0 + 10_901, 200_000)
+    res.date(d4, s4, r4)
+    t.respond(r4, "k3", 401, s4, {"verdict": "retry", "wait_ms": 0}, headers=[["Date", http_date(d4)]])
+    t.authorize(L(T0 + 10_950), "refresh", ticket="t4", reason="rejected")
+    i4 = floor_s(T0 + 11_050)
+    tok4 = jwt("k4", iat=i4, nbf=i4, exp=i4 + 100_000)
+    e4 = res.at(L(T0 + 11_150))
+    assert T0 + 11_150 + e4["high"] >= i4 + 100_000 - 10_000, "expired on arrival by that clock"
+    t.complete(L(T0 + 11_150), "t4", L(T0 + 10_950), body(tok4), {"error": "expired_on_arrival"})
+    t.next_timeout_range(L(T0 + 11_150), T0 + 11_150, T0 + 12_150)
+    later = T0 + 10_800 + CONFIG_RETRY + 100
+    t.authorize(L(later), "refresh", ticket="t5", reason="rejected")
+    i5 = floor_s(later + 100)
+    tok5 = jwt("k5", iat=i5, nbf=i5, exp=i5 + 100_000)
+    t.complete(L(later + 200), "t5", L(later), body(tok5), {"token": "k5"})
+    t.authorize(L(later + 201), "ready", token="k5")
+    add("skew", t.done(stats={"token_requests": 5, "refreshes": 4, "failures": 1,
+                              "unauthorized": 3, "retries": 2}))
 
     # --- 401 explained by nbf on a slow resource server ---------------------------------------
     def nbf_wait_case(cid, comment, drift_ppm):
