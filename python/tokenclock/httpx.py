@@ -112,14 +112,24 @@ def _exchange(
     )
     r = client.send(request, stream=True, follow_redirects=False)
     try:
-        reader = BodyReader(r.headers.get("content-encoding"), deadline, cap)
-        for chunk in r.iter_raw():
-            if reader.feed(chunk):
-                break
-        data = reader.body()
+        if r.is_stream_consumed:
+            data = _in_memory(r, cap)
+        else:
+            reader = BodyReader(r.headers.get("content-encoding"), deadline, cap)
+            for chunk in r.iter_raw():
+                if reader.feed(chunk):
+                    break
+            data = reader.body()
     finally:
         r.close()
     return r.status_code, r.headers.multi_items(), data
+
+
+def _in_memory(r: httpx.Response, cap: int) -> bytes:
+    """The body of a response a transport built in memory (``httpx.MockTransport`` with
+    ``json=``/``content=``): there is no stream to read, the decoded content is already held.
+    Passed on cut to ``cap + 1`` bytes (the session then answers ``body_too_large``)."""
+    return r.content[: cap + 1]
 
 
 async def _aexchange(
@@ -131,11 +141,14 @@ async def _aexchange(
     )
     r = await client.send(request, stream=True, follow_redirects=False)
     try:
-        reader = BodyReader(r.headers.get("content-encoding"), deadline, cap)
-        async for chunk in r.aiter_raw():
-            if reader.feed(chunk):
-                break
-        data = reader.body()
+        if r.is_stream_consumed:
+            data = _in_memory(r, cap)
+        else:
+            reader = BodyReader(r.headers.get("content-encoding"), deadline, cap)
+            async for chunk in r.aiter_raw():
+                if reader.feed(chunk):
+                    break
+            data = reader.body()
     finally:
         await r.aclose()
     return r.status_code, r.headers.multi_items(), data
