@@ -80,6 +80,10 @@ def _read_raw(r: requests.Response, deadline: float, cap: int) -> bytes:
     (urllib3 >= 2.3), so a server trickling bytes cannot keep a read going past the deadline;
     older urllib3: the http.client response's own ``read1``."""
     raw = r.raw
+    if raw is None or getattr(r, "_content", False) is not False:
+        # Built in memory by a transport adapter (a test double): the decoded content is held,
+        # there is no stream. Cut to the cap (the session then answers body_too_large).
+        return (r.content or b"")[: cap + 1]
     reader = BodyReader(r.headers.get("Content-Encoding"), deadline, cap)
     read1 = getattr(raw, "read1", None)
     if read1 is not None:
@@ -180,7 +184,8 @@ class OAuth2Auth(requests.auth.AuthBase):
             try:
                 return r.status_code, list(r.headers.items()), _read_raw(r, deadline, cap)
             finally:
-                r.close()
+                if r.raw is not None:
+                    r.close()
 
         try:
             if self._token_session is not None:

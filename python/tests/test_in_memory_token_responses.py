@@ -1,5 +1,5 @@
 """Token responses a transport builds in memory (``httpx.MockTransport`` with ``json=`` or
-``content=``, as users write in their own tests) have no stream left to read: the adapter takes
+``content=``, a requests transport adapter setting ``_content``, as users write in their own tests) have no stream left to read: the adapter takes
 the held content, still capped (``body_too_large``), in the sync and asyncio paths."""
 
 from __future__ import annotations
@@ -60,3 +60,38 @@ def test_in_memory_body_is_still_capped() -> None:
             client.get(API_URL)
     assert e.value.code == "body_too_large", repr(e.value)
     assert [r.url.path for r in seen] == ["/token"]
+
+
+def test_requests_adapter_with_an_in_memory_transport_adapter() -> None:
+    """The requests adapter, its token session mounted with a transport adapter that builds
+    responses in memory (no ``raw`` stream), as test doubles do."""
+    import requests
+
+    from tokenclock.requests import OAuth2Auth as RequestsAuth
+
+    bodies = [_token(), _token("y" * (2 << 20))]
+
+    class InMemory(requests.adapters.BaseAdapter):
+        def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:  # type: ignore[override]
+            r = requests.Response()
+            r.status_code = 200
+            r.headers["Content-Type"] = "application/json"
+            r._content = bodies.pop(0)
+            r.url = request.url or ""
+            r.request = request
+            return r
+
+        def close(self) -> None:
+            pass
+
+    for expect in ("ok", "body_too_large"):
+        token_session = requests.Session()
+        token_session.mount("https://", InMemory())
+        auth = RequestsAuth(TOKEN_URL, "app", "s3cret", token_session=token_session)
+        prepared = requests.Request("GET", API_URL).prepare()
+        if expect == "ok":
+            assert auth(prepared).headers["Authorization"] == "Bearer opaque-in-memory"
+        else:
+            with pytest.raises(tokenclock.TokenClockError) as e:
+                auth(prepared)
+            assert e.value.code == "body_too_large", repr(e.value)
