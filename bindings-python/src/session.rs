@@ -489,6 +489,9 @@ fn event_dict<'py>(py: Python<'py>, e: &core_s::SessionEvent) -> PyResult<Bound<
 #[pyclass(frozen, module = "tokenclock._native", name = "Session")]
 pub struct Session {
     inner: Mutex<core_s::Session>,
+    /// The hot path's answer (core `ReadyWindow`): written only while `inner` is held (set by
+    /// `authorize_token`, dropped by every other call), read without `inner`.
+    window: Mutex<Option<core_s::ReadyWindow>>,
     pub(crate) clock: Clock,
     token_url: String,
     grant_type: &'static str,
@@ -504,16 +507,56 @@ impl Session {
         py: Python<'_>,
         f: impl FnOnce(&mut core_s::Session) -> T + Send,
     ) -> PyResult<T> {
+        let run = |g: &mut core_s::Session| {
+            self.set_window(None)?;
+            Ok(f(g))
+        };
         match self.inner.try_lock() {
-            Ok(mut g) => Ok(f(&mut g)),
+            Ok(mut g) => Ok(run(&mut g)?),
             Err(TryLockError::Poisoned(_)) => Err(Error::Internal(POISONED).into()),
             Err(TryLockError::WouldBlock) => py
                 .detach(|| match self.inner.lock() {
-                    Ok(mut g) => Ok(f(&mut g)),
+                    Ok(mut g) => run(&mut g),
                     Err(_) => Err(Error::Internal(POISONED)),
                 })
                 .map_err(PyErr::from),
         }
+    }
+
+    /// Replaces the ready window. Called only with `inner` held, so a window never outlives a
+    /// change of the session: every call drops it before entering core.
+    fn set_window(&self, w: Option<core_s::ReadyWindow>) -> Result<(), Error> {
+        *self.window.lock().map_err(|_| Error::Internal(POISONED))? = w;
+        Ok(())
+    }
+
+    /// The token id the ready window answers for `now`, without entering the session.
+    fn window_answer(&self, now: tokenclock::time::Reading) -> Option<u64> {
+        // Never waits: a busy window (another thread entering the session) means the full path.
+        let w = *self.window.try_lock().ok()?;
+        w.filter(|w| w.covers(now)).map(|w| w.token.0)
+    }
+
+    /// `authorize_token`: the ready window's answer when it covers `now`, else the session's
+    /// (which sets the next window while the session is held).
+    fn authorize_token_at(&self, py: Python<'_>, now: Option<Reading>) -> PyResult<Py<PyAny>> {
+        guard(|| {
+            let now = self.clock.reading(py, now)?;
+            if let Some(id) = self.window_answer(now) {
+                return Ok(id.into_pyobject(py)?.into_any().unbind());
+            }
+            // `with` dropped the window; set the new one while the session is still held.
+            let a = self.with(py, |s| {
+                let a = s.authorize(now);
+                self.set_window(s.ready_window(now)).map(|()| a)
+            })??;
+            match a {
+                core_s::Authorization::Ready { token_id, .. } => {
+                    Ok(token_id.0.into_pyobject(py)?.into_any().unbind())
+                }
+                a => Ok(Py::new(py, Authorization::from_core(py, a)?)?.into_any()),
+            }
+        })
     }
 
     /// Like `with`, but always releases the GIL (for the heavier inputs: parsing a token
@@ -524,7 +567,10 @@ impl Session {
         f: impl FnOnce(&mut core_s::Session) -> T + Send,
     ) -> PyResult<T> {
         py.detach(|| match self.inner.lock() {
-            Ok(mut g) => Ok(f(&mut g)),
+            Ok(mut g) => {
+                self.set_window(None)?;
+                Ok(f(&mut g))
+            }
             Err(_) => Err(Error::Internal(POISONED)),
         })
         .map_err(PyErr::from)
@@ -625,6 +671,7 @@ impl Session {
             let inner = core_s::Session::new(config, convert::rng(seed)).map_err(Error::Session)?;
             Ok(Session {
                 inner: Mutex::new(inner),
+                window: Mutex::new(None),
                 clock: Clock::from_arg(clock)?,
                 token_url: g.token_url.clone(),
                 grant_type: g.grant.grant_type(),
@@ -649,15 +696,13 @@ impl Session {
     /// cache it). Any other answer is the full `Authorization`.
     #[pyo3(signature = (now=None))]
     fn authorize_token(&self, py: Python<'_>, now: Option<Reading>) -> PyResult<Py<PyAny>> {
-        guard(|| {
-            let now = self.clock.reading(py, now)?;
-            match self.with(py, |s| s.authorize(now))? {
-                core_s::Authorization::Ready { token_id, .. } => {
-                    Ok(token_id.0.into_pyobject(py)?.into_any().unbind())
-                }
-                a => Ok(Py::new(py, Authorization::from_core(py, a)?)?.into_any()),
-            }
-        })
+        self.authorize_token_at(py, now)
+    }
+
+    /// `authorize_token()` at the session's clock: the same answer, without argument parsing
+    /// (what adapters call on every request).
+    fn authorize_token_now(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.authorize_token_at(py, None)
     }
 
     /// The `Authorization` header value of a token the session still holds (the current one,

@@ -362,7 +362,7 @@ class Driver:
         # The session reads its own clock (the `clock` it was built with).
         # Hot path: a ready answer is a token id, and the credential object is built once per
         # token (no object or 1 KB header string per request).
-        self._authorize_token: Callable[[], Any] = session.authorize_token
+        self._authorize_token: Callable[[], Any] = session.authorize_token_now
         self._ready: Optional[_Ready] = None
         self._authorize: Callable[[], Any] = self._fast_authorize
         if clock is None:
@@ -492,7 +492,11 @@ class Driver:
         return _as_exception(result) if result is not None else None
 
     def _fast_authorize(self) -> Any:
-        r = self._authorize_token()
+        return self._resolve(self._authorize_token())
+
+    def _resolve(self, r: Any) -> Any:
+        """An ``authorize_token`` answer as an authorization: the cached credential for a
+        token id (its header fetched once per token), the full ``Authorization`` otherwise."""
         if r.__class__ is not int:
             return r  # not ready: the full Authorization
         c = self._ready
@@ -517,7 +521,13 @@ class Driver:
         The common case (``ready``) is one call into the session, which has its own lock. A
         ``wait`` answer is asked again under this driver's lock and waited on there, so the
         wake-up from a ticket closing (also under the lock) cannot be missed."""
-        a = self._authorize()
+        # The hot path, inlined: a fresh token's id (the session answers it from its ready
+        # window without entering core) and the credential cached for it.
+        a = self._authorize_token()
+        c = self._ready
+        if c is not None and c.token_id == a:
+            return c
+        a = self._resolve(a)
         performed = 0
         while True:
             kind = a.kind
@@ -646,7 +656,11 @@ class Driver:
         """The credential for one API request (asyncio tasks). Same rules as ``acquire``
         (a ``ready_and_refresh`` refresh is a task of the running loop); waiters wait on a
         future that the closing of a ticket resolves (from any thread)."""
-        a = self._authorize()
+        a = self._authorize_token()
+        c = self._ready
+        if c is not None and c.token_id == a:
+            return c
+        a = self._resolve(a)
         performed = 0
         while True:
             kind = a.kind

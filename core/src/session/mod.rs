@@ -20,7 +20,7 @@
 //! Every decision is made in [`Session::authorize`] and the inputs; the transition rules are
 //! listed on each of them. The module's files: `mod.rs` (the state, its construction, the
 //! getters and `authorize`), `refresh.rs` (closing a ticket, the backoff, building the token
-//! request), `response.rs` (the resource server's answers), `records.rs` (shared records for a
+//! request), `response.rs` (the resource server's answers), `window.rs` (the hot path's ready window), `records.rs` (shared records for a
 //! fleet), `held.rs` (a held token and its standing with the resource server), and the types
 //! of the edge: `config.rs`, `decision.rs`, `error.rs`, `events.rs`. Nothing here ever formats a token or a
 //! secret: they are [`Secret`]s and `Debug` redacts them.
@@ -33,6 +33,7 @@ mod held;
 mod records;
 mod refresh;
 mod response;
+mod window;
 
 use held::{HeldToken, Standing};
 
@@ -40,6 +41,7 @@ pub use config::{BackoffPolicy, SessionConfig, TicketId, TokenId};
 pub use decision::*;
 pub use error::SessionError;
 pub use events::{SessionEvent, Stats};
+pub use window::{ReadyWindow, MAX_READY_WINDOW_MS, WINDOW_SLACK_MS};
 
 use crate::identity::{is_user_delegated, CredentialIdentity};
 use crate::lifetime::{Lifetime, TokenState};

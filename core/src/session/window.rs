@@ -1,0 +1,83 @@
+//! The hot path's answer: an interval in which `authorize` plainly answers `Ready`.
+
+use super::{Session, TokenId};
+use crate::lifetime::{Deadline, TokenState};
+use crate::time::Reading;
+
+/// Longest [`ReadyWindow`]: long enough that a host answers almost every request from it, short
+/// enough that the estimators' drift widening within it stays under [`WINDOW_SLACK_MS`].
+pub const MAX_READY_WINDOW_MS: i64 = 1_000;
+
+/// Room kept before hard expiry and after `nbf` (ms): within one window the skew estimates widen
+/// by their drift (200 ppm of a second by default: well under a millisecond, rounded up).
+pub const WINDOW_SLACK_MS: i64 = 2;
+
+/// An interval in which [`Session::authorize`] answers `Ready` with [`token`](Self::token), as
+/// long as no other call reaches the session meanwhile. Hosts keep it beside the session and
+/// answer a request from it without entering the session (no lock, no crossing into core),
+/// falling back to `authorize` when [`covers`](Self::covers) says no; any other call on the
+/// session must drop it. Computed by [`Session::ready_window`]; the decision stays core's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadyWindow {
+    /// The token `authorize` hands out in the window.
+    pub token: TokenId,
+    /// The reading the window was computed at (its start).
+    pub from: Reading,
+    /// The window's end, on both clocks (exclusive).
+    pub until: Deadline,
+}
+
+impl ReadyWindow {
+    /// Whether `authorize(now)` answers `Ready` with this window's token: `now` is a valid
+    /// reading at or after [`from`](Self::from) on both clocks, before [`until`](Self::until) on
+    /// both, and the clocks agree since `from` (no discontinuity, which the full decision
+    /// would have to look at).
+    pub fn covers(&self, now: Reading) -> bool {
+        now.is_valid()
+            && now.mono >= self.from.mono
+            && now.wall >= self.from.wall
+            && now.mono < self.until.mono
+            && now.wall < self.until.wall
+            && now.discontinuity_since(&self.from).is_none()
+    }
+}
+
+impl Session {
+    /// The [`ReadyWindow`] starting at `now`, right after [`authorize(now)`](Self::authorize)
+    /// answered `Ready` with the current token: `None` when `now` is not the latest reading the
+    /// session saw, or when the answer could change on its own within a moment. The window
+    /// ends at the refresh time, [`WINDOW_SLACK_MS`] before hard expiry, or
+    /// [`MAX_READY_WINDOW_MS`] after `now`, whichever is first. Changes nothing.
+    pub fn ready_window(&self, now: Reading) -> Option<ReadyWindow> {
+        if !now.is_valid() || self.last_reading != Some(now) {
+            return None;
+        }
+        let t = self.current.as_ref().filter(|t| t.standing.is_served())?;
+        let judge = self.judge_estimate(now);
+        if t.lifetime.state(now, &judge, &self.config.policy) != TokenState::Fresh {
+            return None;
+        }
+        if t.lifetime.not_before_ms.is_some()
+            && t.lifetime.until_valid_ms(now, &judge) > -WINDOW_SLACK_MS
+        {
+            return None;
+        }
+        let span = t
+            .lifetime
+            .until_hard_expiry_ms(now, &judge)
+            .saturating_sub(WINDOW_SLACK_MS)
+            .min(MAX_READY_WINDOW_MS);
+        if span <= 0 {
+            return None;
+        }
+        let refresh = t.lifetime.refresh_at;
+        Some(ReadyWindow {
+            token: t.id,
+            from: now,
+            until: Deadline {
+                wall: refresh.wall.min(now.wall.plus(span)),
+                mono: refresh.mono.min(now.mono.plus(span)),
+            },
+        })
+    }
+}
