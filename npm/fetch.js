@@ -33,6 +33,9 @@ import * as client from "./pkg/client/tokenclock_wasm.js";
 /** Poll period when another user of the session (not a createFetch) holds the ticket. */
 const FOREIGN_TICKET_POLL_MS = 250;
 
+/** `readyNow` answers: no token cached yet (ask in full), or an answer the session holds back. */
+const ASK = Symbol("ask");
+const HELD = Symbol("held");
 const CREDENTIAL_KEYS = ["tokenUrl", "clientId", "clientSecret", "scope", "authMethod"];
 const FETCH_KEYS = ["session", "fetch", "clock", "tokenTimeoutMs", "onRefreshError", "store"];
 
@@ -168,16 +171,6 @@ function answersOurRequest(response, origin) {
   }
   if (from !== origin) return false;
   return !redirected || type === "basic";
-}
-
-/** Plain `[name, value]` pairs of the headers the session reads from an API response. */
-function apiResponseHeaders(response) {
-  const out = [];
-  const date = response.headers.get("date");
-  if (date !== null) out.push(["date", date]);
-  const challenge = response.headers.get("www-authenticate");
-  if (challenge !== null) out.push(["www-authenticate", challenge]);
-  return out;
 }
 
 /** Every header of a token response, as `[name, value]` pairs. */
@@ -672,21 +665,44 @@ function create(lib, options) {
 
   // ----- authorize: get a header, performing or awaiting the refresh as told ------------
 
-  let headerCache = { id: 0, header: null };
+  let headerCache = { id: 0, header: null, ready: null };
 
-  async function acquire(signal) {
+  /** The hot path, synchronous: the credential when the session answers `ready` (the header
+   * cached per token); `ASK` before the first token; `HELD` when the session answered otherwise
+   * and holds that answer back (`acquire` must take it first, before anything can throw). */
+  function readyNow() {
+    if (headerCache.ready === null) return ASK;
+    const at = now();
+    const tokenId = session.authorizeTokenAt(at.wallMs, at.monoMs);
+    if (tokenId === headerCache.id) return headerCache.ready;
+    if (tokenId > 0) return cacheHeader(tokenId);
+    return HELD;
+  }
+
+  function cacheHeader(tokenId) {
+    headerCache = { id: tokenId, header: session.tokenHeader(tokenId), ready: null };
+    headerCache.ready = { kind: "ready", header: headerCache.header, tokenId, ticket: null };
+    return headerCache.ready;
+  }
+
+  async function acquire(signal, held) {
     let performed = 0;
     let lastError = null;
     for (;;) {
-      throwIfAborted(signal);
-      const at = now();
-      // Hot path: a ready answer is just the token id (no wasm-side object); the header
-      // string crosses into JS once per token.
-      const tokenId = session.authorizeToken(at);
+      let tokenId = 0;
+      if (held) {
+        held = false; // readyNow's answer, held back by the session: taken before any throw
+      } else {
+        throwIfAborted(signal);
+        const at = now();
+        // A ready answer is just the token id (no wasm-side object; the session answers it
+        // from its ready window without deciding again); the header string crosses into JS
+        // once per token.
+        tokenId = session.authorizeTokenAt(at.wallMs, at.monoMs);
+      }
       let a;
       if (tokenId > 0) {
-        if (headerCache.id !== tokenId) headerCache = { id: tokenId, header: session.tokenHeader(tokenId) };
-        a = { kind: "ready", header: headerCache.header, tokenId, ticket: null };
+        a = headerCache.id === tokenId ? headerCache.ready : cacheHeader(tokenId);
       } else {
         a = plain(session.takeAuthorization());
       }
@@ -749,7 +765,8 @@ function create(lib, options) {
     const request = replayable(input, options);
     const origin = requestOrigin(input);
     for (let attempt = 1; ; attempt += 1) {
-      const a = await acquire(signal);
+      let a = readyNow();
+      if (a === ASK || a === HELD) a = await acquire(signal, a === HELD);
       const [target, requestInit] = request.next(a.header);
       counters.apiRequests += 1;
       const sent = now();
@@ -761,11 +778,13 @@ function create(lib, options) {
         counters.unreportedResponses += 1;
         return response;
       }
-      // The session decides: return it, retry once, or throw (core `after_response`).
-      const next = session.afterResponse(
-        a.tokenId, response.status, apiResponseHeaders(response), sent, received, attempt, request.canRetry,
+      // The session decides: return it, retry once, or throw (core `after_response`). Only
+      // the `Date` header crosses (the session reads no other); `0` is "return".
+      const next = session.afterResponseAt(
+        a.tokenId, response.status, response.headers.get("date"),
+        sent.wallMs, sent.monoMs, received.wallMs, received.monoMs, attempt, request.canRetry,
       );
-      if (next.kind === "return") return response;
+      if (next === 0) return response;
       counters.unauthorized += 1; // every other answer is about a refusal
       if (next.kind === "retry") {
         counters.retries += 1;

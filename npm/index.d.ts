@@ -556,6 +556,10 @@ export declare class Session {
    * `tokenHeader(id)` and cache it; otherwise 0, and `takeAuthorization()` hands over the
    * full answer exactly once. */
   authorizeToken(now?: Reading): number;
+  /** `authorizeToken` at a reading given as two numbers (whole milliseconds): the per-request
+   * path of `createFetch`. A fresh token's id is answered from the session's ready window
+   * (core's decision, kept for at most a second) without deciding again. */
+  authorizeTokenAt(wallMs: number, monoMs: number): number;
   /** The `Authorization` header of a token `authorizeToken()` returned. */
   tokenHeader(tokenId: number): string | undefined;
   /** The answer held back by the last `authorizeToken()` that returned 0. */
@@ -571,6 +575,9 @@ export declare class Session {
   ): number;
   /** Closes a ticket after a transport failure; returns (does not throw) the error callers will see. */
   failRefresh(ticketId: number, failure: "connect" | "timeout" | "aborted", now?: Reading): TokenClockError;
+  /** Feeds the token endpoint's `Date` from a request that was not a token request (the
+   * fleet's issuer probe); `sent`/`received` (default now) bracket it. */
+  addIssuerDate(date: string, sent: Reading, received?: Reading): void;
   onResponse(tokenId: number, status: number, headers: HeadersInit, sent: Reading, received?: Reading): Verdict;
   /** `onResponse`, then what to do with the response: `attempt` 1 for the first send, 2 for the
    * retry; `replayable`: the request can be sent again. */
@@ -583,6 +590,19 @@ export declare class Session {
     attempt: number,
     replayable: boolean,
   ): AfterResponse;
+  /** `afterResponse` with the response's `Date` header (or `null`) and the readings as numbers:
+   * `0` for `return`, otherwise the `AfterResponse` object. */
+  afterResponseAt(
+    tokenId: number,
+    status: number,
+    date: string | null,
+    sentWallMs: number,
+    sentMonoMs: number,
+    receivedWallMs: number,
+    receivedMonoMs: number,
+    attempt: number,
+    replayable: boolean,
+  ): 0 | AfterResponse;
   /** Bound on one token request, ms (default 10000). */
   readonly tokenTimeoutMs: number;
   setTokenTimeoutMs(ms: number): void;
@@ -597,6 +617,8 @@ export declare class Session {
   currentToken(): { tokenId: number; lifetime: Lifetime } | null;
   readonly refreshInFlight: boolean;
   pollEvent(): SessionEvent | null;
+  /** Drains every pending event (`pollEvent()` until `null`), oldest first. */
+  events(): SessionEvent[];
   /** The session's clock now. */
   now(): Reading;
   toString(): string;

@@ -70,7 +70,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<verify::Verifier>()?;
     m.add_class::<verify::SkewMonitor>()?;
 
-    m.add_function(wrap_pyfunction!(sim::simulate_cell, m)?)?;
+    m.add_function(wrap_pyfunction!(sim::run_cell, m)?)?;
     m.add_function(wrap_pyfunction!(sim::gauntlet_cells, m)?)?;
 
     report::register(m)?;

@@ -945,10 +945,20 @@ impl Session {
         guard(|| self.with(py, |s| s.refresh_in_flight()))
     }
 
-    /// Drains what happened since the last call, oldest first (at most 256 are kept), as
-    /// dicts with `kind` (`ticket_issued`, `token_received`, `refresh_failed`,
-    /// `token_reused`, `ticket_abandoned`, `rejected`, `clock_discontinuity`) and `at`. Never
-    /// contains a token or secret. `tokenclock.log_events(session)` logs them.
+    /// The next event, oldest first (at most 256 are kept), as a dict with `kind`
+    /// (`ticket_issued`, `token_received`, `refresh_failed`, `token_reused`, `token_adopted`,
+    /// `ticket_abandoned`, `rejected`, `clock_discontinuity`, `resource_estimate_reset`) and
+    /// `at`; `None` when there is none. Core's `poll_event` (JS `pollEvent`). Never contains a
+    /// token or secret.
+    fn poll_event<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        guard(|| {
+            let e = self.with(py, |s| s.poll_event())?;
+            e.as_ref().map(|e| event_dict(py, e)).transpose()
+        })
+    }
+
+    /// Drains every pending event (`poll_event` until `None`), oldest first. JS `events()`.
+    /// `tokenclock.log_events(session)` logs them.
     fn events<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
         guard(|| {
             let evs = self.with(py, |s| {

@@ -47,7 +47,7 @@ fn cell_dict<'py>(py: Python<'py>, c: &core_sim::Cell) -> PyResult<Bound<'py, Py
     step=Int(0), hours=Secs(3.0), request_interval=Secs(5.0), seed=Int(1), timeline=false),
     text_signature = "(*, client_offset=0.0, rs_offset=0.0, ttl=300, rs_leeway=0, cached_age=0, step=0, hours=3.0, request_interval=5.0, seed=1, timeline=False)")]
 #[allow(clippy::too_many_arguments)]
-pub fn simulate_cell<'py>(
+pub fn run_cell<'py>(
     py: Python<'py>,
     client_offset: Secs,
     rs_offset: Secs,
@@ -78,7 +78,7 @@ pub fn simulate_cell<'py>(
     })
 }
 
-/// The gauntlet's grid of cells (as dicts of `simulate_cell` keyword arguments).
+/// The gauntlet's grid of cells (as dicts of `run_cell` keyword arguments).
 #[pyfunction]
 #[pyo3(signature = (seed=Int(1), hours=Secs(3.0)), text_signature = "(seed=1, hours=3.0)")]
 pub fn gauntlet_cells<'py>(

@@ -29,6 +29,19 @@ fn id_js(id: u64) -> f64 {
     id as f64
 }
 
+/// A reading from two numbers (`wallMs`, `monoMs`): whole milliseconds in range.
+fn reading_parts(param: &str, wall_ms: f64, mono_ms: f64) -> Result<Reading, JsValue> {
+    let part = |name: &str, v: f64| {
+        edge::uint_from_f64(v).map_err(|_| {
+            crate::errors::range_error(&format!(
+                "{param}.{name} must be a whole number of milliseconds"
+            ))
+        })
+    };
+    Reading::new(part("wallMs", wall_ms)?, part("monoMs", mono_ms)?)
+        .map_err(|e| crate::errors::range_error(&format!("{param}: {e}")))
+}
+
 fn id_arg(param: &str, v: &JsValue) -> Result<u64, JsValue> {
     Ok(edge::uint(param, v)?.unsigned_abs())
 }
@@ -466,6 +479,9 @@ pub struct Session {
     pending: RefCell<Option<CoreAuthorization>>,
     /// The header of the token `authorizeToken` last returned.
     last_header: RefCell<Option<(u64, tokenclock::oauth::Secret)>>,
+    /// The hot path's answer (core `ReadyWindow`), set by `authorizeToken`, dropped by every
+    /// other call before it enters the session.
+    window: std::cell::Cell<Option<core_session::ReadyWindow>>,
 }
 
 impl Session {
@@ -480,6 +496,7 @@ impl Session {
             .inner
             .try_borrow_mut()
             .map_err(|_| type_error("Session is already in use (re-entrant call)"))?;
+        self.window.set(None);
         let out = f(&mut inner);
         // Fail closed: an answer built while the host's random source failed (a `jti`, PKCE
         // or jitter from zeros) is never handed out.
@@ -487,6 +504,29 @@ impl Session {
             crate::errors::tc_error(e.code(), &e.to_string(), crate::errors::Details::new())
         })?;
         Ok(out)
+    }
+
+    /// `authorizeToken`: the ready window's answer when it covers `now` (the session is not
+    /// entered), else the session's, which sets the next window.
+    fn authorize_token_reading(&self, now: Reading) -> Result<f64, JsValue> {
+        if let Some(w) = self.window.get().filter(|w| w.covers(now)) {
+            return Ok(id_js(w.token.0));
+        }
+        let (a, window) = self.with(|s| {
+            let a = s.authorize(now);
+            (a, s.ready_window(now))
+        })?;
+        match a {
+            CoreAuthorization::Ready { header, token_id } => {
+                *self.last_header.borrow_mut() = Some((token_id.0, header));
+                self.window.set(window);
+                Ok(id_js(token_id.0))
+            }
+            other => {
+                *self.pending.borrow_mut() = Some(other);
+                Ok(0.0)
+            }
+        }
     }
 }
 
@@ -537,6 +577,7 @@ impl Session {
             rng_health,
             pending: RefCell::new(None),
             last_header: RefCell::new(None),
+            window: std::cell::Cell::new(None),
             inner: RefCell::new(inner),
             clock,
         })
@@ -556,16 +597,16 @@ impl Session {
     #[wasm_bindgen(js_name = authorizeToken)]
     pub fn authorize_token(&self, now: JsValue) -> Result<f64, JsValue> {
         let now = self.clock.or_now("now", &now)?;
-        match self.with(|s| s.authorize(now))? {
-            CoreAuthorization::Ready { header, token_id } => {
-                *self.last_header.borrow_mut() = Some((token_id.0, header));
-                Ok(id_js(token_id.0))
-            }
-            other => {
-                *self.pending.borrow_mut() = Some(other);
-                Ok(0.0)
-            }
-        }
+        self.authorize_token_reading(now)
+    }
+
+    /// `authorizeToken` at a reading given as two numbers (`wallMs`, `monoMs`): the same
+    /// answer, without reading an object across the edge (what `createFetch` calls on every
+    /// request).
+    #[wasm_bindgen(js_name = authorizeTokenAt)]
+    pub fn authorize_token_at(&self, wall_ms: f64, mono_ms: f64) -> Result<f64, JsValue> {
+        let now = reading_parts("now", wall_ms, mono_ms)?;
+        self.authorize_token_reading(now)
     }
 
     /// The `Authorization` header of a token `authorizeToken` returned (`undefined` for any
@@ -709,6 +750,45 @@ impl Session {
         Ok(after_response_js(&a))
     }
 
+    /// `afterResponse` with the parts `createFetch` has as plain values: the response's `Date`
+    /// header (or `null`) and the two readings as numbers. Returns `0` for `return` (the
+    /// common answer, no object built), otherwise the object `afterResponse` returns.
+    #[wasm_bindgen(js_name = afterResponseAt)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn after_response_at(
+        &self,
+        token_id: f64,
+        status: f64,
+        date: Option<String>,
+        sent_wall_ms: f64,
+        sent_mono_ms: f64,
+        received_wall_ms: f64,
+        received_mono_ms: f64,
+        attempt: f64,
+        replayable: bool,
+    ) -> Result<JsValue, JsValue> {
+        let token = TokenId(id_arg("tokenId", &JsValue::from_f64(token_id))?);
+        let status = edge::uint_as::<u16>("status", &JsValue::from_f64(status))?;
+        let sent = reading_parts("sent", sent_wall_ms, sent_mono_ms)?;
+        let received = reading_parts("received", received_wall_ms, received_mono_ms)?;
+        let attempt = Attempt {
+            number: edge::uint_as::<u32>("attempt", &JsValue::from_f64(attempt))?,
+            resend: if replayable {
+                Resend::Possible
+            } else {
+                Resend::Impossible
+            },
+        };
+        let headers: Vec<(String, String)> =
+            date.map(|d| ("date".to_owned(), d)).into_iter().collect();
+        let a =
+            self.with(|s| s.after_response(token, status, &headers, sent, received, attempt))?;
+        Ok(match a {
+            AfterResponse::Return => JsValue::from_f64(0.0),
+            other => after_response_js(&other),
+        })
+    }
+
     /// The bound on one token request, ms (`tokenTimeoutMs`, default 10 000).
     #[wasm_bindgen(getter = tokenTimeoutMs)]
     pub fn token_timeout_ms(&self) -> Result<f64, JsValue> {
@@ -808,14 +888,22 @@ impl Session {
 
     /// The next event (oldest first; at most 256 are kept), or `null`:
     /// `{ kind: "ticket_issued" | "token_received" | "refresh_failed" | "token_reused" |
-    /// "ticket_abandoned" | "rejected" | "clock_discontinuity", at, ... }`. Never contains a
-    /// token or secret.
+    /// "token_adopted" | "ticket_abandoned" | "rejected" | "clock_discontinuity" |
+    /// "resource_estimate_reset", at, ... }`; `null` when there is none. Python `poll_event()`.
+    /// Never contains a token or secret.
     #[wasm_bindgen(js_name = pollEvent)]
     pub fn poll_event(&self) -> Result<JsValue, JsValue> {
         Ok(self
             .with(|s| s.poll_event())?
             .as_ref()
             .map_or(JsValue::NULL, event_js))
+    }
+
+    /// Drains every pending event (`pollEvent` until `null`), oldest first, as an array.
+    /// Python `events()`.
+    pub fn events(&self) -> Result<js_sys::Array, JsValue> {
+        let evs = self.with(|s| std::iter::from_fn(|| s.poll_event()).collect::<Vec<_>>())?;
+        Ok(evs.iter().map(event_js).collect())
     }
 
     /// The current time on this session's clock, `{ wallMs, monoMs }` (read it before sending

@@ -461,10 +461,10 @@ def test_sntp_request_and_simulation() -> None:
     a, b = tokenclock.SntpRequest(T0), tokenclock.SntpRequest(T0)
     assert a.packet[0] == 0x23 and a.transmit == T0
     assert a.transmit_timestamp != b.transmit_timestamp  # OS entropy
-    out = tokenclock.simulate_cell(ttl=60, hours=0.05, seed=3)
+    out = tokenclock.run_cell(ttl=60, hours=0.05, seed=3)
     assert [o["strategy"] for o in out] == ["tokenclock", "tutorial", "stackit", "naive", "oracle"]
     assert out[0]["user_visible_failures"] == 0 and out[0]["requests"] > 0
     cells = tokenclock.gauntlet_cells(1, 3.0)
     assert len(cells) == 528 and set(cells[0]) >= {"ttl", "client_offset", "seed"}
     with pytest.raises(tokenclock.InvalidArgument):
-        tokenclock.simulate_cell(hours=10_000)
+        tokenclock.run_cell(hours=10_000)

@@ -1821,7 +1821,7 @@ def test_bad_numbers_are_value_errors_everywhere(bad: Any) -> None:
         lambda: tokenclock.SkewMonitor().record(bad),
         lambda: tokenclock.SkewMonitor().quantile(bad),
         lambda: tokenclock.rules_is_expired(bad, 0.0, 0.0),
-        lambda: tokenclock.simulate_cell(hours=bad),
+        lambda: tokenclock.run_cell(hours=bad),
     ]
     if isinstance(bad, int):
         calls += [

@@ -56,7 +56,7 @@ from tokenclock._native import (
     refresh_token_to_keep,
     rules_is_expired,
     s256_challenge,
-    simulate_cell,
+    run_cell,
     version,
 )
 from tokenclock.errors import (
@@ -161,7 +161,7 @@ __all__ = [
     "Verifier",
     "SkewMonitor",
     # simulation
-    "simulate_cell",
+    "run_cell",
     "gauntlet_cells",
     "version",
     # errors

@@ -81,7 +81,7 @@ __all__ = [
     "refresh_token_to_keep",
     "rules_is_expired",
     "s256_challenge",
-    "simulate_cell",
+    "run_cell",
     "version",
     # the command line as a machine (private: the executor's)
     "_CliAction",
@@ -286,7 +286,7 @@ def authorization_url(
 ) -> str: ...
 def parse_redirect(redirect: str, expected_state: State) -> str: ...
 def s256_challenge(verifier: str) -> str: ...
-def simulate_cell(
+def run_cell(
     *,
     client_offset: float = 0.0,
     rs_offset: float = 0.0,
@@ -679,6 +679,7 @@ class Session:
     def current_token(self) -> tuple[int, Lifetime] | None: ...
     @property
     def refresh_in_flight(self) -> bool: ...
+    def poll_event(self) -> dict[str, Any] | None: ...
     def events(self) -> list[dict[str, Any]]: ...
 
 # ----- resource server ------------------------------------------------------------------------
