@@ -159,7 +159,7 @@ fn outcome_arg(param: &str, v: &JsValue) -> Result<Outcome, JsValue> {
             &field(v, "maxAddedLatencyMs")?,
         )?
         .unwrap_or(0),
-        timeline: Vec::new(),
+        ..Outcome::default()
     })
 }
 

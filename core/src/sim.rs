@@ -18,20 +18,24 @@
 //!   the resource server. It gives the minimum number of token requests a cell needs.
 //!
 //! Reports: [`render_summary`] and [`render_breakdown`] (text), [`render_gauntlet_html`] (the
-//! gauntlet as heatmaps in one self-contained HTML file, `make demo`'s `gauntlet.html`).
+//! gauntlet as heatmaps in one self-contained HTML file, `make demo`'s `gauntlet.html`),
+//! [`render_cell_html`] (one cell's timeline as a chart, `tokenclock simulate --html FILE`).
 
 use crate::httpdate::format_http_date;
 use crate::oauth::{ClientAuth, Grant, Secret};
 use crate::rng::SplitMix64;
 use crate::rules;
-use crate::session::{Authorization, Session, SessionConfig, SessionEvent, Verdict};
+use crate::session::{Authorization, Session, SessionConfig, Verdict};
 use crate::time::{MonoMillis, Reading, UnixMillis};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use core::fmt::Write as _;
 
 mod html;
-pub use html::{render_gauntlet_html, GauntletRun};
+mod trace;
+pub use html::{render_cell_html, render_gauntlet_html, GauntletRun};
+use trace::{session_event, Recorder};
+pub use trace::{EventKind, RequestRecord, RequestResult, TimelineEvent};
 
 /// One cell of the gauntlet.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -159,6 +163,18 @@ pub struct Outcome {
     pub max_added_latency_ms: i64,
     /// Timeline lines (only when asked for; `tokenclock` only).
     pub timeline: Vec<String>,
+    /// Every user request, in order (only when a timeline is asked for).
+    pub request_log: Vec<RequestRecord>,
+    /// What happened besides requests, in order (only when a timeline is asked for):
+    /// tokenclock's session events (the same as `timeline`), the token requests and 401s of
+    /// the others.
+    pub events: Vec<TimelineEvent>,
+}
+
+/// When the client's wall clock steps (true ms from the start), if the cell has a step: half-way
+/// through the first token's life.
+pub fn step_at_ms(cell: &Cell) -> Option<i64> {
+    (cell.step_s != 0).then_some(cell.ttl_s * 1000 / 2)
 }
 
 /// True-time instants are milliseconds from the simulation's start; this is the Unix time
@@ -311,9 +327,30 @@ struct Tally {
     requests: u64,
     failures: u64,
     added: Vec<i64>,
+    rec: Recorder,
 }
 
 impl Tally {
+    fn new(record: bool) -> Tally {
+        Tally {
+            requests: 0,
+            failures: 0,
+            added: Vec::new(),
+            rec: Recorder::new(record),
+        }
+    }
+
+    /// One user request that started at `start` and ended at `end` after a bare API round
+    /// trip of `bare` ms.
+    fn request(&mut self, start: i64, end: i64, bare: i64, retried: bool, failed: bool) {
+        if failed {
+            self.failures += 1;
+        }
+        let added = (end - start - bare).max(0);
+        self.added.push(added);
+        self.rec.request(start, added, retried, failed);
+    }
+
     fn finish(mut self, strategy: &'static str, world: &World) -> Outcome {
         self.added.sort_unstable();
         let p99 = if self.added.is_empty() {
@@ -332,6 +369,8 @@ impl Tally {
             p99_added_latency_ms: p99,
             max_added_latency_ms: self.added.last().copied().unwrap_or(0),
             timeline: Vec::new(),
+            request_log: self.rec.requests,
+            events: self.rec.events,
         }
     }
 }
@@ -377,13 +416,10 @@ fn run_tokenclock(cell: Cell, timeline: bool) -> Outcome {
             }
         }
     };
-    let mut tally = Tally {
-        requests: 0,
-        failures: 0,
-        added: Vec::new(),
-    };
+    let mut tally = Tally::new(timeline);
     let mut tokens: std::collections::BTreeMap<u64, SimToken> = std::collections::BTreeMap::new();
     let mut lines = Vec::new();
+    let origin = world.client(0);
     for (n, start) in request_times(&cell) {
         tally.requests += 1;
         let mut t = start;
@@ -470,115 +506,18 @@ fn run_tokenclock(cell: Cell, timeline: bool) -> Outcome {
                 }
             }
         };
-        if failed {
-            tally.failures += 1;
-        }
-        tally.added.push((t - start - bare).max(0));
+        tally.request(start, t, bare, attempts > 0, failed);
         if timeline {
             while let Some(e) = session.poll_event() {
-                lines.push(render_event(&e, world.client(0)));
+                let event = session_event(&e, origin);
+                lines.push(event.line());
+                tally.rec.events.push(event);
             }
         }
     }
     let mut out = tally.finish("tokenclock", &world);
     out.timeline = lines;
     out
-}
-
-fn render_event(e: &SessionEvent, origin: Reading) -> String {
-    let at = |r: &Reading| r.mono.since(origin.mono) as f64 / 1000.0;
-    let mut s = String::new();
-    let _ = match e {
-        SessionEvent::TicketIssued {
-            at: r,
-            ticket,
-            reason,
-        } => {
-            write!(
-                s,
-                "{:>10.3}s  refresh #{} ({})",
-                at(r),
-                ticket.0,
-                reason.as_str()
-            )
-        }
-        SessionEvent::TokenReceived {
-            at: r,
-            token,
-            lifetime_ms,
-            usable_ms,
-        } => write!(
-            s,
-            "{:>10.3}s  token #{} received: lifetime {:.1}s, usable {:.1}s",
-            at(r),
-            token.0,
-            *lifetime_ms as f64 / 1000.0,
-            *usable_ms as f64 / 1000.0
-        ),
-        SessionEvent::RefreshFailed {
-            at: r,
-            code,
-            backoff_ms,
-        } => {
-            write!(
-                s,
-                "{:>10.3}s  refresh failed: {} (backoff {:.1}s)",
-                at(r),
-                code,
-                *backoff_ms as f64 / 1000.0
-            )
-        }
-        SessionEvent::TokenAdopted { at: r, token } => {
-            write!(
-                s,
-                "{:>10.3}s  token #{} adopted from a shared record",
-                at(r),
-                token.0
-            )
-        }
-        SessionEvent::ResourceEstimateReset { at: r, token } => {
-            write!(
-                s,
-                "{:>10.3}s  token #{} used though the resource server's estimate refused it: estimate dropped",
-                at(r),
-                token.0
-            )
-        }
-        SessionEvent::TokenReused { at: r, token } => {
-            write!(
-                s,
-                "{:>10.3}s  issuer returned token #{} again (cached): refreshing late from now on",
-                at(r),
-                token.0
-            )
-        }
-        SessionEvent::TicketAbandoned { at: r, ticket } => {
-            write!(s, "{:>10.3}s  refresh #{} abandoned", at(r), ticket.0)
-        }
-        SessionEvent::Rejected {
-            at: r,
-            token,
-            verdict,
-        } => {
-            write!(
-                s,
-                "{:>10.3}s  401 on token #{} -> {}",
-                at(r),
-                token.0,
-                verdict
-            )
-        }
-        SessionEvent::ClockDiscontinuity {
-            at: r,
-            wall_excess_ms,
-        } => write!(
-            s,
-            "{:>10.3}s  local clock discontinuity: wall moved {:+.1}s more than monotonic",
-            at(r),
-            *wall_excess_ms as f64 / 1000.0
-        ),
-    };
-    s
 }
 
 /// The hand-written strategies share one loop: `valid(now, token)` says whether to use the
@@ -608,13 +547,9 @@ fn legacy_valid(name: &str, now_local: i64, h: &Held) -> bool {
     }
 }
 
-fn run_legacy(cell: Cell, s: &Legacy) -> Outcome {
+fn run_legacy(cell: Cell, s: &Legacy, record: bool) -> Outcome {
     let mut world = World::new(cell);
-    let mut tally = Tally {
-        requests: 0,
-        failures: 0,
-        added: Vec::new(),
-    };
+    let mut tally = Tally::new(record);
     let mut held: Option<Held> = None;
     for (n, start) in request_times(&cell) {
         tally.requests += 1;
@@ -639,12 +574,19 @@ fn run_legacy(cell: Cell, s: &Legacy) -> Outcome {
             Some(h) if legacy_valid(s.name, now, &h) => h,
             Some(h) if s.background => {
                 // Use the stale token for this request; the refresh lands after it.
+                tally.rec.event(t, EventKind::Refresh, || {
+                    "token request (in the background: the stale token is used meanwhile)"
+                        .to_owned()
+                });
                 let fresh = fetch(&mut world, &mut t, leg, false);
                 leg += 1;
                 held = Some(fresh);
                 h
             }
             _ => {
+                tally
+                    .rec
+                    .event(t, EventKind::Refresh, || "token request".to_owned());
                 let h = fetch(&mut world, &mut t, leg, true);
                 leg += 1;
                 h
@@ -666,18 +608,24 @@ fn run_legacy(cell: Cell, s: &Legacy) -> Outcome {
                 break false;
             }
             if !s.retry_on_401 || tries > 0 {
+                tally
+                    .rec
+                    .event(t, EventKind::Rejected, || "401 -> failed".to_owned());
                 break true;
             }
+            tally.rec.event(t, EventKind::Rejected, || {
+                "401 -> refresh and retry".to_owned()
+            });
             tries += 1;
+            tally
+                .rec
+                .event(t, EventKind::Refresh, || "token request (retry)".to_owned());
             let h = fetch(&mut world, &mut t, 300 + leg, true);
             tok = h.tok.clone();
             held = Some(h);
             leg += 1;
         };
-        if failed {
-            tally.failures += 1;
-        }
-        tally.added.push((t - start - bare).max(0));
+        tally.request(start, t, bare, tries > 0, failed);
     }
     tally.finish(s.name, &world)
 }
@@ -685,13 +633,9 @@ fn run_legacy(cell: Cell, s: &Legacy) -> Outcome {
 /// The oracle: knows every true clock; refreshes when the token has less than 200 ms of
 /// validity left. Its token count is the minimum a *correct* client needs: one that never
 /// relies on the resource server's leeway and never uses a token past its `expires_in`.
-fn run_oracle(cell: Cell) -> Outcome {
+fn run_oracle(cell: Cell, record: bool) -> Outcome {
     let mut world = World::new(cell);
-    let mut tally = Tally {
-        requests: 0,
-        failures: 0,
-        added: Vec::new(),
-    };
+    let mut tally = Tally::new(record);
     let mut held: Option<SimToken> = None;
     for (n, start) in request_times(&cell) {
         tally.requests += 1;
@@ -707,6 +651,9 @@ fn run_oracle(cell: Cell) -> Outcome {
         let tok = match held.take() {
             Some(tk) if usable(&tk) => tk,
             _ => {
+                tally
+                    .rec
+                    .event(t, EventKind::Refresh, || "token request".to_owned());
                 let d1 = world.latency(n, 100);
                 let d2 = world.latency(n, 200);
                 let tk = world.token_request(t + d1);
@@ -719,9 +666,11 @@ fn run_oracle(cell: Cell) -> Outcome {
         let status = world.api_request(t + d1, &tok);
         t += d1 + d2;
         if status == 401 {
-            tally.failures += 1;
+            tally
+                .rec
+                .event(t, EventKind::Rejected, || "401 -> failed".to_owned());
         }
-        tally.added.push((t - start - d1 - d2).max(0));
+        tally.request(start, t, d1 + d2, false, status == 401);
         held = Some(tok);
     }
     tally.finish("oracle", &world)
@@ -738,6 +687,7 @@ pub fn run_cell(cell: Cell, timeline: bool) -> Vec<Outcome> {
                 retry_on_401: true,
                 background: false,
             },
+            timeline,
         ),
         run_legacy(
             cell,
@@ -746,6 +696,7 @@ pub fn run_cell(cell: Cell, timeline: bool) -> Vec<Outcome> {
                 retry_on_401: false,
                 background: true,
             },
+            timeline,
         ),
         run_legacy(
             cell,
@@ -754,8 +705,9 @@ pub fn run_cell(cell: Cell, timeline: bool) -> Vec<Outcome> {
                 retry_on_401: true,
                 background: false,
             },
+            timeline,
         ),
-        run_oracle(cell),
+        run_oracle(cell, timeline),
     ]
 }
 

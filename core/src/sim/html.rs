@@ -19,6 +19,9 @@ use super::{breakdown_failures, summarize, Row, BREAKDOWN, STRATEGIES};
 use core::fmt::Write as _;
 use std::collections::{BTreeMap, BTreeSet};
 
+mod cell;
+pub use cell::render_cell_html;
+
 /// What a gauntlet ran, for the report's header (the rows do not carry it).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GauntletRun {
