@@ -1,7 +1,8 @@
 //! The command line as a sans-I/O machine (core `cli::CliRun`, docs/cli.md): `_CliRun` and
 //! the `_CliAction`s it asks for, what `tokenclock.cli` (the executor) needs and nothing
 //! more. Core parses the arguments, renders every report and message and picks the exit code;
-//! the executor reads files and stdin, performs the HTTP and SNTP exchanges and writes.
+//! the executor reads files and stdin, performs the HTTP and SNTP exchanges and writes (to
+//! standard output and error, and the file of `simulate --html`).
 //!
 //! In the binding's conventions: times are float seconds (core's `*_ms` integers become
 //! seconds), readings are `Reading`s, names are snake_case. Both classes are private
@@ -20,7 +21,8 @@ use crate::time::Reading;
 /// What the `tokenclock` executor must do next (core `CliAction`): `kind` is `"read"` (`path`,
 /// `None` for standard input; `max_bytes`), `"http"` (`id`, `url`, `method`, `headers`,
 /// `timeout`), `"sntp"` (`id`, `host`, `port`, `timeout`), `"wait"` (`wait`: seconds, or
-/// `None` until an exchange completes), `"write"` (`stream`, `text`) or `"exit"` (`code`).
+/// `None` until an exchange completes), `"write_file"` (`path`, `data`: create or replace the
+/// file, never into a directory), `"write"` (`stream`, `text`) or `"exit"` (`code`).
 #[pyclass(frozen, module = "tokenclock._native", name = "_CliAction")]
 pub struct CliAction {
     #[pyo3(get)]
@@ -49,6 +51,7 @@ pub struct CliAction {
     stream: Option<&'static str>,
     #[pyo3(get)]
     text: Option<String>,
+    data: Option<Vec<u8>>,
     #[pyo3(get)]
     code: Option<i32>,
 }
@@ -69,6 +72,7 @@ impl CliAction {
             wait: None,
             stream: None,
             text: None,
+            data: None,
             code: None,
         }
     }
@@ -115,6 +119,11 @@ impl CliAction {
                 wait: wait_ms.map(secs),
                 ..CliAction::empty("wait")
             },
+            A::WriteFile { path, bytes } => CliAction {
+                path: Some(path),
+                data: Some(bytes),
+                ..CliAction::empty("write_file")
+            },
             A::Write { stream, text } => CliAction {
                 stream: Some(match stream {
                     core_cli::Stream::Stdout => "stdout",
@@ -137,6 +146,12 @@ impl CliAction {
 
 #[pymethods]
 impl CliAction {
+    /// The bytes of a `write_file`.
+    #[getter]
+    fn data<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.data.as_deref().map(|d| PyBytes::new(py, d))
+    }
+
     fn __repr__(&self) -> String {
         format!("_CliAction(kind='{}')", self.kind)
     }
@@ -198,6 +213,19 @@ impl CliRun {
         let problem =
             core_cli::InputProblem::from_code(problem).unwrap_or(core_cli::InputProblem::Io);
         guard(|| Ok(self.with(|r| r.on_read_error(problem))?))
+    }
+
+    /// A `write_file` succeeded.
+    fn on_written(&self) -> PyResult<()> {
+        guard(|| Ok(self.with(|r| r.on_written())?))
+    }
+
+    /// A `write_file` failed: `not_found` (a missing directory), `permission_denied`,
+    /// `is_a_directory` or `io_error` (anything else is `io_error`).
+    fn on_write_error(&self, problem: &str) -> PyResult<()> {
+        let problem =
+            core_cli::InputProblem::from_code(problem).unwrap_or(core_cli::InputProblem::Io);
+        guard(|| Ok(self.with(|r| r.on_write_error(problem))?))
     }
 
     /// An `http` exchange's response.

@@ -2,7 +2,7 @@
 //! `CliRun` and the plain-object actions it asks for, what `npm/cli/` (the executor of
 //! `npx tokenclock`) needs and nothing more. Core parses the arguments, renders every report
 //! and message and picks the exit code; the executor reads files and stdin, performs the HTTP
-//! and SNTP exchanges and writes. Not part of the package's public API (`npm/cli/core.js`
+//! and SNTP exchanges and writes (to stdout and stderr, and the file of `simulate --html`). Not part of the package's public API (`npm/cli/core.js`
 //! imports it from the glue; `api-full.js` does not export it).
 //!
 //! Times are `number`s of milliseconds; readings are `{ wallMs, monoMs }` (see `edge`).
@@ -17,7 +17,8 @@ use crate::edge::{self, Out};
 use crate::errors::type_error;
 
 /// One `tokenclock` run: `new CliRun(argv, env, stdoutIsTerminal)`, then loop `poll(now)`
-/// (a reading) and answer each action (`read`, `http`, `sntp`, `wait`, `write`, `exit`).
+/// (a reading) and answer each action (`read`, `http`, `sntp`, `wait`, `writeFile`, `write`,
+/// `exit`).
 #[wasm_bindgen]
 pub struct CliRun {
     inner: RefCell<cli::CliRun>,
@@ -79,6 +80,11 @@ fn cli_action_js(a: cli::CliAction) -> JsValue {
         A::Wait { wait_ms } => Out::new()
             .str("action", "wait")
             .opt_num("waitMs", wait_ms)
+            .build(),
+        A::WriteFile { path, bytes } => Out::new()
+            .str("action", "writeFile")
+            .str("path", &path)
+            .set("data", Uint8Array::from(bytes.as_slice()))
             .build(),
         A::Write { stream, text } => Out::new()
             .str("action", "write")
@@ -145,6 +151,21 @@ impl CliRun {
         let problem = edge::string("problem", &problem)?;
         let problem = InputProblem::from_code(&problem).unwrap_or(InputProblem::Io);
         self.with(|r| r.on_read_error(problem))
+    }
+
+    /// A `writeFile` succeeded.
+    #[wasm_bindgen(js_name = onWritten)]
+    pub fn on_written(&self) -> Result<(), JsValue> {
+        self.with(|r| r.on_written())
+    }
+
+    /// A `writeFile` failed: `not_found` (a missing directory), `permission_denied`,
+    /// `is_a_directory`, `io_error` (anything else is `io_error`).
+    #[wasm_bindgen(js_name = onWriteError)]
+    pub fn on_write_error(&self, problem: JsValue) -> Result<(), JsValue> {
+        let problem = edge::string("problem", &problem)?;
+        let problem = InputProblem::from_code(&problem).unwrap_or(InputProblem::Io);
+        self.with(|r| r.on_write_error(problem))
     }
 
     /// An `http` exchange's response: status, `Date` and `Age` (null when absent), readings.

@@ -1,6 +1,6 @@
 // The executor's files, standard input, clocks and output, in Node's idioms. Nothing here
 // decides anything: what to read, how much, and what to print come from the core's CliRun.
-import { open } from "node:fs/promises";
+import { open, writeFile } from "node:fs/promises";
 
 /** Both clocks now: `{ wallMs, monoMs }` (whole ms). */
 export function reading() {
@@ -61,6 +61,14 @@ export class Inputs {
     for (const handle of this.files.values()) await handle.close().catch(() => {});
     this.files.clear();
   }
+}
+
+/**
+ * Creates or replaces the file `path` with `data` (bytes): `simulate --html`. A directory at
+ * `path` is EISDIR, a missing one on the way ENOENT (no directory is created).
+ */
+export function writeBytes(path, data) {
+  return writeFile(path, data);
 }
 
 /** Writes `text` to a stream and waits until it is handed to the OS (errors ignored: EPIPE). */

@@ -1,9 +1,10 @@
 // `npx tokenclock`: the executor of the core's CliRun (tokenclock::cli, docs/cli.md). The core
 // parses the arguments, decides what to read and which requests to send when, renders every
 // report and message, and says what to print and the exit code; this loop performs each
-// action in Node's idioms (io.js: files, stdin, clocks; probe.js: HTTP and SNTP) and answers.
+// action in Node's idioms (io.js: files read and written, stdin, clocks; probe.js: HTTP and
+// SNTP) and answers.
 import * as core from "./core.js";
-import { Inputs, inputProblem, reading } from "./io.js";
+import { Inputs, inputProblem, reading, writeBytes } from "./io.js";
 import { httpExchange, sntpExchange } from "./probe.js";
 
 /** Performs the run's actions until it exits. Resolves to `{ text, stream, exitCode }`. */
@@ -36,6 +37,16 @@ async function execute(run, inputs) {
           break;
         }
         run.onRead(data);
+        break;
+      }
+      case "writeFile": {
+        try {
+          await writeBytes(action.path, action.data);
+        } catch (error) {
+          run.onWriteError(inputProblem(error));
+          break;
+        }
+        run.onWritten();
         break;
       }
       case "http":

@@ -5,7 +5,8 @@ The contract is ``docs/cli.md``. The whole run is the core's sans-I/O machine
 decides what to read, which requests to send and when, renders every report and message, and
 says what to print and the exit code. This module is its executor, in Python's idioms:
 
-* reads files and standard input, and maps OS errors to the core's input problems;
+* reads files and standard input, writes the file of ``simulate --html`` (created or
+  replaced, never into a directory), and maps OS errors to the core's input problems;
 * sends the HTTP requests (``http.client``, one kept-alive connection per origin) and the SNTP
   packets (a connected UDP socket), each on a worker thread, so origins are measured
   concurrently, and maps failures to the core's transport codes;
@@ -106,6 +107,18 @@ class _Inputs:
         for f in self.files.values():
             f.close()
         self.files.clear()
+
+
+def _write_file(run: _CliRun, path: str, data: bytes, raw_args: Dict[str, str]) -> None:
+    """Creates or replaces the file ``path`` with ``data`` (``open(..., "wb")``: a directory
+    at ``path`` is ``is_a_directory``, a missing one on the way ``not_found``)."""
+    try:
+        with open(raw_args.get(path, path), "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        run.on_write_error(_problem(exc))
+        return
+    run.on_written()
 
 
 # ----- exchanges ------------------------------------------------------------------------------
@@ -301,6 +314,8 @@ def _execute(run: _CliRun, inputs: _Inputs, _color: Any = None) -> int:
                 return int(a.code or 0)
             elif kind == "read":
                 inputs.read(run, a.path, int(a.max_bytes or 0))
+            elif kind == "write_file":
+                _write_file(run, a.path or "", a.data or b"", inputs.raw_args)
             elif kind == "http":
                 http = https.setdefault(int(a.id or 0), _Http())
                 start(partial(http.exchange, run, a))

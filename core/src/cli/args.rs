@@ -27,7 +27,7 @@ pub enum Command {
     Skew,
     /// `ages [FILE|-]`.
     Ages,
-    /// `simulate`.
+    /// `simulate [--html FILE]`.
     Simulate,
 }
 
@@ -95,6 +95,7 @@ impl Command {
                     "--step",
                     "--hours",
                     "--seed",
+                    "--html",
                 ],
                 repeat: &[],
                 flags: &["--timeline"],

@@ -35,13 +35,15 @@
 //!
 //! * `args` — the argument grammar, once: `argv` → [`ParsedArgs`] or a usage message;
 //! * `run` — [`CliRun`], the whole run as a sans-I/O machine: `argv, env` → [`CliAction`]s
-//!   (read, HTTP, SNTP, wait, write, exit) that a front-end performs and answers;
+//!   (read, HTTP, SNTP, wait, write a file, write, exit) that a front-end performs and
+//!   answers;
 //! * `values` — the value parsers ([`parse_seconds_arg`], [`parse_count_arg`],
 //!   [`parse_host_port`]) and their [`ReportError`];
 //! * `text`, `json` — the text helpers every report shares and the one JSON serialisation;
 //! * `usage` — usage, argument and input errors, and the help texts;
 //! * one module per command: `inspect`, `skew` (and `probe`, the [`SkewProbe`] machine),
-//!   `ages` (and `timestamp`, log timestamps), `simulate`.
+//!   `ages` (and `timestamp`, log timestamps), `simulate` (and with `--html FILE` the cell's
+//!   chart, `sim::render_cell_html`).
 
 use core::fmt;
 

@@ -7,6 +7,8 @@
 //! 1. `poll(now)` with both clocks read now → a [`CliAction`];
 //! 2. performs it, and feeds the result back: [`on_read`](CliRun::on_read) /
 //!    [`on_read_error`](CliRun::on_read_error) after `Read`;
+//!    [`on_written`](CliRun::on_written) / [`on_write_error`](CliRun::on_write_error) after
+//!    `WriteFile`;
 //!    [`on_http_response`](CliRun::on_http_response) or
 //!    [`on_transport_error`](CliRun::on_transport_error) after `Http` (whenever it
 //!    completes: exchanges run concurrently), [`sntp_packet`](CliRun::sntp_packet) just
@@ -14,7 +16,7 @@
 //! 3. until `Exit`.
 //!
 //! Every decision is made here: which command, every usage message, which files to read and
-//! how much, which requests to send and when (one [`SkewProbe`] per origin, `GET` after a
+//! how much, which file to write and its bytes, which requests to send and when (one [`SkewProbe`] per origin, `GET` after a
 //! `HEAD` refused with 405/501), what to print on which stream, and the exit code. The host
 //! decides only what is about its machine: how to open a file, map an OS error to an
 //! [`InputProblem`] and a network error to a transport code ([`transport_error_message`]),
@@ -149,6 +151,17 @@ pub enum CliAction {
         /// How long at most.
         wait_ms: Option<i64>,
     },
+    /// Write `bytes` to the file `path` (as given on the command line): create it, or replace
+    /// what it holds (as `-o` does elsewhere); never create a directory, and a directory at
+    /// `path` is an error, not a place to write into. Then [`CliRun::on_written`], or
+    /// [`CliRun::on_write_error`] with the OS error mapped to an [`InputProblem`] as for reads
+    /// (`not_found` for a missing directory).
+    WriteFile {
+        /// The file.
+        path: String,
+        /// Its new contents.
+        bytes: Vec<u8>,
+    },
     /// Write `text` to `stream` (UTF-8). A reader that went away is not an error.
     Write {
         /// Standard output or standard error.
@@ -279,6 +292,13 @@ enum Phase {
     Ages {
         collector: Box<AgesCollector>,
         prometheus: bool,
+    },
+    /// `simulate --html`: the chart to write (taken when asked for), then the report.
+    #[cfg_attr(not(feature = "sim"), allow(dead_code))]
+    WriteFile {
+        path: String,
+        bytes: Option<Vec<u8>>,
+        report: Box<Rendered>,
     },
     Finished {
         code: i32,
@@ -438,6 +458,14 @@ impl CliRun {
             Phase::Ages { .. } => Some(CliAction::Read {
                 input: self.ages_input(),
                 max_bytes: READ_CHUNK,
+            }),
+            // Asked once; until it is answered there is nothing else to do.
+            Phase::WriteFile { path, bytes, .. } => Some(match bytes.take() {
+                Some(bytes) => CliAction::WriteFile {
+                    path: path.clone(),
+                    bytes,
+                },
+                None => CliAction::Wait { wait_ms: None },
             }),
             Phase::Inspect { token, key } => {
                 let (token, key) = (core::mem::take(token), core::mem::take(key));
@@ -756,13 +784,29 @@ impl CliRun {
                 value: Some(v),
             } = item
             {
-                if let Err(e) = parse_cell_arg(&mut cell, name, v) {
+                let checked = match *name {
+                    "--html" => check_html_path(v),
+                    _ => parse_cell_arg(&mut cell, name, v),
+                };
+                if let Err(e) = checked {
                     return self.argument(&e);
                 }
             }
         }
-        let rendered = simulate(&cell, self.args.flag("--timeline"), self.color);
-        self.finish(rendered);
+        let timeline = self.args.flag("--timeline");
+        let Some(path) = self.args.option("--html").map(str::to_owned) else {
+            return self.finish(simulate(&cell, timeline, self.color));
+        };
+        match simulate_with_html(&cell, timeline, self.color, &path) {
+            (report, Some(html)) => {
+                self.phase = Phase::WriteFile {
+                    path,
+                    bytes: Some(html.into_bytes()),
+                    report: Box::new(report),
+                };
+            }
+            (report, None) => self.finish(report),
+        }
     }
 
     #[cfg(not(feature = "sim"))]
@@ -807,6 +851,25 @@ impl CliRun {
                 self.finish(rendered);
             }
             _ => {}
+        }
+    }
+
+    /// A `WriteFile` succeeded: the report follows.
+    pub fn on_written(&mut self) {
+        if !matches!(self.phase, Phase::WriteFile { .. }) {
+            return;
+        }
+        if let Phase::WriteFile { report, .. } = core::mem::replace(&mut self.phase, Phase::Start) {
+            self.finish(*report);
+        }
+    }
+
+    /// A `WriteFile` failed: the OS error as an [`InputProblem`] (`not_found`: a directory
+    /// on the path is missing). The run ends with `cannot write PATH: …`, exit 2.
+    pub fn on_write_error(&mut self, problem: InputProblem) {
+        if let Phase::WriteFile { path, .. } = &self.phase {
+            let rendered = output_error(self.command(), &path.clone(), problem);
+            self.finish(rendered);
         }
     }
 
@@ -1061,5 +1124,102 @@ mod tests {
             "RuntimeError"
         );
         assert_eq!(describe_failure(None, "a b"), "error");
+    }
+
+    #[cfg(feature = "sim")]
+    #[test]
+    fn simulate_html_writes_the_chart_then_the_report() {
+        let argv = ["simulate", "--hours", "0.01", "--html", "out/cell.html"];
+        let mut r = run(&argv);
+        let CliAction::WriteFile { path, bytes } = r.poll(reading(0)) else {
+            panic!("expected a file write first");
+        };
+        assert_eq!(path, "out/cell.html");
+        assert!(bytes.starts_with(b"<!DOCTYPE html>"));
+        // Nothing else until the write is answered; answers out of turn are ignored.
+        assert_eq!(r.poll(reading(1)), CliAction::Wait { wait_ms: None });
+        r.on_read(b"x");
+        r.on_written();
+        let (s, t, c) = written(&mut r);
+        assert_eq!((s, c), (Stream::Stdout, 0));
+        assert!(
+            t.ends_with("chart written to out/cell.html\nresult  ok\n"),
+            "{t}"
+        );
+        r.on_written();
+        r.on_write_error(InputProblem::Io);
+        assert_eq!(r.poll(reading(2)), CliAction::Exit { code: 0 });
+
+        // Without --html the report has no such line and nothing is written.
+        let (_, plain, _) = written(&mut run(&argv[..3]));
+        assert_eq!(t.replace("chart written to out/cell.html\n", ""), plain);
+
+        let mut r = run(&[argv.as_slice(), &["--json"]].concat());
+        let CliAction::WriteFile { .. } = r.poll(reading(0)) else {
+            panic!("expected a file write");
+        };
+        r.on_written();
+        let (_, t, _) = written(&mut r);
+        assert!(t.contains("\"html_file\": \"out/cell.html\""), "{t}");
+    }
+
+    #[cfg(feature = "sim")]
+    #[test]
+    fn simulate_html_errors() {
+        let mut r = run(&["simulate", "--hours", "0.01", "--html", "nowhere/x.html"]);
+        let CliAction::WriteFile { .. } = r.poll(reading(0)) else {
+            panic!("expected a file write");
+        };
+        r.on_write_error(InputProblem::NotFound);
+        let (s, t, c) = written(&mut r);
+        assert_eq!((s, c), (Stream::Stderr, 2));
+        assert_eq!(
+            t,
+            "tokenclock simulate: error: cannot write nowhere/x.html: no such directory\n"
+        );
+        for (problem, phrase) in [
+            (InputProblem::IsADirectory, "is a directory"),
+            (InputProblem::PermissionDenied, "permission denied"),
+            (InputProblem::Io, "write error"),
+        ] {
+            let mut r = run(&["simulate", "--hours", "0.01", "--html", "d", "--json"]);
+            let CliAction::WriteFile { .. } = r.poll(reading(0)) else {
+                panic!("expected a file write");
+            };
+            r.on_write_error(problem);
+            let (s, t, c) = written(&mut r);
+            assert_eq!((s, c), (Stream::Stdout, 2));
+            assert!(
+                t.contains(&format!("\"code\": \"{}\"", problem.code())),
+                "{t}"
+            );
+            assert!(t.contains(&format!("cannot write d: {phrase}")), "{t}");
+        }
+        // A bad value or cell is reported before anything is written.
+        for (argv, want) in [
+            (
+                &["simulate", "--html", "-"][..],
+                "tokenclock simulate: error: --html: expected a file path (not -)\n",
+            ),
+            (
+                &["simulate", "--html="],
+                "tokenclock simulate: error: --html: expected a file path (not -)\n",
+            ),
+            (
+                &["simulate", "--html", "x.html", "--ttl", "1"],
+                "tokenclock simulate: error: --ttl: expected seconds from 5 to 86400\n",
+            ),
+            (
+                &["simulate", "--html", "a", "--html", "b"],
+                "tokenclock simulate: error: option --html given more than once\n",
+            ),
+            (
+                &["simulate", "--html"],
+                "tokenclock simulate: error: option --html needs a value\n",
+            ),
+        ] {
+            let (s, t, c) = written(&mut run(argv));
+            assert_eq!((s, t.as_str(), c), (Stream::Stderr, want, 2), "{argv:?}");
+        }
     }
 }

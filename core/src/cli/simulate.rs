@@ -1,4 +1,5 @@
-//! `tokenclock simulate`: one gauntlet cell, every strategy side by side.
+//! `tokenclock simulate`: one gauntlet cell, every strategy side by side (and with
+//! `--html FILE`, its timeline as a chart: `sim::render_cell_html`).
 
 #[cfg(feature = "sim")]
 use super::*;
@@ -82,18 +83,54 @@ pub(super) fn check_cell(cell: &crate::sim::Cell) -> Result<(), ReportError> {
     Ok(())
 }
 
+/// Checks `simulate --html`'s value: a file path (not empty, not `-`: standard output is the
+/// report's).
+#[cfg(feature = "sim")]
+pub fn check_html_path(path: &str) -> Result<(), ReportError> {
+    if path.is_empty() || path == "-" {
+        return Err(invalid("--html", "a file path (not -)"));
+    }
+    Ok(())
+}
+
 /// `simulate`: runs one gauntlet cell ([`crate::sim::run_cell`]) and shows every strategy
 /// side by side with the columns of `make demo` ([`crate::sim::render_summary`]), the
 /// oracle's minimum number of token requests, and with `timeline` tokenclock's event log.
 /// Exit 0, or 2 when a cell parameter is out of range.
 #[cfg(feature = "sim")]
 pub fn simulate(cell: &crate::sim::Cell, timeline: bool, color: bool) -> Rendered {
-    use crate::sim::{render_summary, rows, run_cell};
+    simulate_report(cell, timeline, color, None).0
+}
+
+/// `simulate --html FILE`: the report of [`simulate`], which then also says where the chart
+/// went (a line before the result; `html_file` in JSON), and the chart to write to `path`
+/// ([`crate::sim::render_cell_html`]): `None` when a cell parameter is out of range (the
+/// report is then the error).
+#[cfg(feature = "sim")]
+pub fn simulate_with_html(
+    cell: &crate::sim::Cell,
+    timeline: bool,
+    color: bool,
+    path: &str,
+) -> (Rendered, Option<String>) {
+    simulate_report(cell, timeline, color, Some(path))
+}
+
+#[cfg(feature = "sim")]
+fn simulate_report(
+    cell: &crate::sim::Cell,
+    timeline: bool,
+    color: bool,
+    html_path: Option<&str>,
+) -> (Rendered, Option<String>) {
+    use crate::sim::{render_cell_html, render_summary, rows, run_cell};
     if let Err(e) = check_cell(cell) {
-        return argument_error(Some("simulate"), &e);
+        return (argument_error(Some("simulate"), &e), None);
     }
     let p = Paint(color);
-    let outcomes = run_cell(*cell, timeline);
+    // The chart needs every strategy's requests and events: the timeline's recording.
+    let outcomes = run_cell(*cell, timeline || html_path.is_some());
+    let html = html_path.map(|_| render_cell_html(cell, &outcomes));
     let table_rows = rows(cell, &outcomes);
     let min = outcomes
         .iter()
@@ -142,9 +179,12 @@ pub fn simulate(cell: &crate::sim::Cell, timeline: bool, color: bool) -> Rendere
             t.push_str("(no events)\n");
         }
     }
+    if let Some(path) = html_path {
+        let _ = writeln!(t, "chart written to {}", sanitize(path));
+    }
     t.push_str(&result_line(p, &[]));
 
-    let json = json!({
+    let mut json = json!({
         "command": "simulate",
         "schema_version": SCHEMA_VERSION,
         "cell": {
@@ -176,10 +216,14 @@ pub fn simulate(cell: &crate::sim::Cell, timeline: bool, color: bool) -> Rendere
         "findings": [],
         "exit_code": EXIT_OK,
     });
-    Rendered {
+    if let (Some(path), Some(object)) = (html_path, json.as_object_mut()) {
+        object.insert("html_file".to_owned(), Value::String(path.to_owned()));
+    }
+    let rendered = Rendered {
         text: t,
         json,
         exit_code: EXIT_OK,
         stream: Stream::Stdout,
-    }
+    };
+    (rendered, html)
 }

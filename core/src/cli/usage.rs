@@ -101,6 +101,22 @@ impl InputProblem {
     }
 }
 
+/// A file that could not be written (`simulate --html FILE`): `tokenclock simulate: error:
+/// cannot write out/cell.html: no such directory`, exit 2, JSON `error.code` the problem's
+/// code. The front-end maps its OS error to an [`InputProblem`] as for reads.
+pub fn output_error(command: Option<&str>, what: &str, problem: InputProblem) -> Rendered {
+    let phrase = match problem {
+        InputProblem::NotFound => "no such directory",
+        InputProblem::Io => "write error",
+        other => other.phrase(),
+    };
+    error_rendered(
+        command,
+        problem.code(),
+        &format!("cannot write {what}: {phrase}"),
+    )
+}
+
 /// An input that could not be read: `tokenclock ages: error: cannot read logs.txt: no such
 /// file`, exit 2. `what` is the path as given (or `"standard input"`); the front-end maps
 /// its OS error to an [`InputProblem`] so both print the same words.
@@ -182,7 +198,8 @@ usage: tokenclock ages [FILE|-] [--time-field FIELD] [--prometheus] [--json]
 
 pub(super) const HELP_SIMULATE: &str = "\
 usage: tokenclock simulate [--client-offset S] [--rs-offset S] [--ttl S] [--leeway S]
-                           [--cached-age S] [--step S] [--hours H] [--seed N] [--timeline] [--json]
+                           [--cached-age S] [--step S] [--hours H] [--seed N] [--timeline]
+                           [--html FILE] [--json]
 
   --client-offset S  client clock minus issuer clock (default 0)
   --rs-offset S      resource-server clock minus issuer clock (default 0)
@@ -193,4 +210,6 @@ usage: tokenclock simulate [--client-offset S] [--rs-offset S] [--ttl S] [--leew
   --hours H          simulated duration (default 3)
   --seed N           seed (default 1)
   --timeline         print tokenclock's event log
+  --html FILE        also write the cell's timeline as a chart to FILE: one self-contained
+                     HTML page, every strategy's requests and events (FILE is replaced)
 ";
