@@ -2,7 +2,8 @@
 #
 #   make bootstrap   install toolchains and tools (idempotent; seconds when done)
 #   make rust-test   rust-fmt + rust-clippy (default and all features, host and wasm) + rust-unit
-#   make wasm        build the wasm module and its JS glue into npm/pkg/
+#   make wasm        build the wasm modules and their JS glue into npm/pkg/ (client, node, full)
+#   make wasm-size   what is large in the browser's module (twiggy, installed into .tools/)
 #   make js-test     npm package tests: Node (node:test), Chromium, TypeScript types
 #                    (the Chromium tests include the gauntlet's HTML report: `make gauntlet`)
 #   make python      build the wheel with maturin and install it into .venv
@@ -45,7 +46,8 @@ WASM_FILE := $(TARGET_DIR)/$(WASM_TARGET)/wasm-release/tokenclock_wasm.wasm
 WHEEL_DIR := $(TARGET_DIR)/wheels/tokenclock
 
 .PHONY: test bootstrap bootstrap-rust bootstrap-wasm-bindgen bootstrap-venv bootstrap-npm \
-	bootstrap-apt rust-test rust-fmt rust-clippy rust-unit wasm js-test python py-test pip-check demo \
+	bootstrap-apt bootstrap-twiggy rust-test rust-fmt rust-clippy rust-unit wasm wasm-size js-test python \
+	py-test pip-check demo \
 	gauntlet gauntlet-screenshot clean
 
 test: bootstrap rust-test js-test py-test pip-check
@@ -64,6 +66,8 @@ bootstrap-npm:
 	@$(BOOTSTRAP) npm
 bootstrap-apt:
 	@$(BOOTSTRAP) apt
+bootstrap-twiggy:
+	@$(BOOTSTRAP) twiggy
 
 # --- Rust ----------------------------------------------------------------------------
 # Three targets, so that under `make -k` (CI) a formatting slip does not hide test results.
@@ -94,11 +98,23 @@ rust-unit: bootstrap-rust
 # entry (npm/node.js, picked by the "node" export condition) reads the bytes with fs and
 # calls initSync(). One ESM package for Node >= 18 and browsers; `--target bundler` needs a
 # bundler and `experimental-nodejs-module` is Node-only.
-wasm: bootstrap-wasm-bindgen
+#
+# Three feature-split builds: npm/pkg/client (the browser's `tokenclock`), npm/pkg/node (Node's
+# `tokenclock`: + fleet, sealing, SNTP) and npm/pkg/full; the script prints their sizes (a
+# product figure, never asserted). wasm-opt (binaryen) and esbuild come from npm/node_modules.
+wasm: bootstrap-wasm-bindgen bootstrap-npm
 	@echo "==> wasm"
-	@# Two feature-split builds: npm/pkg/client (no verification crypto) and npm/pkg/full;
-	@# the script prints both sizes (a product figure, never asserted).
 	$(ROOT)/npm/scripts/build-wasm.sh
+
+# What is large in the browser's module: the client build with its function names kept
+# (target/wasm-size/client/, not shipped), then `twiggy top`. Not part of `make test`.
+WASM_SIZE_DIR := $(TARGET_DIR)/wasm-size
+wasm-size: bootstrap-wasm-bindgen bootstrap-twiggy
+	@echo "==> wasm-size"
+	cargo build -p tokenclock-wasm --target $(WASM_TARGET) --profile wasm-release
+	rm -rf $(WASM_SIZE_DIR)/client
+	wasm-bindgen --target web --out-dir $(WASM_SIZE_DIR)/client --out-name tokenclock_wasm $(WASM_FILE)
+	twiggy top -n 40 $(WASM_SIZE_DIR)/client/tokenclock_wasm_bg.wasm
 
 js-test: wasm bootstrap-npm bootstrap-apt gauntlet
 	@echo "==> js-test"

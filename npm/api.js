@@ -1,7 +1,8 @@
-// The public API of "tokenclock" (the client build), re-exported from the wasm-bindgen output
-// (pkg/client, built by `make wasm`). Listed by name on purpose: the glue's own exports
-// (`default`, `initSync`, the error-class hook) are not part of the API. The entry modules
-// (node.js, index.js) instantiate the module before anything here is called.
+// The public API of "tokenclock" in browsers (the client build), re-exported from the
+// wasm-bindgen output (pkg/client, built by `make wasm`). Listed by name on purpose: the glue's
+// own exports (`default`, `initSync`, the error-class hook) are not part of the API. index.js
+// instantiates the module before anything here is called. Node's entry (node.js) exports
+// api-node.js instead: this list plus the fleet protocol and SNTP, which need Node's sockets.
 export {
   version,
   build,
@@ -12,9 +13,6 @@ export {
   parseHttpDate,
   formatHttpDate,
   parseRetryAfter,
-  SntpRequest,
-  SntpReply,
-  parseSntpReply,
   Estimate,
   SkewEstimator,
   Lifetime,
@@ -35,9 +33,6 @@ export {
   Session,
   Authorization,
   Ticket,
-  FleetRefresh,
-  storeKeys,
-  fleetScripts,
 } from "./pkg/client/tokenclock_wasm.js";
 export { TokenClockError } from "./errors.js";
 export { createFetch } from "./fetch.js";

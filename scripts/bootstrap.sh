@@ -3,7 +3,8 @@
 # (Debian 12, rustup, Node 20, CPython 3.11; only the package registries reachable).
 # Nothing installed by hand counts: CI runs this on a fresh clone.
 #
-# Usage: scripts/bootstrap.sh [all|rust|wasm-bindgen|venv|npm|apt]...   (default: all)
+# Usage: scripts/bootstrap.sh [all|rust|wasm-bindgen|venv|npm|apt|twiggy]...   (default: all;
+#        `all` leaves out twiggy, which only `make wasm-size` uses)
 #
 # Idempotent and fast on re-run: every step first checks whether its result is already
 # there (a version check or a stamp holding a hash of its inputs) and skips if so.
@@ -126,6 +127,19 @@ apt_pkgs() {
     "${apt[@]}" install "${missing[@]}"
 }
 
+# --- twiggy (`make wasm-size` only, not `make test`): what is large in a wasm module ------
+TWIGGY_VERSION=0.8.0
+twiggy() {
+    if [ "$("$TOOLS/bin/twiggy" --version 2>/dev/null || true)" = "twiggy-opt $TWIGGY_VERSION" ]; then
+        return 0
+    fi
+    log "cargo install twiggy $TWIGGY_VERSION into .tools/ (~2 min on 2 cores)"
+    if ! cargo install twiggy --version "=$TWIGGY_VERSION" --root "$TOOLS" --locked; then
+        log "cargo install --locked failed; retrying without --locked"
+        cargo install twiggy --version "=$TWIGGY_VERSION" --root "$TOOLS"
+    fi
+}
+
 steps=("$@")
 [ "${#steps[@]}" -eq 0 ] && steps=(all)
 for step in "${steps[@]}"; do
@@ -136,6 +150,7 @@ for step in "${steps[@]}"; do
     venv) venv ;;
     npm) npm_deps ;;
     apt) apt_pkgs ;;
-    *) die "unknown step '$step' (want: all rust wasm-bindgen venv npm apt)" ;;
+    twiggy) twiggy ;;
+    *) die "unknown step '$step' (want: all rust wasm-bindgen venv npm apt twiggy)" ;;
     esac
 done

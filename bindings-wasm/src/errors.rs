@@ -156,6 +156,7 @@ pub fn peek_error(e: &tokenclock::peek::PeekError) -> JsValue {
 }
 
 /// SNTP: a kiss-o'-death carries `.kissCode` (the 4 ASCII letters, or `null`).
+#[cfg(feature = "node")]
 pub fn sntp_error(e: &tokenclock::sntp::SntpError) -> JsValue {
     let details = match e {
         tokenclock::sntp::SntpError::KissOfDeath { .. } => {

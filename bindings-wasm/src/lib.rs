@@ -13,14 +13,17 @@
 //!   on input-derived values; JS callbacks (clock, getters, iterators) run only through `catch`
 //!   imports and before any of the object's own state is borrowed.
 //!
-//! Two builds (cargo features): `client` (default) and `full` (adds `Verifier`, `SkewMonitor`,
-//! signed assertions and the simulation; links jsonwebtoken's crypto).
+//! Three builds (cargo features, docs/bindings.md): `client` (default; the browser's module),
+//! `node` (adds the fleet protocol with record sealing, and SNTP: what needs Node's sockets) and
+//! `full` (adds `Verifier`, `SkewMonitor`, signed assertions, the simulation and the command
+//! line; links jsonwebtoken's crypto).
 #![forbid(unsafe_code)]
 
 use wasm_bindgen::prelude::*;
 
 pub mod edge;
 pub mod errors;
+#[cfg(feature = "node")]
 pub mod fleet;
 pub mod host;
 pub mod httpdate;
@@ -35,6 +38,7 @@ pub mod session;
 #[cfg(feature = "full")]
 pub mod sim;
 pub mod skew;
+#[cfg(feature = "node")]
 pub mod sntp;
 #[cfg(feature = "full")]
 pub mod verify;
@@ -45,7 +49,9 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
-/// `"client"` or `"full"`: which build of the module this is.
+/// `"client"` or `"full"`: which entry's module this is. `"client"` is the module behind
+/// `import "tokenclock"` in both of its builds (the browser's `client`, and `node`, which adds
+/// the fleet protocol and SNTP); `"full"` is `tokenclock/full`.
 #[wasm_bindgen]
 pub fn build() -> String {
     if cfg!(feature = "full") {

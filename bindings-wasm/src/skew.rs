@@ -10,7 +10,6 @@ use wasm_bindgen::prelude::*;
 use crate::edge::{self, Out};
 use crate::errors::{core_error, type_error};
 use crate::host::Clock;
-use crate::sntp::SntpReply;
 
 /// An offset estimate (core `skew::Estimate`): `offset = server − local` in milliseconds,
 /// bounded by `lowMs..=highMs` (`null` when unbounded).
@@ -293,13 +292,6 @@ impl SkewEstimator {
         self.add(Sample::from_iat(iat, received))
     }
 
-    /// Adds a sample from a checked SNTP reply received at `received`.
-    #[wasm_bindgen(js_name = addSntp)]
-    pub fn add_sntp(&self, reply: &SntpReply, received: JsValue) -> Result<(), JsValue> {
-        let received = self.clock.or_now("received", &received)?;
-        self.add(Sample::from_sntp(&reply.inner, received))
-    }
-
     /// Adds bounds given directly: the offset was in `[lowMs, highMs]` (`highMs` may be
     /// `null`: a lower bound only) at `at`.
     #[wasm_bindgen(js_name = addBounds)]
@@ -420,5 +412,22 @@ impl SkewEstimator {
             Ok(est) => format!("SkewEstimator({} samples)", est.len()),
             Err(_) => "SkewEstimator(in use)".to_owned(),
         }
+    }
+}
+
+/// SNTP samples: Node only (the `node` and `full` builds), as SNTP needs UDP sockets that
+/// browsers do not have.
+#[cfg(feature = "node")]
+#[wasm_bindgen]
+impl SkewEstimator {
+    /// Adds a sample from a checked SNTP reply received at `received`.
+    #[wasm_bindgen(js_name = addSntp)]
+    pub fn add_sntp(
+        &self,
+        reply: &crate::sntp::SntpReply,
+        received: JsValue,
+    ) -> Result<(), JsValue> {
+        let received = self.clock.or_now("received", &received)?;
+        self.add(Sample::from_sntp(&reply.inner, received))
     }
 }

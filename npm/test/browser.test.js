@@ -8,11 +8,17 @@
 //
 // Both run the skew scenario (resource server 2 s ahead of the issuer, zero leeway, 4 s tokens,
 // steady traffic) with createFetch next to a naive client and report into the DOM; the test
-// asserts the report and the server's own counters.
+// asserts the report and the server's own counters, and that the browser's "tokenclock" is the
+// client build's API (no fleet protocol, no SNTP: those are Node's, api-node.js).
+//
+// It also prints what a browser downloads for `import "tokenclock"` through the bundler: the
+// bundle's JavaScript (the app, the package's JS and the wasm-bindgen glue) and the client
+// .wasm, raw and `gzip -9`, with esbuild's default output and minified (a product figure for
+// BENCHMARKS.md, never asserted).
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +39,19 @@ const SCENARIO = { api_offset_s: 2, api_leeway_s: 0, token_ttl_s: 4 };
 const DURATION_MS = 8_000;
 
 const pkg = JSON.parse(readFileSync(join(NPM_DIR, "package.json"), "utf8"));
+// What `import "tokenclock"` exports in a browser (index.js: api.js).
+const BROWSER_API = [
+  "Authorization", "Estimate", "Grant", "Lifetime", "Pkce", "Session", "SkewEstimator", "State", "Ticket",
+  "TokenClockError", "TokenRequest", "TokenResponse", "assertionTimes", "authorizationCodeGrant", "authorizationUrl",
+  "build", "clientCredentials", "createFetch", "formatHttpDate", "parseHttpDate", "parseRedirect", "parseRetryAfter",
+  "parseTokenResponse", "peek", "refreshTokenGrant", "refreshTokenToKeep", "rulesIsExpired", "rulesIsIssuedInFuture",
+  "rulesIsNotYetValid", "s256Challenge", "version",
+];
+
+/** `[raw bytes, gzip -9 bytes]` of a file. */
+function sizes(path) {
+  return [statSync(path).size, execFileSync("gzip", ["-9", "-c", path], { maxBuffer: 64 << 20 }).length];
+}
 let work;
 let site;
 let server;
@@ -65,22 +84,33 @@ before(async () => {
   copyPackage(join(app, "node_modules", "tokenclock"));
   cpSync(join(FIXTURES, "bundler", "app.js"), join(app, "src", "app.js"));
   cpSync(join(FIXTURES, "scenario.js"), join(app, "src", "scenario.js"));
-  await build({
+  const bundle = {
     absWorkingDir: app,
     entryPoints: [join(app, "src", "app.js")],
     bundle: true,
     format: "esm",
     platform: "browser",
     target: "es2022",
-    outfile: join(site, "bundled", "app.js"),
     logLevel: "silent",
-  });
+  };
+  await build({ ...bundle, outfile: join(site, "bundled", "app.js") });
+  // The same bundle minified, only measured (a production build's usual setting).
+  await build({ ...bundle, minify: true, outfile: join(work, "app.min.js") });
   cpSync(join(FIXTURES, "bundler", "index.html"), join(site, "bundled", "index.html"));
   // The bundle keeps the package's `new URL("./pkg/....wasm", import.meta.url)`: the .wasm
   // files go beside it at the same relative paths (what esbuild users copy as assets).
   for (const path of shipped.filter((p) => p.endsWith(".wasm"))) {
     mkdirSync(dirname(join(site, "bundled", path)), { recursive: true });
     cpSync(join(NPM_DIR, path), join(site, "bundled", path));
+  }
+
+  const [wasmRaw, wasmGz] = sizes(join(NPM_DIR, "pkg", "client", "tokenclock_wasm_bg.wasm"));
+  for (const [what, js] of [["esbuild bundle", join(site, "bundled", "app.js")], ["minified bundle", join(work, "app.min.js")]]) {
+    const [jsRaw, jsGz] = sizes(js);
+    console.log(
+      `# browser download for import "tokenclock" (${what} + client .wasm): ${jsRaw + wasmRaw} bytes raw, ` +
+        `${jsGz + wasmGz} gzip -9 (JS ${jsRaw} / ${jsGz}, wasm ${wasmRaw} / ${wasmGz}; the JS includes the test app)`,
+    );
   }
 
   server = await startServer({ static: site });
@@ -131,7 +161,7 @@ async function skewScenario(path, how) {
     assert.equal(result.error, undefined, result.error);
     assert.equal(result.how, how);
     assert.equal(result.version, pkg.version);
-    assert.ok(result.exports.includes("createFetch"), result.exports.join(", "));
+    assert.deepEqual(result.exports, [...BROWSER_API].sort());
     assert.deepEqual(result.errors, []);
     const tc = result.tokenclock;
     const naive = result.naive;
