@@ -696,6 +696,9 @@ export interface RedisStoreOptions {
 export declare class RedisStore {
   constructor(clientOrUrl: string | readonly string[] | object, options?: RedisStoreOptions);
   readonly prefix: string;
+  /** No key, password or URL: `{ prefix, cluster, encrypted, leaseMs }`. */
+  toJSON(): { prefix: string; cluster: boolean; encrypted: boolean; leaseMs: number };
+  toString(): string;
   close(): Promise<void>;
   note(note: string): void;
   setScripts(scripts: { takeLease: string; publish: string; release: string }): void;

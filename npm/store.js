@@ -130,6 +130,16 @@ export class RedisStore {
     return `RedisStore(prefix=${this.prefix}${this.#cluster ? ", cluster" : ""}${this.#fleetOptions.encryptionKey ? ", encrypted" : ""})`;
   }
 
+  /** What `JSON.stringify` shows: the prefix and the kind of store, never the key or a URL. */
+  toJSON() {
+    return {
+      prefix: this.prefix,
+      cluster: this.#cluster,
+      encrypted: this.#fleetOptions.encryptionKey !== undefined,
+      leaseMs: this.#fleetOptions.leaseMs,
+    };
+  }
+
   [Symbol.for("nodejs.util.inspect.custom")]() {
     return this.toString();
   }

@@ -113,52 +113,20 @@ pub struct Authorization {
 
 impl Authorization {
     fn from_core(py: Python<'_>, a: core_s::Authorization) -> PyResult<Self> {
-        let mut out = Authorization {
-            kind: a.kind(),
-            header: None,
-            token_id: None,
-            ticket: None,
-            until: None,
-            wait_ms: None,
-            wait_reason: None,
-            error: None,
-        };
-        match a {
-            core_s::Authorization::Ready { header, token_id } => {
-                out.header = Some(header);
-                out.token_id = Some(token_id.0);
-            }
-            core_s::Authorization::ReadyAndRefresh {
-                header,
-                token_id,
-                ticket,
-            } => {
-                out.header = Some(header);
-                out.token_id = Some(token_id.0);
-                out.ticket = Some(Py::new(py, Ticket(ticket))?);
-            }
-            core_s::Authorization::Refresh { ticket } => {
-                out.ticket = Some(Py::new(py, Ticket(ticket))?);
-            }
-            core_s::Authorization::Wait {
-                until,
-                wait_ms,
-                reason,
-            } => {
-                out.until = Some(Reading(until));
-                out.wait_ms = Some(wait_ms);
-                out.wait_reason = Some(reason.as_str());
-            }
-            core_s::Authorization::Failed { error } => {
-                out.error = Some(errors::exception(py, &Error::Session(error))?.unbind());
-            }
-            _ => {
-                return Err(
-                    Error::Internal("an authorization kind this binding does not know").into(),
-                )
-            }
-        }
-        Ok(out)
+        let p = a.into_parts();
+        Ok(Authorization {
+            kind: p.kind,
+            header: p.header,
+            token_id: p.token_id.map(|t| t.0),
+            ticket: p.ticket.map(|t| Py::new(py, Ticket(t))).transpose()?,
+            until: p.until.map(Reading),
+            wait_ms: p.wait_ms,
+            wait_reason: p.wait_reason.map(|r| r.as_str()),
+            error: p
+                .error
+                .map(|e| errors::exception(py, &Error::Session(e)).map(Bound::unbind))
+                .transpose()?,
+        })
     }
 }
 
@@ -508,7 +476,7 @@ impl Session {
         f: impl FnOnce(&mut core_s::Session) -> T + Send,
     ) -> PyResult<T> {
         let run = |g: &mut core_s::Session| {
-            self.set_window(None)?;
+            self.resume_window(g)?;
             Ok(f(g))
         };
         match self.inner.try_lock() {
@@ -524,17 +492,31 @@ impl Session {
     }
 
     /// Replaces the ready window. Called only with `inner` held, so a window never outlives a
-    /// change of the session: every call drops it before entering core.
+    /// change of the session.
     fn set_window(&self, w: Option<core_s::ReadyWindow>) -> Result<(), Error> {
         *self.window.lock().map_err(|_| Error::Internal(POISONED))? = w;
+        Ok(())
+    }
+
+    /// Every call enters the session through here (`inner` held): the ready window is taken
+    /// back, and the session brought to where the answers it gave would have left it.
+    fn resume_window(&self, g: &mut core_s::Session) -> Result<(), Error> {
+        let taken = self
+            .window
+            .lock()
+            .map_err(|_| Error::Internal(POISONED))?
+            .take();
+        if let Some(w) = taken {
+            g.resume(&w);
+        }
         Ok(())
     }
 
     /// The token id the ready window answers for `now`, without entering the session.
     fn window_answer(&self, now: tokenclock::time::Reading) -> Option<u64> {
         // Never waits: a busy window (another thread entering the session) means the full path.
-        let w = *self.window.try_lock().ok()?;
-        w.filter(|w| w.covers(now)).map(|w| w.token.0)
+        let mut w = self.window.try_lock().ok()?;
+        w.as_mut()?.answer(now).map(|t| t.0)
     }
 
     /// `authorize_token`: the ready window's answer when it covers `now`, else the session's
@@ -568,7 +550,7 @@ impl Session {
     ) -> PyResult<T> {
         py.detach(|| match self.inner.lock() {
             Ok(mut g) => {
-                self.set_window(None)?;
+                self.resume_window(&mut g)?;
                 Ok(f(&mut g))
             }
             Err(_) => Err(Error::Internal(POISONED)),

@@ -171,52 +171,17 @@ pub struct Authorization {
 
 impl Authorization {
     fn from_core(a: CoreAuthorization) -> Authorization {
-        let mut out = Authorization {
-            kind: a.kind(),
-            header: None,
-            token_id: None,
-            ticket: None,
-            until: None,
-            wait_ms: None,
-            wait_reason: None,
-            error: None,
-        };
-        match a {
-            CoreAuthorization::Ready { header, token_id } => {
-                out.header = Some(header);
-                out.token_id = Some(token_id);
-            }
-            CoreAuthorization::ReadyAndRefresh {
-                header,
-                token_id,
-                ticket,
-            } => {
-                out.header = Some(header);
-                out.token_id = Some(token_id);
-                out.ticket = Some(ticket);
-            }
-            CoreAuthorization::Refresh { ticket } => {
-                out.ticket = Some(ticket);
-            }
-            CoreAuthorization::Wait {
-                until,
-                wait_ms,
-                reason,
-            } => {
-                out.until = Some(until);
-                out.wait_ms = Some(wait_ms);
-                out.wait_reason = Some(reason);
-            }
-            CoreAuthorization::Failed { error } => {
-                out.error = Some(error);
-            }
-            // A variant added to core later: nothing usable, and no way to act on it.
-            _ => {
-                out.kind = "failed";
-                out.error = Some(SessionError::InvalidArgument("unsupported authorization"));
-            }
+        let p = a.into_parts();
+        Authorization {
+            kind: p.kind,
+            header: p.header,
+            token_id: p.token_id,
+            ticket: p.ticket,
+            until: p.until,
+            wait_ms: p.wait_ms,
+            wait_reason: p.wait_reason,
+            error: p.error,
         }
-        out
     }
 }
 
@@ -496,7 +461,11 @@ impl Session {
             .inner
             .try_borrow_mut()
             .map_err(|_| type_error("Session is already in use (re-entrant call)"))?;
-        self.window.set(None);
+        // The ready window is taken back: the session is brought to where the answers it gave
+        // would have left it.
+        if let Some(w) = self.window.take() {
+            inner.resume(&w);
+        }
         let out = f(&mut inner);
         // Fail closed: an answer built while the host's random source failed (a `jti`, PKCE
         // or jitter from zeros) is never handed out.
@@ -509,8 +478,11 @@ impl Session {
     /// `authorizeToken`: the ready window's answer when it covers `now` (the session is not
     /// entered), else the session's, which sets the next window.
     fn authorize_token_reading(&self, now: Reading) -> Result<f64, JsValue> {
-        if let Some(w) = self.window.get().filter(|w| w.covers(now)) {
-            return Ok(id_js(w.token.0));
+        if let Some(mut w) = self.window.get() {
+            if let Some(token) = w.answer(now) {
+                self.window.set(Some(w));
+                return Ok(id_js(token.0));
+            }
         }
         let (a, window) = self.with(|s| {
             let a = s.authorize(now);

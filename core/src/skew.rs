@@ -543,6 +543,16 @@ impl SkewEstimator {
         self.jumps.clear();
     }
 
+    /// Takes `now` as the latest reading without looking for a discontinuity since the one
+    /// before: for a host that vouches that the clocks ran continuously meanwhile (it checked
+    /// every reading in between against its predecessor, as [`observe`](Self::observe) would
+    /// have). Ignored when `now` is older (monotonic) than the latest reading.
+    pub fn assume_continuous(&mut self, now: Reading) {
+        if self.last.is_none_or(|l| now.mono >= l.mono) {
+            self.last = Some(now);
+        }
+    }
+
     /// Notes a reading of the local clocks. When wall and monotonic time disagree since the
     /// latest reading seen, the discontinuity is recorded (samples taken before it then cover
     /// both explanations) and returned. Readings older (on the monotonic clock) than the

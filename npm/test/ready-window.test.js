@@ -63,6 +63,11 @@ test("authorizeTokenAt answers what authorize answers (random clocks, responses,
       wall += step;
       mono += step;
       if (r() < 0.03) wall += pick([-5_000, 5_000, -500, 500]); // a wall-clock step
+      else if (r() < 0.1) {
+        // Under the discontinuity threshold, zigzagging: each step continuous with the one
+        // before, not all with the window's start.
+        wall += Math.floor(550 + r() * 400) * (i % 2 ? 1 : -1);
+      }
       const fast = a.authorizeTokenAt(wall, mono);
       const full = b.authorize({ wallMs: wall, monoMs: mono });
       const held = fast > 0 ? null : a.takeAuthorization();
@@ -105,6 +110,10 @@ test("authorizeTokenAt answers what authorize answers (random clocks, responses,
       }
       full.free();
     }
+    // The sessions end in the same state.
+    const end = { wallMs: wall + 1, monoMs: mono + 1 };
+    assert.deepEqual(a.stats(), b.stats(), `seed ${seed}`);
+    assert.deepEqual(a.nextTimeout(end), b.nextTimeout(end), `seed ${seed}`);
     a.free();
     b.free();
   }

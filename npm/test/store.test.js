@@ -150,6 +150,12 @@ test("arguments are checked; no key material in any string form", () => {
     assert.ok(!text.includes("171") && !/abab/i.test(text), text);
   }
   assert.match(String(store), /encrypted/);
+  // A password in the URL never shows either; toJSON says what kind of store it is.
+  const withPassword = new RedisStore("redis://user:hunter2-secret@127.0.0.1:1/0", { prefix: "app" });
+  for (const text of [String(withPassword), JSON.stringify(withPassword), inspect(withPassword)]) {
+    assert.ok(!text.includes("hunter2") && !text.includes("127.0.0.1"), text);
+  }
+  assert.deepEqual(JSON.parse(JSON.stringify(store)), { prefix: "tokenclock", cluster: false, encrypted: true, leaseMs: 15_000 });
 });
 
 // ----- Redis Cluster -------------------------------------------------------------------------

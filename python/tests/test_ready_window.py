@@ -60,12 +60,16 @@ def test_the_fast_path_answers_what_authorize_answers() -> None:
         a, b, token = _twins(seed, lifetime)
         wall, mono = T0 + 0.2, M0 + 0.2
         rs_offset = rng.choice([0.0, 0.0, 40.0, -40.0, 2.5])
-        for _ in range(400):
+        for i in range(400):
             step = rng.choice([0.001, 0.01, 0.2, 0.9, 3.0, lifetime / 7])
             wall += step
             mono += step
             if rng.random() < 0.03:
                 wall += rng.choice([-5.0, 5.0, -0.5, 0.5])  # a wall-clock step
+            elif rng.random() < 0.1:
+                # Under the discontinuity threshold, zigzagging: each step continuous with the
+                # one before, not all with the window's start.
+                wall += rng.uniform(0.55, 0.95) * (1 if i % 2 else -1)
             now = tokenclock.Reading(wall, mono)
             fast, full = a.authorize_token(now), b.authorize(now)
             _same(fast, full)
@@ -91,6 +95,10 @@ def test_the_fast_path_answers_what_authorize_answers() -> None:
                         outcomes.append(e.code)
                 assert outcomes[0] == outcomes[1], outcomes
                 wall, mono = wall + 0.05, mono + 0.05
+        # The sessions end in the same state.
+        end = tokenclock.Reading(wall + 0.001, mono + 0.001)
+        assert a.stats() == b.stats(), seed
+        assert a.next_timeout(end) == b.next_timeout(end), seed
     assert ready > 10_000, ready  # the fast path was on the line most of the time
 
 

@@ -153,7 +153,71 @@ pub enum Authorization {
     },
 }
 
+/// An [`Authorization`] as one flat record, for hosts that expose it as an object with
+/// optional fields (every binding): each field is set exactly for the variants that carry it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AuthorizationParts {
+    /// [`Authorization::kind`].
+    pub kind: &'static str,
+    /// `ready`, `ready_and_refresh`: the header value.
+    pub header: Option<Secret>,
+    /// `ready`, `ready_and_refresh`: the token used.
+    pub token_id: Option<TokenId>,
+    /// `ready_and_refresh`, `refresh`: the refresh to perform.
+    pub ticket: Option<Ticket>,
+    /// `wait`: when to come back at the latest.
+    pub until: Option<Reading>,
+    /// `wait`: milliseconds until `until`.
+    pub wait_ms: Option<i64>,
+    /// `wait`: why.
+    pub wait_reason: Option<WaitReason>,
+    /// `failed`: what went wrong.
+    pub error: Option<SessionError>,
+}
+
 impl Authorization {
+    /// The answer as one flat record ([`AuthorizationParts`]).
+    pub fn into_parts(self) -> AuthorizationParts {
+        let mut out = AuthorizationParts {
+            kind: self.kind(),
+            header: None,
+            token_id: None,
+            ticket: None,
+            until: None,
+            wait_ms: None,
+            wait_reason: None,
+            error: None,
+        };
+        match self {
+            Authorization::Ready { header, token_id } => {
+                out.header = Some(header);
+                out.token_id = Some(token_id);
+            }
+            Authorization::ReadyAndRefresh {
+                header,
+                token_id,
+                ticket,
+            } => {
+                out.header = Some(header);
+                out.token_id = Some(token_id);
+                out.ticket = Some(ticket);
+            }
+            Authorization::Refresh { ticket } => out.ticket = Some(ticket),
+            Authorization::Wait {
+                until,
+                wait_ms,
+                reason,
+            } => {
+                out.until = Some(until);
+                out.wait_ms = Some(wait_ms);
+                out.wait_reason = Some(reason);
+            }
+            Authorization::Failed { error } => out.error = Some(error),
+        }
+        out
+    }
+
     /// Stable name of the variant: `ready`, `ready_and_refresh`, `refresh`, `wait`, `failed`.
     pub const fn kind(&self) -> &'static str {
         match self {

@@ -14,9 +14,11 @@ pub const WINDOW_SLACK_MS: i64 = 2;
 
 /// An interval in which [`Session::authorize`] answers `Ready` with [`token`](Self::token), as
 /// long as no other call reaches the session meanwhile. Hosts keep it beside the session and
-/// answer a request from it without entering the session (no lock, no crossing into core),
-/// falling back to `authorize` when [`covers`](Self::covers) says no; any other call on the
-/// session must drop it. Computed by [`Session::ready_window`]; the decision stays core's.
+/// answer a request from it with [`answer`](Self::answer) without entering the session (no
+/// lock, no crossing into core), falling back to `authorize` when it says no. Before any call
+/// on the session the host hands the window back ([`Session::resume`]), which brings the
+/// session to where the `authorize` calls the window answered would have left it. Computed by
+/// [`Session::ready_window`]; the decision stays core's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReadyWindow {
     /// The token `authorize` hands out in the window.
@@ -25,20 +27,33 @@ pub struct ReadyWindow {
     pub from: Reading,
     /// The window's end, on both clocks (exclusive).
     pub until: Deadline,
+    /// The latest reading answered from the window (`from` until then).
+    pub last: Reading,
 }
 
 impl ReadyWindow {
-    /// Whether `authorize(now)` answers `Ready` with this window's token: `now` is a valid
-    /// reading at or after [`from`](Self::from) on both clocks, before [`until`](Self::until) on
-    /// both, and the clocks agree since `from` (no discontinuity, which the full decision
-    /// would have to look at).
+    /// Whether `authorize(now)` answers `Ready` with this window's token and changes nothing
+    /// but the latest reading: `now` is a valid reading, not before the latest answered one
+    /// (monotonic) nor before [`from`](Self::from) (wall), before [`until`](Self::until) on both
+    /// clocks, and continuous with the latest answered reading (no discontinuity, which the
+    /// full decision would record).
     pub fn covers(&self, now: Reading) -> bool {
         now.is_valid()
-            && now.mono >= self.from.mono
+            && now.mono >= self.last.mono
             && now.wall >= self.from.wall
             && now.mono < self.until.mono
             && now.wall < self.until.wall
-            && now.discontinuity_since(&self.from).is_none()
+            && now.discontinuity_since(&self.last).is_none()
+    }
+
+    /// The token for a request at `now` when the window [`covers`](Self::covers) it (and
+    /// `now` becomes the latest answered reading); `None`: ask the session.
+    pub fn answer(&mut self, now: Reading) -> Option<TokenId> {
+        if !self.covers(now) {
+            return None;
+        }
+        self.last = now;
+        Some(self.token)
     }
 }
 
@@ -70,6 +85,18 @@ impl Session {
         if span <= 0 {
             return None;
         }
+        // An outstanding ticket's timeout: `authorize` would abandon it then (a change).
+        let span = match self.ticket {
+            Some(o) => span.min(
+                self.config
+                    .ticket_timeout_ms
+                    .saturating_sub(now.mono.since(o.issued.mono)),
+            ),
+            None => span,
+        };
+        if span <= 0 {
+            return None;
+        }
         let refresh = t.lifetime.refresh_at;
         Some(ReadyWindow {
             token: t.id,
@@ -78,6 +105,30 @@ impl Session {
                 wall: refresh.wall.min(now.wall.plus(span)),
                 mono: refresh.mono.min(now.mono.plus(span)),
             },
+            last: now,
         })
+    }
+
+    /// Takes back a [`ReadyWindow`] the host answered requests from: the session is brought to
+    /// where the `authorize` calls the window answered would have left it (their latest reading
+    /// is the session's latest, a backoff that ended meanwhile is over). Hosts call it before
+    /// any other call on the session. A window of another session state (not the latest one
+    /// computed) must not be resumed.
+    pub fn resume(&mut self, w: &ReadyWindow) {
+        if w.last == w.from || !w.last.is_valid() {
+            return;
+        }
+        self.issuer.assume_continuous(w.last);
+        self.resource.assume_continuous(w.last);
+        if self.last_reading.is_none_or(|l| w.last.mono >= l.mono) {
+            self.last_reading = Some(w.last);
+        }
+        if self
+            .backoff
+            .as_ref()
+            .is_some_and(|b| b.until.has_passed(w.last))
+        {
+            self.backoff = None;
+        }
     }
 }
