@@ -731,24 +731,27 @@ impl Session {
         &self,
         token_id: f64,
         status: f64,
-        date: Option<String>,
+        date: JsValue,
         sent_wall_ms: f64,
         sent_mono_ms: f64,
         received_wall_ms: f64,
         received_mono_ms: f64,
         attempt: f64,
-        replayable: bool,
+        replayable: JsValue,
     ) -> Result<JsValue, JsValue> {
         let token = TokenId(id_arg("tokenId", &JsValue::from_f64(token_id))?);
         let status = edge::uint_as::<u16>("status", &JsValue::from_f64(status))?;
+        // `JsValue`, not `Option<String>`: a non-string must be a typed error, never reach
+        // wasm-bindgen's string copy.
+        let date = edge::opt_string("date", &date)?;
         let sent = reading_parts("sent", sent_wall_ms, sent_mono_ms)?;
         let received = reading_parts("received", received_wall_ms, received_mono_ms)?;
         let attempt = Attempt {
             number: edge::uint_as::<u32>("attempt", &JsValue::from_f64(attempt))?,
-            resend: if replayable {
-                Resend::Possible
-            } else {
-                Resend::Impossible
+            resend: match replayable.as_bool() {
+                Some(true) => Resend::Possible,
+                Some(false) => Resend::Impossible,
+                None => return Err(type_error("replayable must be a boolean")),
             },
         };
         let headers: Vec<(String, String)> =
