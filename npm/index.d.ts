@@ -1,6 +1,11 @@
 // Types of "tokenclock" (the client build). Written by hand to match the wasm module exactly;
-// test/api.test.js checks that every runtime export is declared here and vice versa, and
-// test/types.ts is compiled against this file by `tsc`.
+// test/api.test.js checks that every runtime export is declared here and vice versa (in Node),
+// and test/types.ts is compiled against this file by `tsc`.
+//
+// Node only: the SNTP classes and functions (`SntpRequest`, `SntpReply`, `parseSntpReply`,
+// `SkewEstimator.addSntp`: UDP), the fleet protocol (`FleetRefresh`, `storeKeys`,
+// `fleetScripts`) and `RedisStore`/`StoreError`. A browser's "tokenclock" (index.js, the small
+// client module) does not export them; test/browser.test.js pins its export list.
 //
 // Conventions: times are `number`s of milliseconds (`Date.now()` style); instants and
 // durations must be non-negative safe integers, offsets (`server − local`) may be negative.
@@ -107,7 +112,7 @@ export type RetryAfter = { kind: "delay"; delayMs: number } | { kind: "date"; da
 /** Parses a `Retry-After` value (delay-seconds or an HTTP date on the server's clock). */
 export declare function parseRetryAfter(value: string, referenceMs?: number): RetryAfter;
 
-// ----- SNTP ---------------------------------------------------------------------------------
+// ----- SNTP (Node only: browsers have no UDP) -----------------------------------------------
 
 /** One SNTP client request: send `packet` over UDP, keep the object to check the reply. */
 export declare class SntpRequest {
@@ -220,7 +225,7 @@ export declare class SkewEstimator {
   addDate(dateHeader: string, sent: Reading, received?: Reading): void;
   /** A lower bound from a token's `iat`. */
   addIat(iatMs: number, received?: Reading): void;
-  /** A sample from a checked SNTP reply. */
+  /** A sample from a checked SNTP reply (Node only). */
   addSntp(reply: SntpReply, received?: Reading): void;
   /** Bounds given directly (`highMs` null: lower bound only). */
   addBounds(lowMs: number, highMs: number | null, at?: Reading): void;
@@ -653,7 +658,7 @@ export interface FleetOptions {
   encryptionKey?: Uint8Array;
 }
 
-/** The fleet refresh protocol for one ticket (core `FleetRefresh`); the host does the store I/O. */
+/** The fleet refresh protocol for one ticket (core `FleetRefresh`); the host does the store I/O. Node only. */
 export declare class FleetRefresh {
   constructor(ticketId: number, storeKey: string, options?: FleetOptions);
   free(): void;
@@ -670,10 +675,10 @@ export declare class FleetRefresh {
   onStoreError(): FleetAction;
 }
 
-/** The Redis keys of a session's credential (a hash of token URL, client id, scope, audience). */
+/** The Redis keys of a session's credential (a hash of token URL, client id, scope, audience). Node only. */
 export declare function storeKeys(session: Session, prefix?: string): { record: string; lease: string; fence: string };
 
-/** The fleet's Redis scripts (Lua), shared with every front-end. */
+/** The fleet's Redis scripts (Lua), shared with every front-end. Node only. */
 export declare function fleetScripts(): { takeLease: string; publish: string; release: string };
 
 /** Options of `RedisStore`. */
