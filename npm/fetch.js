@@ -126,7 +126,7 @@ function plainTicket(t) {
 }
 
 function isRequest(input) {
-  return typeof Request !== "undefined" && input instanceof Request;
+  return typeof input === "object" && input !== null && typeof Request !== "undefined" && input instanceof Request;
 }
 
 /** The origin a request is sent to (`null` when its URL has none we can tell). */
@@ -674,9 +674,20 @@ function create(lib, options) {
     if (headerCache.ready === null) return ASK;
     const at = now();
     const tokenId = session.authorizeTokenAt(at.wallMs, at.monoMs);
+    readyAt = at;
     if (tokenId === headerCache.id) return headerCache.ready;
     if (tokenId > 0) return cacheHeader(tokenId);
     return HELD;
+  }
+  /** The reading of the last `readyNow`: the request's `sent` (taken just before it leaves). */
+  let readyAt = null;
+
+  /** The request's origin; a string URL's is kept for the next call with the same string. */
+  let originCache = { input: null, origin: null };
+  function originOf(input) {
+    if (typeof input !== "string") return requestOrigin(input);
+    if (originCache.input !== input) originCache = { input, origin: requestOrigin(input) };
+    return originCache.origin;
   }
 
   function cacheHeader(tokenId) {
@@ -763,13 +774,17 @@ function create(lib, options) {
     const signal = options.signal ?? (isRequest(input) ? input.signal : undefined);
     throwIfAborted(signal);
     const request = replayable(input, options);
-    const origin = requestOrigin(input);
+    const origin = originOf(input);
     for (let attempt = 1; ; attempt += 1) {
       let a = readyNow();
-      if (a === ASK || a === HELD) a = await acquire(signal, a === HELD);
+      let sent = readyAt;
+      if (a === ASK || a === HELD) {
+        a = await acquire(signal, a === HELD);
+        sent = null;
+      }
       const [target, requestInit] = request.next(a.header);
       counters.apiRequests += 1;
-      const sent = now();
+      if (sent === null) sent = now();
       const response = await fetchImpl(target, requestInit);
       const received = now();
       if (!answersOurRequest(response, origin)) {

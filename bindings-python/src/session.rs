@@ -818,8 +818,13 @@ impl Session {
                 },
             };
             let a = self.with(py, move |s| {
-                s.after_response(token, status.0, &headers, sent.0, received, attempt)
-            })?;
+                let a = s.after_response(token, status.0, &headers, sent.0, received, attempt);
+                // Accepted: the next requests may be answered from a window again.
+                if a == core_s::AfterResponse::Return {
+                    self.set_window(s.ready_window(received))?;
+                }
+                Ok::<_, Error>(a)
+            })??;
             Ok(AfterResponse(a))
         })
     }

@@ -586,12 +586,11 @@ impl Session {
     #[wasm_bindgen(js_name = tokenHeader)]
     pub fn token_header(&self, token_id: JsValue) -> Result<Option<String>, JsValue> {
         let id = id_arg("tokenId", &token_id)?;
-        Ok(self
-            .last_header
-            .borrow()
-            .as_ref()
-            .filter(|(t, _)| *t == id)
-            .map(|(_, h)| h.expose().to_owned()))
+        if let Some((_, h)) = self.last_header.borrow().as_ref().filter(|(t, _)| *t == id) {
+            return Ok(Some(h.expose().to_owned()));
+        }
+        // A token answered from a window set after a response: the session holds its header.
+        self.with(|s| s.header_of(TokenId(id)).map(|h| h.expose().to_owned()))
     }
 
     /// The full answer held back by the last `authorizeToken` that returned 0.
@@ -756,8 +755,13 @@ impl Session {
         };
         let headers: Vec<(String, String)> =
             date.map(|d| ("date".to_owned(), d)).into_iter().collect();
-        let a =
-            self.with(|s| s.after_response(token, status, &headers, sent, received, attempt))?;
+        let (a, window) = self.with(|s| {
+            let a = s.after_response(token, status, &headers, sent, received, attempt);
+            // Accepted: the next requests may be answered from a window again.
+            let w = (a == AfterResponse::Return).then(|| s.ready_window(received));
+            (a, w.flatten())
+        })?;
+        self.window.set(window);
         Ok(match a {
             AfterResponse::Return => JsValue::from_f64(0.0),
             other => after_response_js(&other),

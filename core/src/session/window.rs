@@ -58,13 +58,23 @@ impl ReadyWindow {
 }
 
 impl Session {
-    /// The [`ReadyWindow`] starting at `now`, right after [`authorize(now)`](Self::authorize)
-    /// answered `Ready` with the current token: `None` when `now` is not the latest reading the
-    /// session saw, or when the answer could change on its own within a moment. The window
-    /// ends at the refresh time, [`WINDOW_SLACK_MS`] before hard expiry, or
-    /// [`MAX_READY_WINDOW_MS`] after `now`, whichever is first. Changes nothing.
+    /// The [`ReadyWindow`] starting at `now`, the latest reading the session saw (after
+    /// [`authorize(now)`](Self::authorize) answered `Ready`, or after an input at `now` such as
+    /// an accepted response): `None` unless `authorize(now)` would answer `Ready` with the
+    /// current token and change nothing, or when that answer could change on its own within a
+    /// moment. The window ends at the refresh time, [`WINDOW_SLACK_MS`] before hard expiry, an
+    /// outstanding ticket's timeout, or [`MAX_READY_WINDOW_MS`] after `now`, whichever is first.
+    /// Changes nothing.
     pub fn ready_window(&self, now: Reading) -> Option<ReadyWindow> {
         if !now.is_valid() || self.last_reading != Some(now) {
+            return None;
+        }
+        // `authorize(now)` would end a backoff that is over (a change): not plainly ready.
+        if self
+            .backoff
+            .as_ref()
+            .is_some_and(|b| b.until.has_passed(now))
+        {
             return None;
         }
         let t = self.current.as_ref().filter(|t| t.standing.is_served())?;
