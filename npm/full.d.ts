@@ -185,6 +185,8 @@ export declare class SkewMonitor {
   prometheus(name: string): string;
   toString(): string;
   free(): void;
+  /** The histogram as an object (`JSON.parse(toJsonText())`). */
+  toJSON(): unknown;
 }
 
 /** One gauntlet cell (every field optional on input, over the defaults). */

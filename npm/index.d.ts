@@ -124,6 +124,8 @@ export declare class SntpRequest {
   readonly transmitTimestamp: bigint;
   toString(): string;
   free(): void;
+  /** `{ transmitMs }`. */
+  toJSON(): { transmitMs: number };
 }
 
 /** The fields of an SNTP reply (what `SntpReply.toJSON()` gives, `leap` also as 0/1/2). */
@@ -246,6 +248,8 @@ export declare class SkewEstimator {
   now(): Reading;
   toString(): string;
   free(): void;
+  /** `{ samples, discontinuities }` (`null` while in use). */
+  toJSON(): { samples: number; discontinuities: number } | null;
 }
 
 // ----- lifetime -----------------------------------------------------------------------------
@@ -333,6 +337,8 @@ export declare class Grant {
   tokenRequest(issuerNow: { lowMs: number; highMs: number }, options?: { seed?: number | bigint }): TokenRequest;
   toString(): string;
   free(): void;
+  /** `{ grantType, authMethod, tokenUrl }`: never a secret, code or token. */
+  toJSON(): { grantType: string; authMethod: string; tokenUrl: string };
 }
 
 /** The client credentials grant (RFC 6749 §4.4); `authMethod` defaults to `client_secret_basic`. */
@@ -628,6 +634,8 @@ export declare class Session {
   now(): Reading;
   toString(): string;
   free(): void;
+  /** `{ tokenUrl, grantType, tokenId, refreshInFlight }`: never a token or secret (`null` while in use). */
+  toJSON(): { tokenUrl: string; grantType: string; tokenId: number | null; refreshInFlight: boolean } | null;
 }
 
 // ===== the fleet (core `fleet`; npm/store.js) ================================================
@@ -673,6 +681,8 @@ export declare class FleetRefresh {
   onPublished(written: boolean): FleetAction;
   onReleased(): FleetAction;
   onStoreError(): FleetAction;
+  /** `{ ticketId, action }` (the current action's kind): never a lease value, record or key. */
+  toJSON(): { ticketId: number; action: string } | null;
 }
 
 /** The Redis keys of a session's credential (a hash of token URL, client id, scope, audience). Node only. */

@@ -15,7 +15,7 @@ use tokenclock::session::TicketId;
 use tokenclock::time::Reading;
 use wasm_bindgen::prelude::*;
 
-use crate::edge;
+use crate::edge::{self, Out};
 use crate::errors::{core_error, range_error, type_error};
 use crate::session::Session;
 
@@ -201,6 +201,19 @@ impl FleetRefresh {
     /// The action to perform now (plain object).
     pub fn action(&self) -> Result<JsValue, JsValue> {
         self.plain(|_| Ok(()))
+    }
+
+    /// `{ ticketId, action }` (the current action's kind; `null` while in use). Never a lease
+    /// value, record or key.
+    #[wasm_bindgen(js_name = toJSON)]
+    pub fn to_json(&self) -> JsValue {
+        match self.inner.try_borrow() {
+            Ok(f) => Out::new()
+                .num("ticketId", f.ticket().0 as i64)
+                .str("action", f.action().kind())
+                .build(),
+            Err(_) => JsValue::NULL,
+        }
     }
 
     /// The answer to `read`: the value at the record key (`null` when absent).

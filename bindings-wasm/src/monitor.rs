@@ -161,6 +161,12 @@ impl SkewMonitor {
             Err(_) => "SkewMonitor(in use)".to_owned(),
         }
     }
+
+    /// The histogram as an object: `JSON.parse(toJsonText())` (what `fromJson` reads back).
+    #[wasm_bindgen(js_name = toJSON)]
+    pub fn to_json(&self) -> Result<JsValue, JsValue> {
+        js_sys::JSON::parse(&self.to_json_text()?)
+    }
 }
 
 impl Default for SkewMonitor {

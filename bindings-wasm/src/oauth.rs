@@ -175,6 +175,16 @@ impl Grant {
             self.spec.token_url
         )
     }
+
+    /// `{ grantType, authMethod, tokenUrl }`: never a secret, code or token.
+    #[wasm_bindgen(js_name = toJSON)]
+    pub fn to_json(&self) -> JsValue {
+        Out::new()
+            .str("grantType", self.spec.grant.grant_type())
+            .str("authMethod", self.spec.auth.method_name())
+            .str("tokenUrl", &self.spec.token_url)
+            .build()
+    }
 }
 
 /// `issuerNow = { lowMs, highMs }`, Unix ms (core checks the order and range).

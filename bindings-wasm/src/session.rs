@@ -907,4 +907,23 @@ impl Session {
             Err(_) => "Session(in use)".to_owned(),
         }
     }
+
+    /// `{ tokenUrl, grantType, tokenId, refreshInFlight }`: never a token or secret (`null`
+    /// while in use).
+    #[wasm_bindgen(js_name = toJSON)]
+    pub fn to_json(&self) -> JsValue {
+        match self.inner.try_borrow() {
+            Ok(s) => Out::new()
+                .str("tokenUrl", &s.config().token_url)
+                .str("grantType", s.config().grant.grant_type())
+                .set(
+                    "tokenId",
+                    s.current_token()
+                        .map_or(JsValue::NULL, |(id, _)| JsValue::from_f64(id_js(id.0))),
+                )
+                .set("refreshInFlight", JsValue::from_bool(s.refresh_in_flight()))
+                .build(),
+            Err(_) => JsValue::NULL,
+        }
+    }
 }

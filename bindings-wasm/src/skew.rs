@@ -413,6 +413,18 @@ impl SkewEstimator {
             Err(_) => "SkewEstimator(in use)".to_owned(),
         }
     }
+
+    /// `{ samples, discontinuities }` (`null` while in use).
+    #[wasm_bindgen(js_name = toJSON)]
+    pub fn to_json(&self) -> JsValue {
+        match self.inner.try_borrow() {
+            Ok(est) => Out::new()
+                .num("samples", est.len() as i64)
+                .num("discontinuities", i64::from(est.discontinuities()))
+                .build(),
+            Err(_) => JsValue::NULL,
+        }
+    }
 }
 
 /// SNTP samples: Node only (the `node` and `full` builds), as SNTP needs UDP sockets that

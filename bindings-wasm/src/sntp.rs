@@ -60,6 +60,14 @@ impl SntpRequest {
             self.inner.transmit().as_millis()
         )
     }
+
+    /// `{ transmitMs }`.
+    #[wasm_bindgen(js_name = toJSON)]
+    pub fn to_json(&self) -> JsValue {
+        Out::new()
+            .num("transmitMs", self.inner.transmit().as_millis())
+            .build()
+    }
 }
 
 /// A checked SNTP reply (core `sntp::SntpReply`); feed it to `SkewEstimator.addSntp`.
