@@ -794,9 +794,10 @@ function create(lib, options) {
         return response;
       }
       // The session decides: return it, retry once, or throw (core `after_response`). Only
-      // the `Date` header crosses (the session reads no other); `0` is "return".
+      // `Date` and `Age` cross (the session reads no other); `0` is "return".
+      const headers = response.headers;
       const next = session.afterResponseAt(
-        a.tokenId, response.status, response.headers.get("date"),
+        a.tokenId, response.status, headers.get("date"), headers.get("age"),
         sent.wallMs, sent.monoMs, received.wallMs, received.monoMs, attempt, request.canRetry,
       );
       if (next === 0) return response;

@@ -601,12 +601,13 @@ export declare class Session {
     attempt: number,
     replayable: boolean,
   ): AfterResponse;
-  /** `afterResponse` with the response's `Date` header (or `null`) and the readings as numbers:
-   * `0` for `return`, otherwise the `AfterResponse` object. */
+  /** `afterResponse` with the response's `Date` and `Age` headers (or `null`) and the readings
+   * as numbers: `0` for `return`, otherwise the `AfterResponse` object. */
   afterResponseAt(
     tokenId: number,
     status: number,
     date: string | null,
+    age: string | null,
     sentWallMs: number,
     sentMonoMs: number,
     receivedWallMs: number,

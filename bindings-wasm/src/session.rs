@@ -722,7 +722,8 @@ impl Session {
     }
 
     /// `afterResponse` with the parts `createFetch` has as plain values: the response's `Date`
-    /// header (or `null`) and the two readings as numbers. Returns `0` for `return` (the
+    /// and `Age` headers (or `null`; the session reads no other) and the two readings as
+    /// numbers. Returns `0` for `return` (the
     /// common answer, no object built), otherwise the object `afterResponse` returns.
     #[wasm_bindgen(js_name = afterResponseAt)]
     #[allow(clippy::too_many_arguments)]
@@ -731,6 +732,7 @@ impl Session {
         token_id: f64,
         status: f64,
         date: JsValue,
+        age: JsValue,
         sent_wall_ms: f64,
         sent_mono_ms: f64,
         received_wall_ms: f64,
@@ -743,6 +745,7 @@ impl Session {
         // `JsValue`, not `Option<String>`: a non-string must be a typed error, never reach
         // wasm-bindgen's string copy.
         let date = edge::opt_string("date", &date)?;
+        let age = edge::opt_string("age", &age)?;
         let sent = reading_parts("sent", sent_wall_ms, sent_mono_ms)?;
         let received = reading_parts("received", received_wall_ms, received_mono_ms)?;
         let attempt = Attempt {
@@ -753,8 +756,11 @@ impl Session {
                 None => return Err(type_error("replayable must be a boolean")),
             },
         };
-        let headers: Vec<(String, String)> =
-            date.map(|d| ("date".to_owned(), d)).into_iter().collect();
+        let headers: Vec<(String, String)> = date
+            .map(|d| ("date".to_owned(), d))
+            .into_iter()
+            .chain(age.map(|a| ("age".to_owned(), a)))
+            .collect();
         let (a, window) = self.with(|s| {
             let a = s.after_response(token, status, &headers, sent, received, attempt);
             // Accepted: the next requests may be answered from a window again.

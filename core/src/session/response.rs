@@ -12,7 +12,8 @@ use crate::time::Reading;
 impl Session {
     /// Takes every API response made with a token from this session. Rules:
     ///
-    /// * the `Date` header feeds the resource server's estimate;
+    /// * the `Date` header feeds the resource server's estimate, unless the response came from a
+    ///   cache (an `Age` header other than `0`: its `Date` is when the origin made it);
     /// * a non-401 marks the token accepted and is accepted;
     /// * 401 on a token that is no longer current: retry (with the newer token);
     /// * 401 on the current token that came after a rejection: `Fail` with a diagnosis, and the
@@ -37,8 +38,11 @@ impl Session {
         if readings_ok {
             self.observe(received);
         }
+        // A response served from a cache (`Age` other than 0, RFC 9111 §5.1) carries the
+        // origin's `Date` of when it was generated, not the resource server's clock now.
+        let from_cache = header(headers, "age").is_some_and(|a| a.trim() != "0");
         if let Some(date) = header(headers, "date")
-            .filter(|_| readings_ok)
+            .filter(|_| readings_ok && !from_cache)
             .and_then(|d| parse_http_date(d, received.wall).ok())
         {
             if let Ok(s) = Sample::from_date_header(date, sent, received) {

@@ -1024,6 +1024,24 @@ def rs_date(true_sent, true_recv, rs_offset):
 
 
 def skew_cases():
+    # --- a response from a cache ---------------------------------------------------------------
+    for age, expect in (("3600", "ready"), ("0", "refresh")):
+        t = T(f"session-skew-cached-response-age-{age}",
+              "An API response whose Date is an hour ahead: served from a cache (Age other than "
+              "0, RFC 9111) its Date is when the origin made it, not the resource server's "
+              "clock, and feeds nothing (the token stays ready); with Age 0 it is the server's "
+              "clock (the token is judged expired there: refresh).",
+              config())
+        lt, _ = standard_first_token(t)
+        s1, r1 = L(T0 + 1_000), L(T0 + 1_100)
+        t.respond(r1, "k1", 200, s1, {"verdict": "accept"},
+                  headers=[["Date", http_date(floor_s(T0 + 1_050 + 3_600_000))], ["Age", age]])
+        if expect == "ready":
+            t.authorize(L(T0 + 1_200), "ready", token="k1")
+        else:
+            t.authorize(L(T0 + 1_200), "refresh", ticket="t2", reason="expired")
+        add("skew", t.done())
+
     # --- 401 on the current token ------------------------------------------------------------
     t = T("session-skew-401-current-token",
           "401 on the current token (resource server in sync, its Date says so): retry at once; "
