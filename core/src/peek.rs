@@ -50,11 +50,16 @@ use core::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 use crate::time::MAX_UNIX_MILLIS;
 use crate::ErrorCode;
+
+mod scan;
+
+use scan::scan_object;
+pub(crate) use scan::Members;
+pub(crate) use scan::Object;
 
 /// Largest input [`peek`] looks at, in bytes (UTF-8), whitespace and `Bearer ` prefix included.
 ///
@@ -333,26 +338,75 @@ impl std::error::Error for PeekError {}
 /// assert_eq!(p.times.exp_ms, Some(1_700_000_000_500));
 /// ```
 pub fn peek(token: &str) -> Result<Peeked, PeekError> {
+    let r = read(token, Members::All, Members::All)?;
+    Ok(Peeked {
+        alg: Some(r.alg),
+        kid: r.kid,
+        typ: r.typ,
+        times: r.times,
+        iss: r.iss,
+        sub: r.sub,
+        aud: r.aud,
+        jti: r.jti,
+        signature_len: r.signature.len(),
+        header: r.header.into_map(),
+        claims: r.claims.into_map(),
+    })
+}
+
+/// What [`read`] found: [`Peeked`]'s fields, the members kept as asked, and the decoded
+/// payload and signature (the verifier needs the signature bytes and hands the payload's JSON
+/// text to hosts as is).
+#[cfg_attr(not(feature = "verify"), allow(dead_code))]
+pub(crate) struct Read {
+    pub(crate) alg: String,
+    pub(crate) kid: Option<String>,
+    pub(crate) typ: Option<String>,
+    pub(crate) times: TimeClaims,
+    pub(crate) iss: Option<String>,
+    pub(crate) sub: Option<String>,
+    pub(crate) aud: Vec<String>,
+    pub(crate) jti: Option<String>,
+    /// The header parameters kept.
+    pub(crate) header: Object,
+    /// The claims kept.
+    pub(crate) claims: Object,
+    /// The payload segment, decoded: the claims set's JSON text (valid UTF-8, checked).
+    pub(crate) payload: Vec<u8>,
+    /// The signature segment, decoded.
+    pub(crate) signature: Vec<u8>,
+    /// Nothing was trimmed or stripped: the input is the bare compact token, only base64url
+    /// characters and the two dots (every segment decoded as canonical base64url).
+    pub(crate) bare: bool,
+}
+
+/// [`peek`]'s reading with every check, keeping the header parameters and claims asked for
+/// (with the verifier compiled in, `Members::Interpreted` keeps only the interpreted ones,
+/// plus the extra names given).
+pub(crate) fn read(
+    token: &str,
+    header_members: Members,
+    claim_members: Members,
+) -> Result<Read, PeekError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(PeekError::TokenTooLarge { len: token.len() });
     }
+    let given_len = token.len();
     let token = strip_bearer(token.trim_ascii()).trim_ascii();
 
-    let parts: Vec<&str> = token.split('.').collect();
-    let (header_b64, payload_b64, signature_b64) = match parts.as_slice() {
-        [h, p, s] => (*h, *p, *s),
-        [h, _, _, _, _] if !h.is_empty() => return Err(PeekError::EncryptedToken),
-        _ if parts.len() == 5 => {
-            return Err(PeekError::MalformedToken(Malformed::EmptySegment(
-                Segment::Header,
-            )))
-        }
-        _ => {
-            return Err(PeekError::MalformedToken(Malformed::SegmentCount(
-                parts.len(),
-            )))
-        }
-    };
+    let count = token.split('.').count();
+    let mut parts = token.split('.');
+    let (header_b64, payload_b64, signature_b64) =
+        match (count, parts.next(), parts.next(), parts.next()) {
+            (3, Some(h), Some(p), Some(s)) => (h, p, s),
+            (5, Some(h), _, _) if !h.is_empty() => return Err(PeekError::EncryptedToken),
+            (5, _, _, _) => {
+                return Err(PeekError::MalformedToken(Malformed::EmptySegment(
+                    Segment::Header,
+                )))
+            }
+            _ => return Err(PeekError::MalformedToken(Malformed::SegmentCount(count))),
+        };
     if header_b64.is_empty() {
         return Err(PeekError::MalformedToken(Malformed::EmptySegment(
             Segment::Header,
@@ -366,25 +420,40 @@ pub fn peek(token: &str) -> Result<Peeked, PeekError> {
 
     let header_bytes = decode_segment(header_b64, Segment::Header)?;
     let payload_bytes = decode_segment(payload_b64, Segment::Payload)?;
-    let signature_len = decode_segment(signature_b64, Segment::Signature)?.len();
+    let signature = decode_segment(signature_b64, Segment::Signature)?;
 
-    let header = parse_object(&header_bytes, Segment::Header, HEADER_MEMBERS)?;
-    let alg = match header.get("alg") {
-        Some(Value::String(alg)) if !alg.is_empty() => alg.clone(),
+    let mut header = scan_object(
+        &header_bytes,
+        Segment::Header,
+        HEADER_MEMBERS,
+        header_members,
+    )?;
+    let alg = match header.take_string("alg") {
+        Ok(Some(alg)) if !alg.is_empty() => alg,
         _ => return Err(PeekError::InvalidHeader { param: "alg" }),
     };
-    let kid = header_string(&header, "kid")?;
-    let typ = header_string(&header, "typ")?;
+    let kid = header
+        .take_string("kid")
+        .map_err(|()| PeekError::InvalidHeader { param: "kid" })?;
+    let typ = header
+        .take_string("typ")
+        .map_err(|()| PeekError::InvalidHeader { param: "typ" })?;
 
-    let claims = parse_object(&payload_bytes, Segment::Payload, CLAIM_MEMBERS)?;
-    let times = time_claims(&claims)?;
-    let iss = claim_string(&claims, "iss")?;
-    let sub = claim_string(&claims, "sub")?;
-    let aud = audience(&claims)?;
-    let jti = claim_string(&claims, "jti")?;
+    let mut claims = scan_object(
+        &payload_bytes,
+        Segment::Payload,
+        CLAIM_MEMBERS,
+        claim_members,
+    )?;
+    let times = times_of(|name| claims.get(name))?;
+    let iss = claim_string(&mut claims, "iss")?;
+    let sub = claim_string(&mut claims, "sub")?;
+    // Left in place: the verifier asks whether `aud` is present at all.
+    let aud = audience(claims.get("aud"))?;
+    let jti = claim_string(&mut claims, "jti")?;
 
-    Ok(Peeked {
-        alg: Some(alg),
+    Ok(Read {
+        alg,
         kid,
         typ,
         times,
@@ -392,9 +461,11 @@ pub fn peek(token: &str) -> Result<Peeked, PeekError> {
         sub,
         aud,
         jti,
-        signature_len,
         header,
         claims,
+        payload: payload_bytes,
+        signature,
+        bare: token.len() == given_len,
     })
 }
 
@@ -420,9 +491,14 @@ pub fn peek(token: &str) -> Result<Peeked, PeekError> {
 ///
 /// A `Map` cannot show duplicate member names; [`peek`] rejects those before calling this.
 pub fn time_claims(claims: &Map<String, Value>) -> Result<TimeClaims, PeekError> {
-    let exp_ms = numeric_date(claims, "exp", Rounding::Down)?;
-    let nbf_ms = numeric_date(claims, "nbf", Rounding::Up)?;
-    let iat_ms = numeric_date(claims, "iat", Rounding::Down)?;
+    times_of(|name| claims.get(name))
+}
+
+/// [`time_claims`] over any lookup of the claims by name.
+fn times_of<'a>(claim: impl Fn(&str) -> Option<&'a Value>) -> Result<TimeClaims, PeekError> {
+    let exp_ms = numeric_date(claim("exp"), "exp", Rounding::Down)?;
+    let nbf_ms = numeric_date(claim("nbf"), "nbf", Rounding::Up)?;
+    let iat_ms = numeric_date(claim("iat"), "iat", Rounding::Down)?;
     Ok(TimeClaims {
         iat_ms,
         nbf_ms,
@@ -448,86 +524,15 @@ fn decode_segment(segment_b64: &str, segment: Segment) -> Result<Vec<u8>, PeekEr
         .map_err(|_| PeekError::InvalidBase64 { segment })
 }
 
-/// UTF-8 → JSON → object, then the duplicate check on the interpreted members.
-fn parse_object(
-    bytes: &[u8],
-    segment: Segment,
-    interpreted: &'static [&'static str],
-) -> Result<Map<String, Value>, PeekError> {
-    let text = core::str::from_utf8(bytes).map_err(|_| PeekError::InvalidUtf8 { segment })?;
-    let value: Value =
-        serde_json::from_str(text).map_err(|_| PeekError::InvalidJson { segment })?;
-    let Value::Object(map) = value else {
-        return Err(PeekError::NotAJsonObject { segment });
-    };
-    // Second pass over the (now known valid) text: `Map` has already merged duplicates.
-    let mut de = serde_json::Deserializer::from_str(text);
-    match de.deserialize_map(FirstDuplicate { interpreted }) {
-        Ok(None) => Ok(map),
-        Ok(Some(name)) => Err(PeekError::DuplicateClaim { segment, name }),
-        Err(_) => Err(PeekError::InvalidJson { segment }),
-    }
+fn claim_string(claims: &mut Object, claim: &'static str) -> Result<Option<String>, PeekError> {
+    claims
+        .take_string(claim)
+        .map_err(|()| PeekError::InvalidClaimType { claim })
 }
 
-/// Visits the top-level members of an object and reports the first of `interpreted` that
-/// occurs twice. Values are skipped (`IgnoredAny`, still under serde_json's depth limit).
-struct FirstDuplicate {
-    interpreted: &'static [&'static str],
-}
-
-impl<'de> Visitor<'de> for FirstDuplicate {
-    type Value = Option<&'static str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut seen = [false; 8];
-        let mut duplicate = None;
-        while let Some(key) = map.next_key::<String>()? {
-            map.next_value::<IgnoredAny>()?;
-            let found = self
-                .interpreted
-                .iter()
-                .zip(seen.iter_mut())
-                .find(|(n, _)| **n == key);
-            if let Some((name, seen)) = found {
-                if *seen && duplicate.is_none() {
-                    duplicate = Some(*name);
-                }
-                *seen = true;
-            }
-        }
-        Ok(duplicate)
-    }
-}
-
-fn header_string(
-    header: &Map<String, Value>,
-    param: &'static str,
-) -> Result<Option<String>, PeekError> {
-    match header.get(param) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(PeekError::InvalidHeader { param }),
-    }
-}
-
-fn claim_string(
-    claims: &Map<String, Value>,
-    claim: &'static str,
-) -> Result<Option<String>, PeekError> {
-    match claims.get(claim) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(PeekError::InvalidClaimType { claim }),
-    }
-}
-
-fn audience(claims: &Map<String, Value>) -> Result<Vec<String>, PeekError> {
+fn audience(value: Option<&Value>) -> Result<Vec<String>, PeekError> {
     const BAD: PeekError = PeekError::InvalidClaimType { claim: "aud" };
-    match claims.get("aud") {
+    match value {
         None => Ok(Vec::new()),
         Some(Value::String(s)) => Ok(vec![s.clone()]),
         Some(Value::Array(items)) => items
@@ -545,11 +550,11 @@ enum Rounding {
 }
 
 fn numeric_date(
-    claims: &Map<String, Value>,
+    value: Option<&Value>,
     claim: &'static str,
     rounding: Rounding,
 ) -> Result<Option<i64>, PeekError> {
-    match claims.get(claim) {
+    match value {
         None => Ok(None),
         Some(Value::Number(n)) => number_to_ms(n, rounding)
             .map(Some)
