@@ -3,13 +3,16 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use hmac::{Hmac, Mac as _};
 use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse,
 };
 use jsonwebtoken::DecodingKey;
 use serde::Deserialize as _;
 use serde_json::Value;
+use sha2::{Sha256, Sha384, Sha512};
 
+use super::host::{Curve, HostKey};
 use super::{
     Algorithm, VerifyError, MAX_JWKS_KEYS, MAX_KEY_DOCUMENT_BYTES, MAX_RSA_BITS,
     MIN_HMAC_SECRET_BYTES, MIN_RSA_BITS,
@@ -45,6 +48,45 @@ pub(super) struct KeyEntry {
     /// A JWK's `alg`: the only algorithm this key may be used with.
     pub(super) alg: Option<Algorithm>,
     pub(super) key: DecodingKey,
+    /// The same key for a host's crypto library; `None` when it has no form every host
+    /// imports (an EC key given as a compressed point), so core checks its signatures.
+    pub(super) host: Option<HostKey>,
+    /// An HMAC secret keyed for each hash once (`None` for other keys).
+    pub(super) mac: Option<MacKeys>,
+}
+
+/// An HMAC secret with the key already absorbed for SHA-256, -384 and -512 (RFC 2104's inner
+/// and outer pads): per token only the signing input is hashed.
+#[derive(Clone)]
+pub(super) struct MacKeys {
+    sha256: Hmac<Sha256>,
+    sha384: Hmac<Sha384>,
+    sha512: Hmac<Sha512>,
+}
+
+impl MacKeys {
+    /// `None` only if the `hmac` crate refused a key length (it takes any).
+    fn new(secret: &[u8]) -> Option<MacKeys> {
+        Some(MacKeys {
+            sha256: Hmac::new_from_slice(secret).ok()?,
+            sha384: Hmac::new_from_slice(secret).ok()?,
+            sha512: Hmac::new_from_slice(secret).ok()?,
+        })
+    }
+
+    /// Whether `tag` is the `alg` MAC of `message` (compared in constant time); `None` when
+    /// `alg` is not an HMAC algorithm.
+    pub(super) fn verify(&self, alg: Algorithm, message: &[u8], tag: &[u8]) -> Option<bool> {
+        Some(
+            match alg {
+                Algorithm::HS256 => self.sha256.clone().chain_update(message).verify_slice(tag),
+                Algorithm::HS384 => self.sha384.clone().chain_update(message).verify_slice(tag),
+                Algorithm::HS512 => self.sha512.clone().chain_update(message).verify_slice(tag),
+                _ => return None,
+            }
+            .is_ok(),
+        )
+    }
 }
 
 impl KeyEntry {
@@ -77,6 +119,8 @@ pub(super) fn secret_entry(secret: &[u8]) -> Result<KeyEntry, VerifyError> {
         kind: KeyKind::Hmac,
         alg: None,
         key: DecodingKey::from_secret(secret),
+        host: Some(HostKey::Secret(secret.to_vec())),
+        mac: MacKeys::new(secret),
     })
 }
 
@@ -155,6 +199,8 @@ pub(super) fn pem_entry(pem: &[u8]) -> Result<KeyEntry, VerifyError> {
             kind: KeyKind::Rsa,
             alg: None,
             key,
+            host: Some(HostKey::rsa(&n, &e)),
+            mac: None,
         });
     }
     if let Ok(key) = DecodingKey::from_ec_pem(pem) {
@@ -207,12 +253,37 @@ pub(super) fn ec_or_ed_entry(
             reason: "public key is not a valid curve point",
         });
     }
+    let host = host_key_of_point(kind, key.try_get_as_bytes().unwrap_or_default());
     Ok(KeyEntry {
         kid,
         kind,
         alg,
         key,
+        host,
+        mac: None,
     })
+}
+
+/// The host form of a checked EC point (SEC1) or Ed25519 key. A compressed EC point has no
+/// `y` to hand over without curve arithmetic: `None` (core keeps checking that key).
+fn host_key_of_point(kind: KeyKind, bytes: &[u8]) -> Option<HostKey> {
+    let (curve, size) = match kind {
+        KeyKind::EcP256 => (Curve::P256, 32),
+        KeyKind::EcP384 => (Curve::P384, 48),
+        KeyKind::Ed25519 => return Some(HostKey::Ed25519 { x: bytes.to_vec() }),
+        KeyKind::Hmac | KeyKind::Rsa => return None,
+    };
+    match bytes.split_first() {
+        Some((0x04, xy)) if xy.len() == 2 * size => {
+            let (x, y) = xy.split_at(size);
+            Some(HostKey::Ec {
+                curve,
+                x: x.to_vec(),
+                y: y.to_vec(),
+            })
+        }
+        _ => None,
+    }
 }
 
 pub(super) fn b64(s: &str) -> Result<Vec<u8>, VerifyError> {
@@ -330,6 +401,8 @@ pub(super) fn jwk_entry(value: &Value) -> Result<KeyEntry, VerifyError> {
                 kind: KeyKind::Hmac,
                 alg,
                 key: DecodingKey::from_secret(&secret),
+                mac: MacKeys::new(&secret),
+                host: Some(HostKey::Secret(secret)),
             }
         }
         AlgorithmParameters::RSA(p) => {
@@ -345,6 +418,8 @@ pub(super) fn jwk_entry(value: &Value) -> Result<KeyEntry, VerifyError> {
                 kind: KeyKind::Rsa,
                 alg,
                 key: DecodingKey::from_rsa_raw_components(&n, &e),
+                host: Some(HostKey::rsa(&n, &e)),
+                mac: None,
             }
         }
         AlgorithmParameters::EllipticCurve(p) => {

@@ -9,11 +9,12 @@
 //!   conversion of NumericDates to milliseconds, so the client and the verifier read one
 //!   token string one way. The verifier additionally wants the bare compact token (no
 //!   `Bearer ` prefix, no whitespace) because the signature covers the exact bytes.
-//! * **`jsonwebtoken`** does the signature check and key handling only
+//! * **`jsonwebtoken`** does the RSA/ECDSA/Ed25519 signature check and key handling only
 //!   ([`jsonwebtoken::crypto::verify`] with a [`jsonwebtoken::DecodingKey`] built once, in
-//!   [`Verifier::new`]). Its `decode`/`Validation` is never called, so none of its claim
-//!   validation runs: it reads the system clock (no injection possible), defaults to 60 s of
-//!   leeway, skips `nbf` by default and treats `exp` as valid for the whole second it falls in.
+//!   [`Verifier::new`]); HMAC is the `hmac` crate's, with each secret absorbed once there.
+//!   `jsonwebtoken`'s `decode`/`Validation` is never called, so none of its claim validation
+//!   runs: it reads the system clock (no injection possible), defaults to 60 s of leeway, skips
+//!   `nbf` by default and treats `exp` as valid for the whole second it falls in.
 //! * **Time checks** are [`crate::rules`]: expired when `now − leeway ≥ exp`, not yet valid
 //!   when `now + leeway < nbf`, issued in the future when `now + leeway < iat`. Leeway only
 //!   ever makes a check more lenient.
@@ -26,6 +27,10 @@
 //! `iat` in the future → `max_age_ms`. The first failure is returned. Nothing about the claims
 //! is reported before the signature has been checked, except that they parse.
 //!
+//! [`Verifier::verify`] is [`Verifier::prepare`] (everything up to key selection), the
+//! signature, and [`Verifier::finish`] (everything after it); a host with faster native crypto
+//! can check the signature itself between the two (see [`host`] for the contract).
+//!
 //! See `docs/verifier.md` for the rules in prose (leeway sign, `likely_clock_skew`, limits).
 
 use core::fmt;
@@ -33,13 +38,15 @@ use core::str::FromStr;
 
 use serde_json::{Map, Value};
 
-use crate::peek::{self, PeekError, TimeClaims, MAX_TOKEN_BYTES};
+use crate::peek::{PeekError, TimeClaims, MAX_TOKEN_BYTES};
 use crate::rules::{is_expired, is_issued_in_future, is_not_yet_valid};
 use crate::time::UnixMillis;
 use crate::ErrorCode;
 
+pub mod host;
 mod keys;
 
+pub use host::{Curve, HostKey, Prepared, SignatureCheck};
 use keys::{
     jwk_entry, jwks_entries, parse_key_document, pem_entry, secret_entry, KeyEntry, KeyKind,
     SkippedKey,
@@ -544,6 +551,11 @@ pub struct Verified {
     pub claims: Map<String, Value>,
     /// `iat`/`nbf`/`exp` in ms (see [`crate::peek::time_claims`] for the rounding).
     pub times: TimeClaims,
+    /// The payload segment decoded: the JSON text `claims` was parsed from, as the token has
+    /// it (member order, number spelling). A host whose JSON parser keeps the last of
+    /// duplicate members (JavaScript's `JSON.parse`) builds its claims object from it without
+    /// a second serialization.
+    pub claims_json: String,
 }
 
 impl fmt::Debug for Verified {
@@ -653,153 +665,31 @@ impl Verifier {
     }
 
     /// Verifies `token` (the bare compact JWS) at the verifier's wall-clock time `now`.
-    /// See the module docs for the order of checks.
+    /// See the module docs for the order of checks: [`Verifier::prepare`], core's own
+    /// signature check ([`Verifier::check_signature`]), [`Verifier::finish`].
     pub fn verify(&self, token: &str, now: UnixMillis) -> Result<Verified, VerifyError> {
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(VerifyError::TokenTooLarge { len: token.len() });
-        }
-        let bare = token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        let peeked = peek::peek(token).map_err(from_peek)?;
-        if !bare {
-            return Err(VerifyError::MalformedToken {
-                reason: "not_bare_token",
-                what: None,
-            });
-        }
-        let peek::Peeked {
-            alg,
-            kid,
-            times,
-            iss,
-            aud,
-            header,
-            claims,
-            ..
-        } = peeked;
-
-        let alg = alg.as_deref().and_then(Algorithm::from_name);
-        let alg = match alg {
-            Some(a) if self.options.algorithms.contains(&a) => a,
-            other => return Err(VerifyError::AlgorithmNotAllowed { alg: other }),
-        };
-        if header.contains_key("crit") {
-            return Err(VerifyError::MalformedToken {
-                reason: "unsupported_crit",
-                what: Some("crit"),
-            });
-        }
-
-        // Signature over the first two segments, with the key chosen by `kid`.
-        let (message, signature) = token.rsplit_once('.').ok_or(VerifyError::MalformedToken {
-            reason: "malformed_token",
-            what: None,
-        })?;
-        self.check_signature(kid.as_deref(), alg, message.as_bytes(), signature)?;
-
-        // Claims.
-        let opts = &self.options;
-        if opts.require_exp && times.exp_ms.is_none() {
-            return Err(VerifyError::MissingClaim { claim: "exp" });
-        }
-        if opts.max_age_ms.is_some() && times.iat_ms.is_none() {
-            return Err(VerifyError::MissingClaim { claim: "iat" });
-        }
-        if let Some(expected) = &opts.issuer {
-            match &iss {
-                None => return Err(VerifyError::MissingClaim { claim: "iss" }),
-                Some(iss) if iss != expected => return Err(VerifyError::InvalidIssuer),
-                Some(_) => {}
-            }
-        }
-        if opts.audience.is_empty() {
-            if !aud.is_empty() {
-                return Err(VerifyError::InvalidAudience);
-            }
-        } else if !claims.contains_key("aud") {
-            return Err(VerifyError::MissingClaim { claim: "aud" });
-        } else if !aud
-            .iter()
-            .any(|a| opts.audience.iter().any(|want| want == a))
-        {
-            return Err(VerifyError::InvalidAudience);
-        }
-        check_times(&times, now.as_millis(), opts.leeway_ms, opts.max_age_ms)?;
-
-        Ok(Verified {
-            alg,
-            kid,
-            claims,
-            times,
-        })
-    }
-
-    /// Finds the key(s) for `kid`/`alg` and checks the signature.
-    fn check_signature(
-        &self,
-        kid: Option<&str>,
-        alg: Algorithm,
-        message: &[u8],
-        signature: &str,
-    ) -> Result<(), VerifyError> {
-        let mismatch = VerifyError::KeyAlgorithmMismatch { alg: Some(alg) };
-        if self.single {
-            let entry = self.keys.first().ok_or(mismatch.clone())?;
-            if let (Some(want), Some(have)) = (kid, entry.kid.as_deref()) {
-                if want != have {
-                    return Err(VerifyError::UnknownKid { kid_in_token: true });
-                }
-            }
-            if !entry.supports(alg) {
-                return Err(mismatch);
-            }
-            return verify_with(entry, alg, message, signature);
-        }
-        match kid {
-            Some(kid) => {
-                let mut named = false;
-                let mut last = None;
-                for entry in self.keys.iter().filter(|k| k.kid.as_deref() == Some(kid)) {
-                    named = true;
-                    if entry.supports(alg) {
-                        match verify_with(entry, alg, message, signature) {
-                            Ok(()) => return Ok(()),
-                            Err(e) => last = Some(e),
-                        }
-                    }
-                }
-                if let Some(e) = last {
-                    return Err(e);
-                }
-                if named {
-                    return Err(mismatch);
-                }
-                match self.skipped.iter().find(|s| s.kid == kid) {
-                    Some(s) => Err(s.error.clone()),
-                    None => Err(VerifyError::UnknownKid { kid_in_token: true }),
-                }
-            }
-            None => {
-                let mut candidates = self.keys.iter().filter(|k| k.supports(alg));
-                match (candidates.next(), candidates.next()) {
-                    (Some(entry), None) => verify_with(entry, alg, message, signature),
-                    (None, _) => Err(mismatch),
-                    (Some(_), Some(_)) => Err(VerifyError::UnknownKid {
-                        kid_in_token: false,
-                    }),
-                }
-            }
-        }
+        let prepared = self.prepare_with(token, crate::peek::Members::All)?;
+        self.check_signature(&prepared, token)?;
+        self.finish(prepared, SignatureCheck::Valid, now)
     }
 }
 
+/// Core's check of one signature under one key: HMAC with the key's prepared state, the rest
+/// with `jsonwebtoken` (`signature` is the encoded segment, `tag` the same decoded).
 fn verify_with(
     entry: &KeyEntry,
     alg: Algorithm,
     message: &[u8],
     signature: &str,
+    tag: &[u8],
 ) -> Result<(), VerifyError> {
+    if let Some(valid) = entry.mac.as_ref().and_then(|m| m.verify(alg, message, tag)) {
+        return if valid {
+            Ok(())
+        } else {
+            Err(VerifyError::InvalidSignature)
+        };
+    }
     match jsonwebtoken::crypto::verify(signature, message, &entry.key, alg.to_jwt()) {
         Ok(true) => Ok(()),
         Ok(false) => Err(VerifyError::InvalidSignature),
