@@ -40,7 +40,6 @@ export {
   FleetRefresh,
   storeKeys,
   fleetScripts,
-  Verifier,
   SkewMonitor,
   runCell,
   gauntletCells,
@@ -49,3 +48,5 @@ export {
   renderBreakdown,
 } from "./pkg/full/tokenclock_wasm.js";
 export { TokenClockError } from "./errors.js";
+// The Verifier wraps the module's: signatures by the host's native crypto (verify.js).
+export { Verifier } from "./verify.js";

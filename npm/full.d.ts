@@ -142,13 +142,26 @@ export interface Verified {
   expMs: number | null;
 }
 
-/** Verifies JWTs: pinned algorithms, keys parsed once, time claims with leeway. */
+/**
+ * Verifies JWTs: pinned algorithms, keys parsed once, time claims with leeway. Core decides
+ * everything; RSA, ECDSA and Ed25519 signatures are checked by the host's native crypto with
+ * exactly the algorithm and key core chose (HMAC stays in core, which is faster there).
+ */
 export declare class Verifier {
   constructor(options: VerifierOptions & { key: VerifierKey });
   /** Keys from a JWKS document (object or JSON text). */
   static fromJwks(jwks: string | { keys: unknown[] }, options: VerifierOptions): Verifier;
-  /** Verifies the bare compact token; throws `TokenClockError` (`expired` with `.byMs`, ...). */
+  /**
+   * Verifies the bare compact token; throws `TokenClockError` (`expired` with `.byMs`, ...).
+   * Synchronous: `node:crypto` in Node; elsewhere (browsers) core checks the signature itself.
+   */
   verify(token: string, nowMs?: number): Verified;
+  /**
+   * `verify` with RSA/ECDSA/Ed25519 signatures checked by WebCrypto (`crypto.subtle`) where
+   * there is no `node:crypto` (browsers, Deno, Workers): the fast path there. In Node, the same
+   * answer as `verify`. Rejects with what `verify` throws.
+   */
+  verifyAsync(token: string, nowMs?: number): Promise<Verified>;
   readonly algorithms: Algorithm[];
   readonly kids: string[];
   readonly keyCount: number;

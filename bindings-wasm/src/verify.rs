@@ -1,10 +1,24 @@
 //! The resource-server side (core `verify`, full build only): `Verifier`.
+//!
+//! Two ways to verify, one answer. `verify` runs all of core's verification (signatures by the
+//! code compiled into this module). The package's JS `Verifier` (`npm/verify.js`) checks
+//! RSA, ECDSA and Ed25519 signatures with the host's native crypto between core's `prepare`
+//! and `decide`: `prepare(token, nowMs)` → a handle; `preparedInfo`, `preparedKeys`,
+//! `preparedSignature` say what to check; `finish(handle, valid)` → the same result text
+//! `verify` builds, or `finishWithCore(handle)` when core checks the signature itself (HMAC,
+//! which the module computes faster than a host call costs, or a key without a host form);
+//! `discard(handle)` drops a handle not finished. Keys for the host come from `hostKeys()`
+//! (one JWK or `null` per key index).
+
+use std::cell::{Cell, RefCell};
 
 use tokenclock::time::UnixMillis;
-use tokenclock::verify::{self, Algorithm, KeySource, VerifyOptions};
+use tokenclock::verify::{
+    self, Algorithm, HostKey, KeySource, Prepared, SignatureCheck, VerifyOptions,
+};
 use wasm_bindgen::prelude::*;
 
-use crate::edge::{self, Out};
+use crate::edge;
 use crate::errors::{type_error, verify_error};
 use crate::host::Clock;
 
@@ -101,6 +115,102 @@ fn options_arg(options: &JsValue) -> Result<VerifyOptions, JsValue> {
 pub struct Verifier {
     inner: verify::Verifier,
     clock: Clock,
+    /// Tokens between `prepare` and `finish`/`finishWithCore`/`discard` (a few at most: one
+    /// in the synchronous Node path, one per pending WebCrypto check in the async path).
+    pending: RefCell<Vec<Pending>>,
+    /// The next handle (never reused within 2^32 preparations).
+    next_handle: Cell<u32>,
+}
+
+/// A prepared token waiting for its signature verdict.
+struct Pending {
+    handle: u32,
+    prepared: Prepared,
+    /// The verifier's time, read (or given) when the token was prepared.
+    now: UnixMillis,
+    /// The token, for `finishWithCore`.
+    token: String,
+}
+
+/// `preparedInfo` layout: the first candidate key's index (bits 0–7; at most
+/// `MAX_JWKS_KEYS` = 100 keys), the algorithm's index in `Algorithm::ALL` (bits 8–11), "more
+/// than one candidate" (bit 12), "core checks this signature" (bit 13: HMAC, which the module
+/// computes faster than a host call costs, or a candidate key without a host form), the signing
+/// input's length (bits 14–31; a token is at most 64 KiB). Mirrored in `npm/verify.js`.
+const INFO_ALG_SHIFT: u32 = 8;
+const INFO_MORE_KEYS: u32 = 1 << 12;
+const INFO_CORE_CHECKS: u32 = 1 << 13;
+const INFO_LEN_SHIFT: u32 = 14;
+
+/// HMAC: the module computes it (with the key absorbed once) faster than a call into the
+/// host's crypto costs (`createHmac` alone is ~1.5× the whole HMAC in the module).
+fn core_checks_alg(alg: Algorithm) -> bool {
+    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+/// The JSON text of a verified token's JS result `{ alg, kid, claims, iatMs, nbfMs, expMs }`,
+/// with the payload's own JSON text as `claims` (parsed once, by `JSON.parse`, on the JS side:
+/// members in the token's order). Written by hand: this is on every verification's path.
+fn result_json(p: &Prepared) -> String {
+    let claims_json = p.claims_json();
+    let times = p.times();
+    let mut out = String::with_capacity(claims_json.len() + 128);
+    out.push_str(r#"{"alg":""#);
+    out.push_str(p.alg().as_str());
+    out.push_str(r#"","kid":"#);
+    match p.kid().and_then(|k| serde_json::to_string(k).ok()) {
+        Some(quoted) => out.push_str(&quoted),
+        None => out.push_str("null"),
+    }
+    out.push_str(r#","claims":"#);
+    out.push_str(claims_json);
+    for (name, ms) in [
+        (r#","iatMs":"#, times.iat_ms),
+        (r#","nbfMs":"#, times.nbf_ms),
+        (r#","expMs":"#, times.exp_ms),
+    ] {
+        out.push_str(name);
+        push_ms(&mut out, ms);
+    }
+    out.push('}');
+    out
+}
+
+/// A time claim in ms (core keeps them in `0..=MAX_UNIX_MILLIS`) or `null`.
+fn push_ms(out: &mut String, ms: Option<i64>) {
+    let Some(ms) = ms else {
+        out.push_str("null");
+        return;
+    };
+    let mut digits = [0u8; 20];
+    let mut n = ms.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    if ms < 0 {
+        out.push('-');
+    }
+    out.extend(
+        digits
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .map(|&d| char::from(d)),
+    );
+}
+
+/// A token the JS side encoded as UTF-8 (`Buffer.from(token)`, `TextEncoder`): taken over
+/// without a copy.
+fn utf8_token(bytes: Vec<u8>) -> Result<String, JsValue> {
+    String::from_utf8(bytes).map_err(|_| type_error("token must be UTF-8 bytes"))
 }
 
 impl Verifier {
@@ -108,7 +218,66 @@ impl Verifier {
         let opts = options_arg(options)?;
         let clock = Clock::from_option(&edge::get(options, "clock")?)?;
         let inner = verify::Verifier::new(key.source(), opts).map_err(|e| verify_error(&e))?;
-        Ok(Verifier { inner, clock })
+        Ok(Verifier {
+            inner,
+            clock,
+            pending: RefCell::new(Vec::new()),
+            next_handle: Cell::new(0),
+        })
+    }
+
+    /// All of core's verification, signature included; the result as `result_json` text.
+    fn verify_text(&self, token: &str, now: UnixMillis) -> Result<String, JsValue> {
+        let p = self.inner.prepare(token).map_err(|e| verify_error(&e))?;
+        self.conclude_with_core(&p, token, now)
+    }
+
+    /// Core's signature check, then the checks after it.
+    fn conclude_with_core(
+        &self,
+        p: &Prepared,
+        token: &str,
+        now: UnixMillis,
+    ) -> Result<String, JsValue> {
+        self.inner
+            .check_signature(p, token)
+            .and_then(|()| self.inner.decide(p, SignatureCheck::Valid, now))
+            .map_err(|e| verify_error(&e))?;
+        Ok(result_json(p))
+    }
+
+    fn prepare_owned(&self, token: String, now_ms: &JsValue) -> Result<u32, JsValue> {
+        let now = UnixMillis(self.clock.wall_or_now("nowMs", now_ms)?);
+        let prepared = self.inner.prepare(&token).map_err(|e| verify_error(&e))?;
+        let handle = self.next_handle.get();
+        self.next_handle.set(handle.wrapping_add(1));
+        self.pending.borrow_mut().push(Pending {
+            handle,
+            prepared,
+            now,
+            token,
+        });
+        Ok(handle)
+    }
+
+    /// Runs `f` on the prepared token `handle`; a stale handle is a `TypeError`.
+    fn with_pending<T>(&self, handle: u32, f: impl FnOnce(&Pending) -> T) -> Result<T, JsValue> {
+        let pending = self.pending.borrow();
+        let p = pending
+            .iter()
+            .find(|p| p.handle == handle)
+            .ok_or_else(|| type_error("no prepared token with this handle"))?;
+        Ok(f(p))
+    }
+
+    /// Removes and returns the prepared token `handle`; a stale handle is a `TypeError`.
+    fn take_pending(&self, handle: u32) -> Result<Pending, JsValue> {
+        let mut pending = self.pending.borrow_mut();
+        let i = pending
+            .iter()
+            .position(|p| p.handle == handle)
+            .ok_or_else(|| type_error("no prepared token with this handle"))?;
+        Ok(pending.swap_remove(i))
     }
 }
 
@@ -136,24 +305,147 @@ impl Verifier {
         Verifier::build(Key::Jwks(text), &options)
     }
 
-    /// Verifies `token` (the bare compact JWS) at `nowMs` (default: the verifier's clock).
-    /// Returns `{ alg, kid, claims, iatMs, nbfMs, expMs }`; throws `TokenClockError`
-    /// (`expired` with `.byMs` and `.likelyClockSkew`, `invalid_signature`, ...).
+    /// Verifies `token` (the bare compact JWS) at `nowMs` (default: the verifier's clock),
+    /// signature by core. Returns `{ alg, kid, claims, iatMs, nbfMs, expMs }`; throws
+    /// `TokenClockError` (`expired` with `.byMs` and `.likelyClockSkew`, `invalid_signature`,
+    /// ...).
     pub fn verify(&self, token: JsValue, now_ms: JsValue) -> Result<JsValue, JsValue> {
         let token = edge::string("token", &token)?;
-        let now = self.clock.wall_or_now("nowMs", &now_ms)?;
-        let v = self
-            .inner
-            .verify(&token, UnixMillis(now))
+        let now = UnixMillis(self.clock.wall_or_now("nowMs", &now_ms)?);
+        js_sys::JSON::parse(&self.verify_text(&token, now)?)
+    }
+
+    /// `verify` for a token the caller encoded as UTF-8 (one bulk copy instead of
+    /// wasm-bindgen's per-character string transfer, which cost more than parsing the token);
+    /// returns the result's JSON text.
+    #[wasm_bindgen(js_name = verifyUtf8)]
+    pub fn verify_utf8(&self, token: Vec<u8>, now_ms: JsValue) -> Result<String, JsValue> {
+        let token = utf8_token(token)?;
+        let now = UnixMillis(self.clock.wall_or_now("nowMs", &now_ms)?);
+        self.verify_text(&token, now)
+    }
+
+    /// Core's checks before the signature (`Verifier::prepare`) for `token` at `nowMs`
+    /// (default: the verifier's clock, read now). Returns a handle for `preparedInfo`,
+    /// `preparedKeys`, `preparedSignature` and then `finish`, `finishWithCore` or `discard`;
+    /// throws what `verify` throws for a token that fails before its signature.
+    pub fn prepare(&self, token: JsValue, now_ms: JsValue) -> Result<u32, JsValue> {
+        let token = edge::string("token", &token)?;
+        self.prepare_owned(token, &now_ms)
+    }
+
+    /// `prepare` for a token the caller encoded as UTF-8 (see `verifyUtf8`).
+    #[wasm_bindgen(js_name = prepareUtf8)]
+    pub fn prepare_utf8(&self, token: Vec<u8>, now_ms: JsValue) -> Result<u32, JsValue> {
+        let token = utf8_token(token)?;
+        self.prepare_owned(token, &now_ms)
+    }
+
+    /// What to check for the prepared token `handle`, packed (layout: `INFO_*` above).
+    #[wasm_bindgen(js_name = preparedInfo)]
+    pub fn prepared_info(&self, handle: u32) -> Result<u32, JsValue> {
+        self.with_pending(handle, |pending| {
+            let p = &pending.prepared;
+            let keys = p.key_indices();
+            let first = keys.first().copied().unwrap_or(0);
+            let alg = Algorithm::ALL
+                .iter()
+                .position(|a| *a == p.alg())
+                .unwrap_or(0);
+            let more = if keys.len() > 1 { INFO_MORE_KEYS } else { 0 };
+            let core_checks = if core_checks_alg(p.alg())
+                || keys.iter().any(|&i| self.inner.host_key(i).is_none())
+            {
+                INFO_CORE_CHECKS
+            } else {
+                0
+            };
+            let len = p.signing_input().end;
+            u32::try_from(first & 0xff).unwrap_or(0)
+                | (u32::try_from(alg).unwrap_or(0) << INFO_ALG_SHIFT)
+                | more
+                | core_checks
+                | (u32::try_from(len).unwrap_or(0) << INFO_LEN_SHIFT)
+        })
+    }
+
+    /// Every candidate key index of the prepared token `handle`, in the order to try.
+    #[wasm_bindgen(js_name = preparedKeys)]
+    pub fn prepared_keys(&self, handle: u32) -> Result<Vec<u32>, JsValue> {
+        self.with_pending(handle, |p| {
+            p.prepared
+                .key_indices()
+                .iter()
+                .map(|&i| u32::try_from(i).unwrap_or(u32::MAX))
+                .collect()
+        })
+    }
+
+    /// The decoded signature of the prepared token `handle` (JOSE form: ECDSA is `r ‖ s`).
+    #[wasm_bindgen(js_name = preparedSignature)]
+    pub fn prepared_signature(&self, handle: u32) -> Result<Vec<u8>, JsValue> {
+        self.with_pending(handle, |p| p.prepared.signature().to_vec())
+    }
+
+    /// Core's checks after the signature (`Verifier::decide`) for the prepared token `handle`,
+    /// given whether the host's check of its signature passed (`valid` exactly `true`).
+    /// Returns the JSON text of `verify`'s result; throws `invalid_signature` when the check
+    /// failed, or what `verify` throws. The handle is used up either way.
+    pub fn finish(&self, handle: u32, valid: JsValue) -> Result<String, JsValue> {
+        let pending = self.take_pending(handle)?;
+        let check = if valid.as_bool() == Some(true) {
+            SignatureCheck::Valid
+        } else {
+            SignatureCheck::Invalid
+        };
+        self.inner
+            .decide(&pending.prepared, check, pending.now)
             .map_err(|e| verify_error(&e))?;
-        Ok(Out::new()
-            .str("alg", v.alg.as_str())
-            .opt_str("kid", v.kid.as_deref())
-            .set("claims", edge::json_js(&v.claims)?)
-            .opt_num("iatMs", v.times.iat_ms)
-            .opt_num("nbfMs", v.times.nbf_ms)
-            .opt_num("expMs", v.times.exp_ms)
-            .build())
+        Ok(result_json(&pending.prepared))
+    }
+
+    /// `finish` with core checking the signature itself (what `verify` does). The handle is
+    /// used up either way.
+    #[wasm_bindgen(js_name = finishWithCore)]
+    pub fn finish_with_core(&self, handle: u32) -> Result<String, JsValue> {
+        let pending = self.take_pending(handle)?;
+        self.conclude_with_core(&pending.prepared, &pending.token, pending.now)
+    }
+
+    /// Drops the prepared token `handle` without finishing it (no-op for an unknown handle).
+    pub fn discard(&self, handle: u32) {
+        let _ = self.take_pending(handle);
+    }
+
+    /// One entry per key index: the public key as a JWK for the host's crypto to import, or
+    /// `null` for a key only core checks (HMAC secrets never leave the module: core checks
+    /// HMAC).
+    #[wasm_bindgen(js_name = hostKeys)]
+    pub fn host_keys(&self) -> Result<js_sys::Array, JsValue> {
+        let out = js_sys::Array::new();
+        for i in 0..self.inner.key_count() {
+            out.push(&match self.inner.host_key(i) {
+                Some(HostKey::Secret(_)) | None => JsValue::NULL,
+                Some(k) => edge::json_js(&k.jwk())?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Whether core checks the signature of every token this verifier accepts (every pinned
+    /// algorithm is HMAC): then `verifyUtf8` is the whole path.
+    #[wasm_bindgen(getter = coreChecksAll)]
+    pub fn core_checks_all(&self) -> bool {
+        self.inner.algorithms().iter().all(|a| core_checks_alg(*a))
+    }
+
+    /// The JOSE names in the order of `preparedInfo`'s algorithm index.
+    #[wasm_bindgen(js_name = algorithmNames)]
+    pub fn algorithm_names() -> Vec<String> {
+        Algorithm::ALL
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect()
     }
 
     /// The pinned algorithms.

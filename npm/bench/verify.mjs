@@ -1,23 +1,26 @@
-// JWT verification throughput: tokenclock's Verifier (full build, wasm) against jose's jwtVerify
-// and jsonwebtoken's verify, in the same Node process and run, on the same tokens (HS256, RS256,
-// ES256).
+// JWT verification throughput: tokenclock's Verifier ("tokenclock/full" in Node: core in wasm,
+// RSA/ECDSA/Ed25519 signatures through node:crypto KeyObjects, HMAC in the module) against
+// jose's jwtVerify and jsonwebtoken's verify, in the same Node process and run, on the same
+// tokens (HS256, RS256, ES256, and with --all also PS256, ES384 and EdDSA; jsonwebtoken 9 has
+// no EdDSA).
 //
-//   cd npm && node bench/verify.mjs [--rounds N] [--target-ms MS] [--json]
+//   cd npm && node bench/verify.mjs [--all] [--rounds N] [--target-ms MS] [--json]
 //
 // Every candidate does the same work per call: signature with a key prepared once, exp/nbf/iat
 // against the current time with 5 s leeway, iss and aud, claims returned. Keys are prepared the
-// way each library is fastest: tokenclock parses the PEM/secret once in its constructor; jose gets
-// a CryptoKey imported once (importSPKI; subtle.importKey for the HMAC secret); jsonwebtoken gets
-// node:crypto KeyObjects (createPublicKey/createSecretKey). jose is async (WebCrypto): measured
-// with `await` in the loop. Before timing, each must accept every token with the same claims and
-// reject a token with an altered signature.
+// way each library is fastest: tokenclock parses the PEM/secret once in its constructor (and
+// imports the KeyObject once); jose gets a CryptoKey imported once (importSPKI; subtle.importKey
+// for the HMAC secret); jsonwebtoken gets node:crypto KeyObjects (createPublicKey/
+// createSecretKey). jose is async (WebCrypto): measured with `await` in the loop. Before timing,
+// each must accept every token with the same claims and reject a token with an altered
+// signature.
 //
 // Each round runs every case for a batch calibrated to ~target-ms, cases interleaved; the figure
 // is the median round's µs/verify (best beside it). "peer / tokenclock" > 1: tokenclock faster.
 // Nothing here is asserted: numbers go to BENCHMARKS.md ("Verifier throughput").
 import { createRequire } from "node:module";
 import { createPublicKey, createSecretKey, generateKeyPairSync, webcrypto } from "node:crypto";
-import { importSPKI, jwtVerify } from "jose";
+import { SignJWT, importPKCS8, importSPKI, jwtVerify } from "jose";
 import { Verifier, version } from "tokenclock/full";
 
 const require = createRequire(import.meta.url);
@@ -33,6 +36,7 @@ const opt = (name, fallback) => {
 const ROUNDS = opt("--rounds", 15);
 const TARGET_MS = opt("--target-ms", 60);
 const JSON_OUT = args.includes("--json");
+const ALGS = args.includes("--all") ? ["HS256", "RS256", "ES256", "PS256", "ES384", "EdDSA"] : ["HS256", "RS256", "ES256"];
 
 const ISSUER = "https://issuer.example.com/";
 const AUDIENCE = "https://api.example.com/";
@@ -64,13 +68,21 @@ async function setup(alg) {
     signKey = createSecretKey(secret);
   } else {
     const pair =
-      alg === "RS256"
+      alg === "RS256" || alg === "PS256"
         ? generateKeyPairSync("rsa", { modulusLength: 2048 })
-        : generateKeyPairSync("ec", { namedCurve: "P-256" });
+        : alg === "EdDSA"
+          ? generateKeyPairSync("ed25519")
+          : generateKeyPairSync("ec", { namedCurve: alg === "ES384" ? "P-384" : "P-256" });
     signKey = pair.privateKey;
     pem = pair.publicKey.export({ type: "spki", format: "pem" });
   }
-  const token = jsonwebtoken.sign(CLAIMS, signKey, { algorithm: alg });
+  // jsonwebtoken 9 cannot sign (or verify) EdDSA: jose signs that token.
+  const token =
+    alg === "EdDSA"
+      ? await new SignJWT(CLAIMS)
+          .setProtectedHeader({ alg, typ: "JWT" })
+          .sign(await importPKCS8(signKey.export({ type: "pkcs8", format: "pem" }), alg))
+      : jsonwebtoken.sign(CLAIMS, signKey, { algorithm: alg });
 
   const verifier = new Verifier({
     key: alg === "HS256" ? new Uint8Array(secret) : pem,
@@ -91,8 +103,8 @@ async function setup(alg) {
   const cases = [
     { alg, name: "tokenclock", fn: (t) => verifier.verify(t).claims },
     { alg, name: `jose ${joseVersion}`, fn: async (t) => (await jwtVerify(t, joseKey, joseOpts)).payload, isAsync: true },
-    { alg, name: `jsonwebtoken ${jwtVersion}`, fn: (t) => jsonwebtoken.verify(t, jwtKey, jwtOpts) },
   ];
+  if (alg !== "EdDSA") cases.push({ alg, name: `jsonwebtoken ${jwtVersion}`, fn: (t) => jsonwebtoken.verify(t, jwtKey, jwtOpts) });
   // Same work: same claims accepted, same forgery rejected.
   for (const c of cases) {
     const got = await c.fn(token);
@@ -127,7 +139,7 @@ async function calibrate(c) {
 }
 
 const cases = [];
-for (const alg of ["HS256", "RS256", "ES256"]) cases.push(...(await setup(alg)));
+for (const alg of ALGS) cases.push(...(await setup(alg)));
 for (const c of cases) {
   c.n = await calibrate(c); // also the warm-up
   c.samples = [];

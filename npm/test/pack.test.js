@@ -146,3 +146,21 @@ test("the TypeScript declarations are shipped and type-check a user's createFetc
     assert.fail(`tsc failed:\n${e.stdout}${e.stderr}`);
   }
 });
+
+test('"tokenclock/full" from the tarball verifies with the host\'s crypto (verify.js is shipped)', () => {
+  const out = node([
+    "--input-type=module",
+    "-e",
+    `import { generateKeyPairSync, sign } from "node:crypto";
+     import { Verifier } from "tokenclock/full";
+     const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+     const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+     const input = b64({ alg: "ES256" }) + "." + b64({ sub: "u", exp: 1700000600 });
+     const sig = sign("sha256", Buffer.from(input), { key: privateKey, dsaEncoding: "ieee-p1363" });
+     const v = new Verifier({ key: publicKey.export({ type: "spki", format: "pem" }), algorithms: ["ES256"] });
+     const ok = v.verify(input + "." + sig.toString("base64url"), 1700000000000);
+     const later = await v.verifyAsync(input + "." + sig.toString("base64url"), 1700000000000);
+     console.log(JSON.stringify({ sub: ok.claims.sub, same: JSON.stringify(ok) === JSON.stringify(later) }));`,
+  ]);
+  assert.deepEqual(JSON.parse(out), { sub: "u", same: true });
+});

@@ -100,6 +100,7 @@ const r: Promise<Response> = f("https://api.example/");
 
 const verifier = new Verifier({ key: "-----BEGIN PUBLIC KEY-----", algorithms: ["RS256"], leewayMs: 0 });
 const verified: Verified = verifier.verify("a.b.c", 0);
+const later: Promise<Verified> = verifier.verifyAsync("a.b.c");
 // @ts-expect-error: "none" is never an algorithm.
 new Verifier({ key: new Uint8Array(32), algorithms: ["none"] });
 const monitor = new SkewMonitor();
@@ -110,5 +111,5 @@ const outcomes = runCell({ ttlS: 60, seed: 1n });
 
 export {
   v, expired, exp, aud, text, raMs, next, st, retryAt, server, probe, state, ts, url, refresh, response, r,
-  verified, q, jb, outcomes,
+  verified, later, q, jb, outcomes,
 };
