@@ -210,3 +210,76 @@ test("esbuild bundle in Chromium: the skew scenario", async () => {
   const page = await skewScenario("bundled/index.html", "bundled");
   await page.close();
 });
+
+test('"tokenclock/full" in Chromium: verifyAsync through WebCrypto answers what verify answers', async () => {
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+  page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
+  // Any page of the site will do (the package's own package.json); no favicon request.
+  await page.route("**/favicon.ico", (r) => r.fulfill({ status: 204 }));
+  await page.goto(new URL("tokenclock/package.json", server.info.static_url).href);
+  const report = await page.evaluate(async () => {
+    const { Verifier } = await import(new URL("full.js", location.href).href);
+    const subtle = crypto.subtle;
+    let webChecks = 0;
+    const verify = subtle.verify.bind(subtle);
+    subtle.verify = (...args) => ((webChecks += 1), verify(...args));
+    const b64 = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    const text = (o) => b64(new TextEncoder().encode(JSON.stringify(o)));
+    const algs = {
+      RS256: [{ name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" }, { name: "RSASSA-PKCS1-v1_5" }],
+      PS256: [{ name: "RSA-PSS", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" }, { name: "RSA-PSS", saltLength: 32 }],
+      ES256: [{ name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }],
+      ES384: [{ name: "ECDSA", namedCurve: "P-384" }, { name: "ECDSA", hash: "SHA-384" }],
+      EdDSA: [{ name: "Ed25519" }, { name: "Ed25519" }],
+    };
+    const now = 1_700_000_000_000;
+    const out = {};
+    for (const [alg, [gen, params]] of Object.entries(algs)) {
+      let pair;
+      try {
+        pair = await subtle.generateKey(gen, true, ["sign", "verify"]);
+      } catch {
+        out[alg] = "no such algorithm in this browser";
+        continue;
+      }
+      const jwk = await subtle.exportKey("jwk", pair.publicKey);
+      delete jwk.alg;
+      delete jwk.key_ops;
+      delete jwk.ext;
+      const input = `${text({ alg, typ: "JWT" })}.${text({ sub: "u", exp: now / 1000 + 60 })}`;
+      const sig = new Uint8Array(await subtle.sign(params, pair.privateKey, new TextEncoder().encode(input)));
+      const tampered = sig.slice();
+      tampered[5] ^= 1;
+      const v = new Verifier({ key: { jwk }, algorithms: [alg] });
+      const rows = [];
+      for (const token of [`${input}.${b64(sig)}`, `${input}.${b64(tampered)}`, `${input}.`]) {
+        const sync = (() => {
+          try {
+            return v.verify(token, now).claims.sub;
+          } catch (e) {
+            return e.code;
+          }
+        })();
+        const before = webChecks;
+        const viaWeb = await v.verifyAsync(token, now).then((r) => r.claims.sub, (e) => e.code);
+        rows.push([sync, viaWeb, webChecks - before]);
+      }
+      out[alg] = rows;
+    }
+    return out;
+  });
+  await page.close();
+  assert.deepEqual(problems, []);
+  for (const [alg, rows] of Object.entries(report)) {
+    if (typeof rows === "string") {
+      console.log(`# Chromium WebCrypto: ${alg}: ${rows}`);
+      continue;
+    }
+    const [[okSync, okWeb, okChecks], [badSync, badWeb], [emptySync, emptyWeb]] = rows;
+    assert.deepEqual([okSync, okWeb, badSync, badWeb, emptySync, emptyWeb], ["u", "u", "invalid_signature", "invalid_signature", "invalid_signature", "invalid_signature"], `${alg}: ${JSON.stringify(rows)}`);
+    console.log(`# Chromium WebCrypto: ${alg}: verifyAsync = verify on a valid, a tampered and an empty signature (${okChecks ? "WebCrypto checked it" : "the module checked it: WebCrypto refused the key"})`);
+  }
+  assert.ok(["RS256", "PS256", "ES256", "ES384"].every((alg) => Array.isArray(report[alg]) && report[alg][0][2] > 0), JSON.stringify(report));
+});
