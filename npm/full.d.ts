@@ -166,6 +166,8 @@ export declare class Verifier {
   readonly kids: string[];
   readonly keyCount: number;
   toString(): string;
+  /** What `JSON.stringify` shows; never key material. */
+  toJSON(): { algorithms: Algorithm[]; kids: string[]; keyCount: number };
   free(): void;
 }
 

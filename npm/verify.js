@@ -260,6 +260,11 @@ export class Verifier {
     return this.#core.toString();
   }
 
+  /** `{ algorithms, kids, keyCount }`: what `JSON.stringify` shows; never key material. */
+  toJSON() {
+    return { algorithms: this.algorithms, kids: this.kids, keyCount: this.keyCount };
+  }
+
   /** Releases the wasm memory now instead of at garbage collection. */
   free() {
     this.#core.free();

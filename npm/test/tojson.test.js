@@ -26,6 +26,7 @@ test("toJSON on every class, never a secret", () => {
     fleet: new api.FleetRefresh(1, keys.record, { encryptionKey: new Uint8Array(32).fill(7) }),
     store: new api.RedisStore(`redis://user:${SECRET}@127.0.0.1:1/0`, { encryptionKey: new Uint8Array(32).fill(7) }),
     monitor: new full.SkewMonitor(),
+    verifier: full.Verifier.fromJwks({ keys: [{ kty: "oct", kid: "k1", k: Buffer.alloc(32, 7).toString("base64url") }] }, { algorithms: ["HS256"] }),
   };
   for (const [name, o] of Object.entries(objects)) {
     assert.equal(typeof o.toJSON, "function", `${name}.toJSON`);
@@ -36,4 +37,5 @@ test("toJSON on every class, never a secret", () => {
   assert.deepEqual(JSON.parse(JSON.stringify(grant)), { grantType: "client_credentials", authMethod: "client_secret_basic", tokenUrl: "https://issuer.example/token" });
   assert.equal(JSON.parse(JSON.stringify(session)).tokenId, 1);
   assert.equal(JSON.parse(JSON.stringify(objects.fleet)).action, "read");
+  assert.deepEqual(JSON.parse(JSON.stringify(objects.verifier)), { algorithms: ["HS256"], kids: ["k1"], keyCount: 1 });
 });
