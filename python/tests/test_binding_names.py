@@ -30,6 +30,7 @@ JS_ONLY = {
     "takeAuthorization": "authorizeToken's held-back answer (Python returns it directly)",
     "free": "wasm-bindgen memory",
     "toString": "JS object protocol (Python __repr__)",
+    "toJSON": "JS object protocol (JSON.stringify)",
     "now": "the session's clock (Python: the clock= callable or Reading.now)",
 }
 
