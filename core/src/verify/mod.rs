@@ -43,8 +43,10 @@ use crate::rules::{is_expired, is_issued_in_future, is_not_yet_valid};
 use crate::time::UnixMillis;
 use crate::ErrorCode;
 
+pub mod discovery;
 pub mod host;
 mod keys;
+pub mod remote;
 
 pub use host::{Curve, HostKey, Prepared, SignatureCheck};
 use keys::{
