@@ -32,6 +32,7 @@ use tokenclock::session::{SessionError, TransportFailure};
 use tokenclock::skew::SkewError;
 use tokenclock::sntp::SntpError;
 use tokenclock::time::TimeRangeError;
+use tokenclock::verify::remote::KeySetError;
 use tokenclock::verify::VerifyError;
 use tokenclock::ErrorCode;
 
@@ -61,6 +62,8 @@ pub enum Error {
     /// A verifier that cannot be built (keys, options).
     VerifierSetup(VerifyError),
     Monitor(MonitorError),
+    /// A remote key set (`KeySet`): configuration, a failed fetch, no keys yet.
+    KeySet(KeySetError),
     /// The fleet protocol (an input out of turn, a bad configuration).
     Fleet(FleetError),
     /// A panic or a poisoned lock: a bug, reported as `internal_error`.
@@ -100,6 +103,8 @@ pub enum Exc {
     InvalidIssuer,
     InvalidAudience,
     MissingClaim,
+    KeySetError,
+    KeysUnavailable,
 }
 
 /// A base of an exception class.
@@ -220,6 +225,12 @@ const SPECS: &[Spec] = &[
     Spec { exc: Exc::MissingClaim, name: "MissingClaim", bases: &[Ours(Exc::InvalidToken)],
         doc: "A required claim is absent. `.claim` names it.",
         attrs: &[("code", Str("missing_claim")), ("claim", Nil)] },
+    Spec { exc: Exc::KeySetError, name: "KeySetError", bases: &[Ours(Exc::TokenClockError)],
+        doc: "Fetching the issuer's keys or metadata failed (the keys in use stay; the next attempt is backed off).",
+        attrs: &[("code", Str("key_set_error"))] },
+    Spec { exc: Exc::KeysUnavailable, name: "KeysUnavailable", bases: &[Ours(Exc::KeySetError)],
+        doc: "No key set has been fetched yet and none can be now. `.cause` is the last failure's code, `.retry_in` seconds until the next attempt.",
+        attrs: &[("code", Str("keys_unavailable")), ("cause", Nil), ("retry_in", Nil)] },
 ];
 
 static TYPES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
@@ -486,6 +497,21 @@ fn classify<'py>(py: Python<'py>, e: &Error) -> PyResult<(Exc, &'static str, Str
             (exc, v.code(), v.to_string())
         }
         Error::Monitor(m) => (Exc::MonitorError, m.code(), m.to_string()),
+        Error::KeySet(k) => {
+            let exc = match k {
+                KeySetError::InvalidConfig { .. }
+                | KeySetError::InvalidUrl { .. }
+                | KeySetError::InsecureUrl { .. } => Exc::ConfigError,
+                KeySetError::StaleTicket => Exc::StaleTicket,
+                KeySetError::KeysUnavailable { cause, retry_in_ms } => {
+                    attrs.push(("cause", any(py, *cause)?));
+                    attrs.push(("retry_in", any(py, seconds(*retry_in_ms))?));
+                    Exc::KeysUnavailable
+                }
+                _ => Exc::KeySetError,
+            };
+            (exc, k.code(), k.to_string())
+        }
         Error::Fleet(f) => {
             let exc = match f {
                 FleetError::InvalidConfig(_)

@@ -24,6 +24,7 @@ use pyo3::prelude::*;
 pub mod convert;
 pub mod errors;
 pub mod fleet;
+pub mod keyset;
 pub mod lifetime;
 pub mod oauth;
 pub mod parse;
@@ -69,6 +70,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
     m.add_class::<verify::Verifier>()?;
     m.add_class::<verify::SkewMonitor>()?;
+    m.add_class::<keyset::KeySet>()?;
+    m.add_class::<keyset::KeyStep>()?;
+    m.add_class::<keyset::FetchTicket>()?;
 
     m.add_function(wrap_pyfunction!(sim::run_cell, m)?)?;
     m.add_function(wrap_pyfunction!(sim::gauntlet_cells, m)?)?;

@@ -63,7 +63,7 @@ fn key_text(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<KeyText> {
 }
 
 /// Audiences: one string or an iterable of strings.
-fn audiences(v: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+pub(crate) fn audiences(v: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
     match v {
         None => Ok(Vec::new()),
         Some(v) if v.is_none() => Ok(Vec::new()),
@@ -272,6 +272,34 @@ impl Verifier {
             d.set_item("exp", opt_seconds(v.times.exp_ms))?;
             Ok(d)
         })
+    }
+
+    /// A verifier whose keys come from `issuer`'s discovery document and key set, fetched
+    /// with httpx: `tokenclock.remote.RemoteVerifier.from_issuer(issuer, **options)`.
+    #[staticmethod]
+    #[pyo3(signature = (issuer, **options))]
+    fn from_issuer<'py>(
+        py: Python<'py>,
+        issuer: &str,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        py.import("tokenclock.remote")?
+            .getattr("RemoteVerifier")?
+            .call_method("from_issuer", (issuer,), options)
+    }
+
+    /// A verifier whose keys come from the key set at `jwks_uri`:
+    /// `tokenclock.remote.RemoteVerifier.from_jwks_uri(jwks_uri, **options)`.
+    #[staticmethod]
+    #[pyo3(signature = (jwks_uri, **options))]
+    fn from_jwks_uri<'py>(
+        py: Python<'py>,
+        jwks_uri: &str,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        py.import("tokenclock.remote")?
+            .getattr("RemoteVerifier")?
+            .call_method("from_jwks_uri", (jwks_uri,), options)
     }
 
     /// The pinned algorithms (deduplicated).

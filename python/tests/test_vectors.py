@@ -674,8 +674,8 @@ def verify_error_json(e: tokenclock.TokenClockError) -> Dict[str, Any]:
     return v
 
 
-@claims("verify/*.json")
-@pytest.mark.parametrize("case", [p for f in files("verify/*.json") for p in params(f)])
+@claims("verify/verify.json")
+@pytest.mark.parametrize("case", params("verify/verify.json"))
 def test_verify(case: Case) -> None:
     inp, exp = case["input"], case["expected"]
     try:
@@ -702,6 +702,137 @@ def test_verify(case: Case) -> None:
         assert got["claims"].get(name) == want, name
     assert {"iat_ms": ms(got["iat"]), "nbf_ms": ms(got["nbf"]), "exp_ms": ms(got["exp"])} == exp["times"]
     assert "secret" not in repr(v).lower() or "hex" not in inp["key"]
+
+
+# ----- verify/keyset.json (core/tests/vectors_keyset.rs) ----------------------------------------
+
+KEYSET_FILE = json.loads((VECTORS / "verify" / "keyset.json").read_text(encoding="utf-8"))
+
+_KEYSET_CONFIG = {
+    "fetch_timeout_ms": "fetch_timeout", "cooldown_ms": "cooldown", "default_cache_ms": "cache",
+    "min_cache_ms": "min_cache", "max_cache_ms": "max_cache", "grace_ms": "grace",
+    "retry_min_ms": "retry_min", "retry_max_ms": "retry_max",
+}
+
+
+def keyset_from(source: Dict[str, Any], options: Dict[str, Any], config: Dict[str, Any]) -> tokenclock.KeySet:
+    kw: Dict[str, Any] = {"algorithms": options["algorithms"]}
+    if "leeway_ms" in options:
+        kw["leeway"] = options["leeway_ms"] / 1000
+    if "issuer" in options:
+        kw["issuer_claim"] = options["issuer"]
+    if "audience" in options:
+        kw["audience"] = options["audience"]
+    for k, v in config.items():
+        if k in _KEYSET_CONFIG:
+            kw[_KEYSET_CONFIG[k]] = v / 1000
+        else:
+            kw[k] = v  # allow_plain_http, discovery
+    if "issuer" in source:
+        return tokenclock.KeySet(issuer=source["issuer"], **kw)
+    return tokenclock.KeySet(source["jwks_uri"], **kw)
+
+
+def keyset_ticket(t: Any) -> Dict[str, Any]:
+    return {"kind": t.kind, "url": t.url, "timeout_ms": ms(t.timeout), "max_body_bytes": t.max_body_bytes}
+
+
+_EVENT_MS = {"fresh_for": "fresh_for_ms", "retry_in": "retry_in_ms", "low": "low_ms",
+             "high": "high_ms", "leeway": "leeway_ms", "offset": "offset_ms"}
+
+
+def keyset_event(e: Dict[str, Any]) -> Dict[str, Any]:
+    return {_EVENT_MS.get(k, k): (ms(v) if k in _EVENT_MS else v) for k, v in e.items()}
+
+
+@claims("verify/keyset.json")
+@pytest.mark.parametrize("case", params("verify/keyset.json"))
+def test_keyset(case: Case) -> None:
+    inp = case["input"]
+    f = KEYSET_FILE
+    ks = keyset_from(inp["source"], inp["options"], inp["config"])
+    last: Optional[int] = None
+
+    def at(step: Dict[str, Any], key: str = "at") -> tokenclock.Reading:
+        return tokenclock.Reading((f["wall0_ms"] + step[key]) / 1000, (f["mono0_ms"] + step[key]) / 1000)
+
+    def err(e: tokenclock.TokenClockError) -> Dict[str, Any]:
+        assert_clean_error(e)
+        return {"error": e.code}
+
+    for i, step in enumerate(inp["steps"]):
+        call = step["call"]
+        got: Any
+        if call in ("step", "unknown_kid"):
+            st = ks.step(at(step)) if call == "step" else ks.on_unknown_kid(at(step))
+            key = "step" if call == "step" else "refetch"
+            got = {key: st.kind}
+            if st.ticket is not None:
+                last = st.ticket.id
+                got.update(keyset_ticket(st.ticket))
+            if st.kind == "wait":
+                got["wait_ms"] = ms(st.wait)
+            if st.kind == "no":
+                got["retry_in_ms"] = ms(st.wait)
+            if st.kind == "unavailable":
+                e = st.error
+                assert isinstance(e, tokenclock.KeysUnavailable)
+                got.update({"error": e.code, "cause": e.cause, "retry_in_ms": ms(e.retry_in)})
+        elif call == "response":
+            received = at(step)
+            sent = at(step, "sent_at") if "sent_at" in step else received
+            if "body_ref" in step:
+                body = json.dumps(f["documents"][step["body_ref"]]).encode()
+            elif "body" in step:
+                body = json.dumps(step["body"]).encode()
+            elif "body_text" in step:
+                body = step["body_text"].encode()
+            else:
+                body = b" " * step["body_size"]
+            tid = step.get("ticket", last)
+            try:
+                out = ks.on_response(tid, step["status"], body, date=step.get("date"),
+                                     cache_control=step.get("cache_control"), age=step.get("age"),
+                                     sent=sent, received=received)
+                got = {"outcome": out["outcome"]}
+                if out["outcome"] == "keys_updated":
+                    got.update({"keys": out["keys"], "fresh_for_ms": ms(out["fresh_for"])})
+            except tokenclock.TokenClockError as e:
+                got = err(e)
+        elif call == "failure":
+            try:
+                ks.on_failure(step.get("ticket", last), step["error"], at(step))
+                got = {"ok": True}
+            except tokenclock.TokenClockError as e:
+                got = err(e)
+        elif call == "verify":
+            try:
+                ks.verify(f["tokens"][step["token"]], at(step))
+                got = {"ok": True}
+            except tokenclock.TokenClockError as e:
+                got = err(e)
+        elif call == "events":
+            got = []
+            while (e := ks.poll_event()) is not None:
+                got.append(keyset_event(e))
+        elif call == "estimate":
+            est = ks.estimate(at(step))
+            got = {"low_ms": ms(est.low), "high_ms": ms(est.high), "offset_ms": ms(est.offset),
+                   "clock_off": ks.clock_off(at(step))}
+        elif call == "new":
+            try:
+                keyset_from(step.get("source", inp["source"]), step.get("options", inp["options"]),
+                            step.get("config", inp["config"]))
+                got = {"ok": True}
+            except tokenclock.TokenClockError as e:
+                got = err(e)
+        else:
+            raise AssertionError(f"unknown call {call}")
+        want = step["expect"]
+        if isinstance(want, dict):
+            assert {k: got.get(k) for k in want} == want, f"step {i} ({call}): got {got}"
+        else:
+            assert got == want, f"step {i} ({call}): got {got}"
 
 
 # ----- session/*.json (core/tests/vectors_session.rs) -------------------------------------------

@@ -38,6 +38,9 @@ from tokenclock._native import (
     TokenState,
     Verdict,
     Verifier,
+    KeySet,
+    KeyStep,
+    FetchTicket,
     assertion_times,
     authorization_code_grant,
     authorization_url,
@@ -74,6 +77,8 @@ from tokenclock.errors import (
     InvalidSignature,
     InvalidToken,
     KeyAlgorithmMismatch,
+    KeySetError,
+    KeysUnavailable,
     LifetimeError,
     MalformedToken,
     MissingClaim,
@@ -160,6 +165,9 @@ __all__ = [
     # resource server
     "Verifier",
     "SkewMonitor",
+    "KeySet",
+    "KeyStep",
+    "FetchTicket",
     # simulation
     "run_cell",
     "gauntlet_cells",
@@ -195,6 +203,8 @@ __all__ = [
     "InvalidIssuer",
     "InvalidAudience",
     "MissingClaim",
+    "KeySetError",
+    "KeysUnavailable",
 ]
 
 

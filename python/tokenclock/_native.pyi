@@ -6,7 +6,10 @@
 # are seconds on the monotonic clock (like time.monotonic()).
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, final
+from typing import TYPE_CHECKING, Any, Literal, final
+
+if TYPE_CHECKING:
+    from tokenclock.remote import RemoteVerifier
 
 __all__ = [
     "AfterResponse",
@@ -37,6 +40,11 @@ __all__ = [
     "LifetimeError",
     "MalformedToken",
     "MissingClaim",
+    "FetchTicket",
+    "KeySet",
+    "KeySetError",
+    "KeyStep",
+    "KeysUnavailable",
     "MonitorError",
     "Pkce",
     "Reading",
@@ -174,6 +182,12 @@ class InvalidAudience(InvalidToken): ...
 
 class MissingClaim(InvalidToken):
     claim: str | None
+
+class KeySetError(TokenClockError): ...
+
+class KeysUnavailable(KeySetError):
+    cause: str | None
+    retry_in: float | None
 
 # ----- functions ------------------------------------------------------------------------------
 
@@ -728,12 +742,97 @@ class Verifier:
         clock: _Clock = None,
     ) -> Verifier: ...
     def verify(self, token: str, now: float | None = None) -> dict[str, Any]: ...
+    @staticmethod
+    def from_issuer(issuer: str, **options: Any) -> RemoteVerifier: ...
+    @staticmethod
+    def from_jwks_uri(jwks_uri: str, **options: Any) -> RemoteVerifier: ...
     @property
     def algorithms(self) -> list[str]: ...
     @property
     def kids(self) -> list[str]: ...
     @property
     def key_count(self) -> int: ...
+    @property
+    def leeway(self) -> float: ...
+
+@final
+class FetchTicket:
+    """One fetch to perform for a ``KeySet``."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> Literal["discovery", "jwks"]: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def max_body_bytes(self) -> int: ...
+
+@final
+class KeyStep:
+    """What a verification does now (``KeySet.step``, ``KeySet.on_unknown_kid``)."""
+
+    @property
+    def kind(self) -> Literal["ready", "ready_and_fetch", "fetch", "wait", "unavailable", "no"]: ...
+    @property
+    def ticket(self) -> FetchTicket | None: ...
+    @property
+    def wait(self) -> float | None: ...
+    @property
+    def error(self) -> KeysUnavailable | None: ...
+
+@final
+class KeySet:
+    """The issuer's key set: fetched by the host, cached and refetched by core's rules."""
+
+    def __new__(
+        cls,
+        jwks_uri: str | None = None,
+        *,
+        issuer: str | None = None,
+        algorithms: list[str],
+        leeway: float = 5.0,
+        audience: str | Iterable[str] | None = None,
+        issuer_claim: str | None = None,
+        max_age: float | None = None,
+        require_exp: bool = True,
+        fetch_timeout: float = 5.0,
+        cooldown: float = 30.0,
+        cache: float = 600.0,
+        min_cache: float = 60.0,
+        max_cache: float = 3600.0,
+        grace: float = 300.0,
+        retry_min: float = 1.0,
+        retry_max: float = 300.0,
+        allow_plain_http: bool = False,
+        discovery: str = "openid",
+        clock: _Clock = None,
+    ) -> KeySet: ...
+    def step(self, now: Reading | None = None) -> KeyStep: ...
+    def on_unknown_kid(self, now: Reading | None = None) -> KeyStep: ...
+    def on_response(
+        self,
+        ticket_id: int,
+        status: int,
+        body: bytes,
+        *,
+        date: str | None = None,
+        cache_control: str | None = None,
+        age: str | None = None,
+        sent: Reading | None = None,
+        received: Reading | None = None,
+    ) -> dict[str, Any]: ...
+    def on_failure(self, ticket_id: int, code: str = "transport_error", now: Reading | None = None) -> None: ...
+    def verify(self, token: str | bytes, now: Reading | None = None) -> dict[str, Any]: ...
+    def estimate(self, now: Reading | None = None) -> Estimate: ...
+    def clock_off(self, now: Reading | None = None) -> bool | None: ...
+    def poll_event(self) -> dict[str, Any] | None: ...
+    @property
+    def jwks_uri(self) -> str | None: ...
+    @property
+    def kids(self) -> list[str]: ...
     @property
     def leeway(self) -> float: ...
 

@@ -23,6 +23,8 @@ wrong and never contain a token, secret or raw input::
     │   ├── InvalidClientError
     │   ├── InvalidGrantError
     │   └── TemporarilyUnavailableError
+    ├── KeySetError                                  fetching the issuer's keys failed
+    │   └── KeysUnavailable              .cause, .retry_in   no key set fetched yet
     └── InvalidToken                     .likely_clock_skew   (Verifier.verify)
         ├── TokenExpired                 .expired_by
         ├── TokenNotYetValid             .valid_in
@@ -55,6 +57,8 @@ from tokenclock._native import (
     InvalidSignature,
     InvalidToken,
     KeyAlgorithmMismatch,
+    KeySetError,
+    KeysUnavailable,
     LifetimeError,
     MalformedToken,
     MissingClaim,
@@ -88,6 +92,8 @@ __all__ = [
     "InvalidSignature",
     "InvalidToken",
     "KeyAlgorithmMismatch",
+    "KeySetError",
+    "KeysUnavailable",
     "LifetimeError",
     "MalformedToken",
     "MissingClaim",

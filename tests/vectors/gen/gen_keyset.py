@@ -109,6 +109,7 @@ def case(id_: str, comment: str, source: Dict[str, Any], steps: List[Dict[str, A
     if flags:
         c["flags"] = flags
     c["input"] = {"source": source, "options": options or OPTS, "config": config or {}, "steps": steps}
+    c["expected"] = None  # a transcript: each step has its own `expect`
     CASES.append(c)
 
 
