@@ -191,7 +191,9 @@ fuzz:
 bench-python: python
 	@echo "==> bench-python"
 	$(PY) python/bench/auth_overhead.py
+	$(PY) python/bench/remote_verify.py
 	rm -rf $(TARGET_DIR)/bench-pyjwt212
 	python3 -m venv $(TARGET_DIR)/bench-pyjwt212
-	$(TARGET_DIR)/bench-pyjwt212/bin/python -m pip install --quiet 'PyJWT==2.12.*' Authlib==1.9.10 httpx==0.28.1 requests==2.34.2 $(WHEEL_DIR)/tokenclock-*.whl
+	$(TARGET_DIR)/bench-pyjwt212/bin/python -m pip install --quiet 'PyJWT[crypto]==2.12.*' Authlib==1.9.10 httpx==0.28.1 requests==2.34.2 $(WHEEL_DIR)/tokenclock-*.whl
 	$(TARGET_DIR)/bench-pyjwt212/bin/python python/bench/auth_overhead.py
+	$(TARGET_DIR)/bench-pyjwt212/bin/python python/bench/remote_verify.py
