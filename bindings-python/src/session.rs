@@ -447,6 +447,15 @@ fn event_dict<'py>(py: Python<'py>, e: &core_s::SessionEvent) -> PyResult<Bound<
     Ok(d)
 }
 
+/// The hot path's state, read without the session: the ready window (written only while the
+/// session is held) and the driver's credential object for one token id (`_set_credential`),
+/// which `_credential_now` answers while the window answers that id.
+#[derive(Default)]
+struct Window {
+    ready: Option<core_s::ReadyWindow>,
+    credential: Option<(u64, Py<PyAny>)>,
+}
+
 /// The refresh state machine for one credential and audience (core `Session`). Thread-safe:
 /// share one per credential.
 ///
@@ -459,7 +468,7 @@ pub struct Session {
     inner: Mutex<core_s::Session>,
     /// The hot path's answer (core `ReadyWindow`): written only while `inner` is held (set by
     /// `authorize_token`, dropped by every other call), read without `inner`.
-    window: Mutex<Option<core_s::ReadyWindow>>,
+    window: Mutex<Window>,
     pub(crate) clock: Clock,
     token_url: String,
     grant_type: &'static str,
@@ -494,7 +503,7 @@ impl Session {
     /// Replaces the ready window. Called only with `inner` held, so a window never outlives a
     /// change of the session.
     fn set_window(&self, w: Option<core_s::ReadyWindow>) -> Result<(), Error> {
-        *self.window.lock().map_err(|_| Error::Internal(POISONED))? = w;
+        self.window.lock().map_err(|_| Error::Internal(POISONED))?.ready = w;
         Ok(())
     }
 
@@ -505,6 +514,7 @@ impl Session {
             .window
             .lock()
             .map_err(|_| Error::Internal(POISONED))?
+            .ready
             .take();
         if let Some(w) = taken {
             g.resume(&w);
@@ -512,19 +522,38 @@ impl Session {
         Ok(())
     }
 
-    /// The token id the ready window answers for `now`, without entering the session.
-    fn window_answer(&self, now: tokenclock::time::Reading) -> Option<u64> {
+    /// The token id the ready window answers for `now`, without entering the session, and
+    /// (`cached`) the driver's credential object when it was set for that id.
+    fn window_answer(
+        &self,
+        py: Python<'_>,
+        now: tokenclock::time::Reading,
+        cached: bool,
+    ) -> Option<(u64, Option<Py<PyAny>>)> {
         // Never waits: a busy window (another thread entering the session) means the full path.
         let mut w = self.window.try_lock().ok()?;
-        w.as_mut()?.answer(now).map(|t| t.0)
+        let id = w.ready.as_mut()?.answer(now)?.0;
+        let credential = match &w.credential {
+            Some((cid, obj)) if cached && *cid == id => Some(obj.clone_ref(py)),
+            _ => None,
+        };
+        Some((id, credential))
     }
 
     /// `authorize_token`: the ready window's answer when it covers `now`, else the session's
     /// (which sets the next window while the session is held).
-    fn authorize_token_at(&self, py: Python<'_>, now: Option<Reading>) -> PyResult<Py<PyAny>> {
+    fn authorize_token_at(
+        &self,
+        py: Python<'_>,
+        now: Option<Reading>,
+        cached: bool,
+    ) -> PyResult<Py<PyAny>> {
         guard(|| {
             let now = self.clock.reading(py, now)?;
-            if let Some(id) = self.window_answer(now) {
+            if let Some((id, credential)) = self.window_answer(py, now, cached) {
+                if let Some(c) = credential {
+                    return Ok(c);
+                }
                 return Ok(id.into_pyobject(py)?.into_any().unbind());
             }
             // `with` dropped the window; set the new one while the session is still held.
@@ -653,7 +682,7 @@ impl Session {
             let inner = core_s::Session::new(config, convert::rng(seed)).map_err(Error::Session)?;
             Ok(Session {
                 inner: Mutex::new(inner),
-                window: Mutex::new(None),
+                window: Mutex::new(Window::default()),
                 clock: Clock::from_arg(clock)?,
                 token_url: g.token_url.clone(),
                 grant_type: g.grant.grant_type(),
@@ -678,13 +707,31 @@ impl Session {
     /// cache it). Any other answer is the full `Authorization`.
     #[pyo3(signature = (now=None))]
     fn authorize_token(&self, py: Python<'_>, now: Option<Reading>) -> PyResult<Py<PyAny>> {
-        self.authorize_token_at(py, now)
+        self.authorize_token_at(py, now, false)
     }
 
     /// `authorize_token()` at the session's clock: the same answer, without argument parsing
     /// (what adapters call on every request).
     fn authorize_token_now(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.authorize_token_at(py, None)
+        self.authorize_token_at(py, None, false)
+    }
+
+    /// `authorize_token_now()`, except that a "ready" answer for the token id given to
+    /// `_set_credential` is that credential object itself (the adapters' per-request path:
+    /// one native call, no Python-side lookup).
+    fn _credential_now(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.authorize_token_at(py, None, true)
+    }
+
+    /// The object `_credential_now` answers while the ready window answers `token_id`.
+    fn _set_credential(&self, token_id: u64, credential: Py<PyAny>) -> PyResult<()> {
+        guard(|| {
+            self.window
+                .lock()
+                .map_err(|_| Error::Internal(POISONED))?
+                .credential = Some((token_id, credential));
+            Ok(())
+        })
     }
 
     /// The `Authorization` header value of a token the session still holds (the current one,
@@ -956,7 +1003,18 @@ impl Session {
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        if let Ok(w) = self.window.try_lock() {
+            if let Some((_, obj)) = &w.credential {
+                visit.call(obj)?;
+            }
+        }
         self.clock.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        if let Ok(mut w) = self.window.lock() {
+            w.credential = None;
+        }
     }
 
     fn __repr__(&self) -> String {

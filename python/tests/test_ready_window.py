@@ -114,3 +114,35 @@ def test_a_refusal_is_never_answered_from_the_window() -> None:
     answer = a.authorize_token(again)
     assert not isinstance(answer, int) and answer.kind == "refresh", answer
     assert not isinstance(a.authorize_token_now(), int)  # the session's own clock: same
+
+
+def test_the_cached_credential_is_answered_only_while_the_window_answers_its_token() -> None:
+    """``_credential_now`` (the adapters' per-request call) returns the driver's credential
+    object only for the token id it was set for, and only from the ready window: after a
+    refusal it is the full decision again."""
+    clock = [T0, M0]
+    s = tokenclock.Session(
+        tokenclock.client_credentials("https://issuer.example/token", "c", "s"), seed=3,
+        clock=lambda: tokenclock.Reading(clock[0], clock[1]),
+    )
+    a = s.authorize()
+    body = json.dumps({"access_token": _jwt(int(T0), int(T0) + 3600), "token_type": "Bearer",
+                       "expires_in": 3600}).encode()
+    token = s.complete_refresh(a.ticket, 200, [], body, tokenclock.Reading(T0, M0),
+                               tokenclock.Reading(T0 + 0.1, M0 + 0.1))
+    clock[:] = [T0 + 1, M0 + 1]
+    cred, other = object(), object()
+    s._set_credential(token, cred)
+    assert s._credential_now() == token  # the full decision (sets the window): the id
+    clock[:] = [T0 + 1.002, M0 + 1.002]
+    assert s._credential_now() is cred  # from the window: the object itself
+    s._set_credential(token + 1, other)
+    assert s._credential_now() == token  # set for another id: never answered for this one
+    s._set_credential(token, cred)
+    assert s._credential_now() is cred
+    v = s.on_response(token, 401, [], tokenclock.Reading(clock[0], clock[1]),
+                      tokenclock.Reading(clock[0] + 0.01, clock[1] + 0.01))
+    assert v.kind != "accepted"
+    clock[:] = [T0 + 1.02, M0 + 1.02]
+    after = s._credential_now()
+    assert after is not cred and not isinstance(after, int)  # the refusal: full decision

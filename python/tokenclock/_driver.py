@@ -363,6 +363,7 @@ class Driver:
         # Hot path: a ready answer is a token id, and the credential object is built once per
         # token (no object or 1 KB header string per request).
         self._authorize_token: Callable[[], Any] = session.authorize_token_now
+        self._credential_now: Callable[[], Any] = session._credential_now
         self._ready: Optional[_Ready] = None
         self._authorize: Callable[[], Any] = self._fast_authorize
         if clock is None:
@@ -508,6 +509,7 @@ class Driver:
             return self._session.authorize()
         c = _Ready(header, r)
         self._ready = c
+        self._session._set_credential(r, c)
         return c
 
     # ----- threads ----------------------------------------------------------------------
@@ -521,12 +523,11 @@ class Driver:
         The common case (``ready``) is one call into the session, which has its own lock. A
         ``wait`` answer is asked again under this driver's lock and waited on there, so the
         wake-up from a ticket closing (also under the lock) cannot be missed."""
-        # The hot path, inlined: a fresh token's id (the session answers it from its ready
-        # window without entering core) and the credential cached for it.
-        a = self._authorize_token()
-        c = self._ready
-        if c is not None and c.token_id == a:
-            return c
+        # The hot path: while the session's ready window answers the token whose credential
+        # it holds, one native call returns that credential (without entering core).
+        a = self._credential_now()
+        if a.__class__ is _Ready:
+            return a  # type: ignore[no-any-return]
         a = self._resolve(a)
         performed = 0
         while True:
@@ -656,10 +657,9 @@ class Driver:
         """The credential for one API request (asyncio tasks). Same rules as ``acquire``
         (a ``ready_and_refresh`` refresh is a task of the running loop); waiters wait on a
         future that the closing of a ticket resolves (from any thread)."""
-        a = self._authorize_token()
-        c = self._ready
-        if c is not None and c.token_id == a:
-            return c
+        a = self._credential_now()
+        if a.__class__ is _Ready:
+            return a  # type: ignore[no-any-return]
         a = self._resolve(a)
         performed = 0
         while True:
