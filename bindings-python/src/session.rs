@@ -503,7 +503,10 @@ impl Session {
     /// Replaces the ready window. Called only with `inner` held, so a window never outlives a
     /// change of the session.
     fn set_window(&self, w: Option<core_s::ReadyWindow>) -> Result<(), Error> {
-        self.window.lock().map_err(|_| Error::Internal(POISONED))?.ready = w;
+        self.window
+            .lock()
+            .map_err(|_| Error::Internal(POISONED))?
+            .ready = w;
         Ok(())
     }
 
