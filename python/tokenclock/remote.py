@@ -39,7 +39,7 @@ from tokenclock._driver import (
     with_identity_encoding,
 )
 from tokenclock._native import Estimate, FetchTicket, KeySet, Reading
-from tokenclock.errors import StaleTicket, UnknownKid
+from tokenclock.errors import KeySetError, StaleTicket, UnknownKid
 
 __all__ = ["RemoteVerifier"]
 
@@ -225,8 +225,8 @@ class RemoteVerifier:
                     )
             except StaleTicket:
                 pass  # it ended at its deadline; core already counted it as failed
-            except Exception:  # noqa: BLE001 - a refused fetch: core keeps the keys, logs below
-                pass
+            except KeySetError:
+                pass  # a refused response: core keeps the keys in use and logs it (below)
             finally:
                 self._cond.notify_all()
                 waiters, self._waiters = self._waiters, []
