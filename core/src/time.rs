@@ -47,6 +47,69 @@ impl UnixMillis {
     pub const fn since(self, earlier: UnixMillis) -> i64 {
         self.0.saturating_sub(earlier.0)
     }
+
+    /// The millisecond a host's fractional `seconds` since the epoch falls in: the exact floor
+    /// of `seconds × 1000` (computed from the float's bits, so the product's own rounding
+    /// cannot carry it into the next millisecond). `None` for NaN, infinities and values
+    /// outside `i64` milliseconds.
+    ///
+    /// Why the floor: a check against a whole-millisecond bound `b` (`exp`, `nbf`, `iat`, all
+    /// integer milliseconds) is `now ≥ b` or `now < b`, and for any real `now` both equal
+    /// the same comparison of `⌊now⌋` — so a verifier that floors never accepts a token a
+    /// sub-millisecond early (rounding to the nearest millisecond accepted `nbf` up to 0.5 ms
+    /// early) and never rejects one a sub-millisecond late.
+    pub fn floor_from_seconds_f64(seconds: f64) -> Option<UnixMillis> {
+        floor_scaled(seconds, 1000).map(UnixMillis)
+    }
+
+    /// [`UnixMillis::floor_from_seconds_f64`] for a fractional count of milliseconds (a JS
+    /// `performance.timeOrigin + performance.now()`): its exact floor.
+    pub fn floor_from_millis_f64(millis: f64) -> Option<UnixMillis> {
+        floor_scaled(millis, 1).map(UnixMillis)
+    }
+}
+
+/// `⌊value × scale⌋` exactly, from the float's sign, exponent and mantissa.
+fn floor_scaled(value: f64, scale: i128) -> Option<i64> {
+    if !value.is_finite() {
+        return None;
+    }
+    let bits = value.to_bits();
+    let negative = bits >> 63 == 1;
+    let biased = i32::try_from((bits >> 52) & 0x7ff).ok()?;
+    let fraction = i128::from(bits & ((1u64 << 52) - 1));
+    // value = ±mantissa × 2^exp, exactly.
+    let (mantissa, exp) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1i128 << 52), biased - 1075)
+    };
+    let n = mantissa.checked_mul(scale)?;
+    let floor = if exp >= 0 {
+        let shifted = n.checked_shl(u32::try_from(exp).ok()?)?;
+        // The shift must not have dropped bits.
+        if shifted >> exp != n {
+            return None;
+        }
+        if negative {
+            -shifted
+        } else {
+            shifted
+        }
+    } else {
+        let shift = u32::try_from(-exp).ok()?;
+        let (q, exact) = if shift >= 127 {
+            (0, n == 0)
+        } else {
+            (n >> shift, n & ((1i128 << shift) - 1) == 0)
+        };
+        match (negative, exact) {
+            (false, _) => q,
+            (true, true) => -q,
+            (true, false) => -q - 1,
+        }
+    };
+    i64::try_from(floor).ok()
 }
 
 impl MonoMillis {
@@ -177,6 +240,36 @@ pub struct Discontinuity {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn floor_from_fractional_times_is_exact() {
+        let f = UnixMillis::floor_from_seconds_f64;
+        assert_eq!(f(1_700_000_000.0), Some(UnixMillis(1_700_000_000_000)));
+        // 0.4 ms before a whole millisecond stays in the millisecond before (rounding to the
+        // nearest would have given the next one).
+        assert_eq!(f(1_700_000_000.000_6), Some(UnixMillis(1_700_000_000_000)));
+        assert_eq!(f(1_699_999_999.999_6), Some(UnixMillis(1_699_999_999_999)));
+        assert_eq!(f(-0.0004), Some(UnixMillis(-1)));
+        assert_eq!(f(-0.25), Some(UnixMillis(-250)));
+        // -0.001 as a float is a little below -0.001: its floor is -2 ms.
+        assert_eq!(f(-0.001), Some(UnixMillis(-2)));
+        assert_eq!(f(0.0), Some(UnixMillis(0)));
+        assert_eq!(f(5e-324), Some(UnixMillis(0)));
+        assert_eq!(f(-5e-324), Some(UnixMillis(-1)));
+        assert_eq!(f(f64::NAN), None);
+        assert_eq!(f(f64::INFINITY), None);
+        assert_eq!(f(1e300), None);
+        // The largest float below 0.001 s: its product with 1000 rounds to 1.0 in floating
+        // point, but its exact value is below one millisecond.
+        let below = f64::from_bits(0.001f64.to_bits() - 1);
+        assert_eq!(f(below), Some(UnixMillis(0)));
+        assert_eq!(f(0.001), Some(UnixMillis(1)));
+        let g = UnixMillis::floor_from_millis_f64;
+        assert_eq!(g(1_700_000_000_000.6), Some(UnixMillis(1_700_000_000_000)));
+        assert_eq!(g(1_700_000_000_001.0), Some(UnixMillis(1_700_000_000_001)));
+        assert_eq!(g(-0.5), Some(UnixMillis(-1)));
+    }
+
     use super::*;
 
     #[test]
