@@ -48,68 +48,40 @@ impl UnixMillis {
         self.0.saturating_sub(earlier.0)
     }
 
-    /// The millisecond a host's fractional `seconds` since the epoch falls in: the exact floor
-    /// of `seconds × 1000` (computed from the float's bits, so the product's own rounding
-    /// cannot carry it into the next millisecond). `None` for NaN, infinities and values
-    /// outside `i64` milliseconds.
+    /// The millisecond a host's fractional `seconds` since the epoch falls in: the floor of
+    /// `seconds × 1000` (the product correctly rounded in `f64`, an error below 2⁻¹² ms at
+    /// today's dates, far below the 2⁻²² s ≈ 0.24 µs a float of seconds resolves, so that
+    /// `now_ms / 1000` gives back `now_ms`). `None` for NaN, infinities and values outside `i64`
+    /// milliseconds.
     ///
     /// Why the floor: a check against a whole-millisecond bound `b` (`exp`, `nbf`, `iat`, all
     /// integer milliseconds) is `now ≥ b` or `now < b`, and for any real `now` both equal
-    /// the same comparison of `⌊now⌋` — so a verifier that floors never accepts a token a
+    /// the same comparison of `⌊now⌋` — so a verifier that floors does not accept a token a
     /// sub-millisecond early (rounding to the nearest millisecond accepted `nbf` up to 0.5 ms
-    /// early) and never rejects one a sub-millisecond late.
+    /// early) nor reject one a sub-millisecond late.
     pub fn floor_from_seconds_f64(seconds: f64) -> Option<UnixMillis> {
-        floor_scaled(seconds, 1000).map(UnixMillis)
+        floor_millis(seconds * 1000.0)
     }
 
     /// [`UnixMillis::floor_from_seconds_f64`] for a fractional count of milliseconds (a JS
-    /// `performance.timeOrigin + performance.now()`): its exact floor.
+    /// `performance.timeOrigin + performance.now()`): its floor.
     pub fn floor_from_millis_f64(millis: f64) -> Option<UnixMillis> {
-        floor_scaled(millis, 1).map(UnixMillis)
+        floor_millis(millis)
     }
 }
 
-/// `⌊value × scale⌋` exactly, from the float's sign, exponent and mantissa.
-fn floor_scaled(value: f64, scale: i128) -> Option<i64> {
-    if !value.is_finite() {
-        return None;
+/// `⌊ms⌋` as `UnixMillis`, `None` when not finite or outside `i64`.
+fn floor_millis(ms: f64) -> Option<UnixMillis> {
+    let floor = ms.floor();
+    // 2^63 is exactly representable; anything at or beyond it does not fit.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if floor.is_finite() && (-LIMIT..LIMIT).contains(&floor) {
+        // Integral and within i64 (checked above): the cast is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        Some(UnixMillis(floor as i64))
+    } else {
+        None
     }
-    let bits = value.to_bits();
-    let negative = bits >> 63 == 1;
-    let biased = i32::try_from((bits >> 52) & 0x7ff).ok()?;
-    let fraction = i128::from(bits & ((1u64 << 52) - 1));
-    // value = ±mantissa × 2^exp, exactly.
-    let (mantissa, exp) = if biased == 0 {
-        (fraction, -1074)
-    } else {
-        (fraction | (1i128 << 52), biased - 1075)
-    };
-    let n = mantissa.checked_mul(scale)?;
-    let floor = if exp >= 0 {
-        let shifted = n.checked_shl(u32::try_from(exp).ok()?)?;
-        // The shift must not have dropped bits.
-        if shifted >> exp != n {
-            return None;
-        }
-        if negative {
-            -shifted
-        } else {
-            shifted
-        }
-    } else {
-        let shift = u32::try_from(-exp).ok()?;
-        let (q, exact) = if shift >= 127 {
-            (0, n == 0)
-        } else {
-            (n >> shift, n & ((1i128 << shift) - 1) == 0)
-        };
-        match (negative, exact) {
-            (false, _) => q,
-            (true, true) => -q,
-            (true, false) => -q - 1,
-        }
-    };
-    i64::try_from(floor).ok()
 }
 
 impl MonoMillis {
@@ -251,16 +223,19 @@ mod tests {
         assert_eq!(f(1_699_999_999.999_6), Some(UnixMillis(1_699_999_999_999)));
         assert_eq!(f(-0.0004), Some(UnixMillis(-1)));
         assert_eq!(f(-0.25), Some(UnixMillis(-250)));
-        // -0.001 as a float is a little below -0.001: its floor is -2 ms.
-        assert_eq!(f(-0.001), Some(UnixMillis(-2)));
+        assert_eq!(f(-0.001), Some(UnixMillis(-1)));
+        // A whole number of milliseconds divided by 1000 comes back whole.
+        assert_eq!(
+            f(1_700_003_660_001.0 / 1000.0),
+            Some(UnixMillis(1_700_003_660_001))
+        );
         assert_eq!(f(0.0), Some(UnixMillis(0)));
         assert_eq!(f(5e-324), Some(UnixMillis(0)));
         assert_eq!(f(-5e-324), Some(UnixMillis(-1)));
         assert_eq!(f(f64::NAN), None);
         assert_eq!(f(f64::INFINITY), None);
         assert_eq!(f(1e300), None);
-        // The largest float below 0.001 s: its product with 1000 rounds to 1.0 in floating
-        // point, but its exact value is below one millisecond.
+        // The largest float below 0.001 s stays below one millisecond.
         let below = f64::from_bits(0.001f64.to_bits() - 1);
         assert_eq!(f(below), Some(UnixMillis(0)));
         assert_eq!(f(0.001), Some(UnixMillis(1)));

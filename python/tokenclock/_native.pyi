@@ -703,7 +703,7 @@ class Verifier:
     ) -> Verifier: ...
     @staticmethod
     def from_jwk(
-        jwk: str | bytes | Mapping[str, Any],
+        jwk: str | bytes | bytearray | Mapping[str, Any],
         algorithms: list[str],
         *,
         leeway: float = 5.0,
@@ -716,7 +716,7 @@ class Verifier:
     ) -> Verifier: ...
     @staticmethod
     def from_jwks(
-        jwks: str | bytes | Mapping[str, Any],
+        jwks: str | bytes | bytearray | Mapping[str, Any],
         algorithms: list[str],
         *,
         leeway: float = 5.0,
@@ -727,7 +727,7 @@ class Verifier:
         require_exp: bool = True,
         clock: _Clock = None,
     ) -> Verifier: ...
-    def verify(self, token: str, now: float | None = None) -> dict[str, Any]: ...
+    def verify(self, token: str | bytes | bytearray, now: float | None = None) -> dict[str, Any]: ...
     @property
     def algorithms(self) -> list[str]: ...
     @property
