@@ -244,8 +244,10 @@ pub enum VerifyError {
         /// The algorithm asked for (`None` at configuration time).
         alg: Option<Algorithm>,
     },
-    /// `unknown_kid`: the token's `kid` names no key; or the token has no `kid` and several
-    /// keys could verify it.
+    /// `unknown_kid`: the token's `kid` names no usable key (a JWKS entry skipped at
+    /// construction — `use: enc`, `key_ops` without `verify`, an unsupported curve, refused
+    /// material — counts as absent: the token chose it, so it is a token error); or the token
+    /// has no `kid` and several keys could verify it.
     UnknownKid {
         /// Whether the token had a `kid` at all.
         kid_in_token: bool,
