@@ -109,7 +109,11 @@ export declare function jwtBearerGrant(options: {
 /** JWS algorithms a verifier can be pinned to (`none` never is). */
 export type Algorithm = "HS256" | "HS384" | "HS512" | SigningAlg;
 
-/** A verification key: PEM text, an HMAC secret, a JWK, or spelled out. */
+/**
+ * A verification key: PEM text; a `Uint8Array` (an HMAC secret when an HS algorithm is pinned,
+ * else PEM bytes: a public key or certificate); a JWK; or spelled out. A secret that is key
+ * material of another kind (PEM, OpenSSH, DER, JWK/JWKS JSON) is refused (`invalid_key`).
+ */
 export type VerifierKey =
   | string
   | Uint8Array
@@ -149,10 +153,15 @@ export interface Verified {
  */
 export declare class Verifier {
   constructor(options: VerifierOptions & { key: VerifierKey });
-  /** Keys from a JWKS document (object or JSON text). */
-  static fromJwks(jwks: string | { keys: unknown[] }, options: VerifierOptions): Verifier;
   /**
-   * Verifies the bare compact token; throws `TokenClockError` (`expired` with `.byMs`, ...).
+   * Keys from a JWKS document (object, JSON text or its UTF-8 bytes). A token whose `kid` names
+   * an entry that cannot verify signatures is `unknown_kid`.
+   */
+  static fromJwks(jwks: string | Uint8Array | { keys: unknown[] }, options: VerifierOptions): Verifier;
+  /**
+   * Verifies the bare compact token at `nowMs` (a fraction is floored); throws
+   * `TokenClockError` (`expired` with `.byMs`, ...; a token that is not a string is
+   * `malformed_token` with `reason: "not_a_string"`).
    * Synchronous: `node:crypto` in Node; elsewhere (browsers) core checks the signature itself.
    */
   verify(token: string, nowMs?: number): Verified;

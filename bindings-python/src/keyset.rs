@@ -3,10 +3,9 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
-use tokenclock::time::{Reading as CoreReading, UnixMillis};
+use pyo3::types::PyDict;
+use tokenclock::time::Reading as CoreReading;
 use tokenclock::verify as core_v;
 use tokenclock::verify::discovery::DiscoveryKind;
 use tokenclock::verify::remote as core_r;
@@ -108,31 +107,6 @@ fn step(py: Python<'_>, kind: &'static str) -> KeyStep {
         wait: None,
         error: None,
     }
-}
-
-/// The token argument: `str`, or `bytes` holding ASCII text.
-pub fn token_text(token: &Bound<'_, PyAny>) -> PyResult<String> {
-    if let Ok(s) = token.cast::<PyString>() {
-        return match s.to_cow() {
-            Ok(t) => Ok(t.into_owned()),
-            Err(_) => Err(Error::Verify(core_v::VerifyError::MalformedToken {
-                reason: "malformed_token",
-                what: None,
-            })
-            .into()),
-        };
-    }
-    if let Ok(b) = token.cast::<PyBytes>() {
-        return match core::str::from_utf8(b.as_bytes()) {
-            Ok(t) => Ok(t.to_owned()),
-            Err(_) => Err(Error::Verify(core_v::VerifyError::MalformedToken {
-                reason: "malformed_token",
-                what: None,
-            })
-            .into()),
-        };
-    }
-    Err(PyTypeError::new_err("token must be str or bytes"))
 }
 
 /// `Verifier.verify`'s result dict.
@@ -409,7 +383,7 @@ impl KeySet {
         now: Option<Reading>,
     ) -> PyResult<Bound<'py, PyDict>> {
         guard(|| {
-            let token = token_text(token)?;
+            let token = crate::verify::token_bytes(token)?;
             let now = self.now(py, now)?;
             let keys = self
                 .current
@@ -425,7 +399,7 @@ impl KeySet {
                 .into());
             };
             let v = py
-                .detach(|| keys.verify(&token, UnixMillis(now.wall.as_millis())))
+                .detach(|| core_v::token_text(&token).and_then(|t| keys.verify(t, now.wall)))
                 .map_err(Error::Verify)?;
             verified_dict(py, &v)
         })

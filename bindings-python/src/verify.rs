@@ -9,43 +9,88 @@ use tokenclock::monitor as core_mon;
 use tokenclock::time::UnixMillis;
 use tokenclock::verify as core_v;
 
-use crate::convert::{json_map_to_py, opt_seconds, py_list, py_opt_str, seconds, Clock, Secs};
+use crate::convert::{opt_seconds, py_list, py_opt_str, seconds, Clock, Secs};
 use crate::errors::{guard, Error, POISONED};
 
 /// Where the key comes from, as the Python argument gave it.
 enum KeyText {
-    Secret(Vec<u8>),
+    /// Key bytes: core decides between an HMAC secret and a PEM by the pinned algorithms.
+    Bytes(Vec<u8>),
     Pem(String),
     Jwk(String),
     Jwks(String),
 }
 
-/// JSON text of a `dict` (through Python's `json.dumps`), or the `str`/`bytes` itself.
+/// Whether `v` is a `collections.abc.Mapping` (a `dict`, a `MappingProxyType`, …).
+fn is_mapping(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if v.is_instance_of::<PyDict>() {
+        return Ok(true);
+    }
+    v.is_instance(&py.import("collections.abc")?.getattr("Mapping")?)
+}
+
+/// JSON text of a mapping (through Python's `json.dumps`; a mapping that is not a `dict` is
+/// copied into one first), or the `str`/`bytes`/`bytearray` itself.
 fn json_text(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(s) = v.cast::<PyString>() {
         return Ok(s.to_cow()?.into_owned());
     }
-    if let Ok(b) = v.cast::<PyBytes>() {
-        return String::from_utf8(b.as_bytes().to_vec())
+    let bytes = if let Ok(b) = v.cast::<PyBytes>() {
+        Some(b.as_bytes().to_vec())
+    } else if let Ok(b) = v.cast::<PyByteArray>() {
+        Some(b.to_vec())
+    } else {
+        None
+    };
+    if let Some(bytes) = bytes {
+        return String::from_utf8(bytes)
             .map_err(|_| Error::Arg("key document is not UTF-8".into()).into());
     }
-    if v.is_instance_of::<PyDict>() {
-        return py.import("json")?.call_method1("dumps", (v,))?.extract();
+    if is_mapping(py, v)? {
+        let dict = if v.is_instance_of::<PyDict>() {
+            v.clone()
+        } else {
+            PyDict::from_sequence(&v.call_method0("items")?)?.into_any()
+        };
+        return py.import("json")?.call_method1("dumps", (dict,))?.extract();
     }
     Err(PyTypeError::new_err(
-        "a JWK/JWKS must be a dict, str or bytes",
+        "a JWK/JWKS must be a mapping, str or bytes",
     ))
 }
 
-/// `key=`: `bytes`/`bytearray` → HMAC secret, `str` → PEM public key or certificate (or, when
-/// its first non-blank character is `{`, one JWK as JSON text: no PEM starts so), `dict` → one
-/// JWK.
+/// The token as text for core: a `str` (one with a lone surrogate is encoded with
+/// `surrogatepass`, which core refuses as not UTF-8), `bytes` or `bytearray` (as PyJWT takes);
+/// anything else is core's `not_a_string`. Every failure is an `InvalidToken`.
+pub(crate) fn token_bytes(token: &Bound<'_, PyAny>) -> Result<Vec<u8>, Error> {
+    if let Ok(s) = token.cast::<PyString>() {
+        return match s.to_cow() {
+            Ok(text) => Ok(text.into_owned().into_bytes()),
+            Err(_) => s
+                .call_method1("encode", ("utf-8", "surrogatepass"))
+                .and_then(|b| b.extract::<Vec<u8>>())
+                .map_err(|_| Error::Verify(core_v::TOKEN_NOT_A_STRING)),
+        };
+    }
+    if let Ok(b) = token.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if let Ok(b) = token.cast::<PyByteArray>() {
+        return Ok(b.to_vec());
+    }
+    Err(Error::Verify(core_v::TOKEN_NOT_A_STRING))
+}
+
+/// `key=`: `bytes`/`bytearray` → key bytes (core: an HMAC secret when an HS algorithm is
+/// pinned, else a PEM public key, as PyJWT), `str` → PEM public key or certificate (or, when
+/// its first non-blank character is `{`, one JWK as JSON text: no PEM starts so), a mapping →
+/// one JWK.
 fn key_text(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<KeyText> {
     if let Ok(b) = key.cast::<PyBytes>() {
-        return Ok(KeyText::Secret(b.as_bytes().to_vec()));
+        return Ok(KeyText::Bytes(b.as_bytes().to_vec()));
     }
     if let Ok(b) = key.cast::<PyByteArray>() {
-        return Ok(KeyText::Secret(b.to_vec()));
+        return Ok(KeyText::Bytes(b.to_vec()));
     }
     if let Ok(s) = key.cast::<PyString>() {
         let text = s.to_cow()?.into_owned();
@@ -54,11 +99,11 @@ fn key_text(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<KeyText> {
         }
         return Ok(KeyText::Pem(text));
     }
-    if key.is_instance_of::<PyDict>() {
+    if is_mapping(py, key)? {
         return Ok(KeyText::Jwk(json_text(py, key)?));
     }
     Err(PyTypeError::new_err(
-        "key must be bytes (HMAC secret), str (PEM public key or certificate) or dict (JWK)",
+        "key must be bytes (HMAC secret or PEM), str (PEM public key or certificate) or a mapping (JWK)",
     ))
 }
 
@@ -117,7 +162,7 @@ impl Verifier {
         let inner = py
             .detach(|| {
                 let source = match &key {
-                    KeyText::Secret(s) => core_v::KeySource::Secret(s),
+                    KeyText::Bytes(b) => core_v::KeySource::Bytes(b),
                     KeyText::Pem(p) => core_v::KeySource::Pem(p.as_bytes()),
                     KeyText::Jwk(j) => core_v::KeySource::Jwk(j),
                     KeyText::Jwks(j) => core_v::KeySource::Jwks(j),
@@ -244,33 +289,35 @@ impl Verifier {
         })
     }
 
-    /// Verifies the bare compact `token` at wall time `now` (Unix seconds; default the
-    /// verifier's clock). Returns `{"alg", "kid", "claims", "iat", "nbf", "exp"}` (times in
-    /// seconds or None); raises an `InvalidToken` subclass.
+    /// Verifies the bare compact `token` (`str` or `bytes`) at wall time `now` (Unix seconds,
+    /// floored to the millisecond; default the verifier's clock). Returns `{"alg", "kid",
+    /// "claims", "iat", "nbf", "exp"}` (times in seconds or None); raises an `InvalidToken`
+    /// subclass, also for a token that is not text (`MalformedToken`).
     #[pyo3(signature = (token, now=None))]
     fn verify<'py>(
         &self,
         py: Python<'py>,
-        token: &str,
+        token: &Bound<'py, PyAny>,
         now: Option<Secs>,
     ) -> PyResult<Bound<'py, PyDict>> {
         guard(|| {
             let now = match now {
-                Some(t) => t.ms("now")?,
-                None => self.clock.reading(py, None)?.wall.as_millis(),
+                Some(t) => {
+                    // The range and NaN checks (and their messages) are the binding's usual
+                    // ones; the value is core's exact floor.
+                    let rounded = t.ms("now")?;
+                    UnixMillis::floor_from_seconds_f64(t.0).unwrap_or(UnixMillis(rounded))
+                }
+                None => self.clock.reading(py, None)?.wall,
             };
+            let token = token_bytes(token)?;
             // Signature checks are the CPU-heavy part of a request: other threads run meanwhile.
             let v = py
-                .detach(|| self.inner.verify(token, UnixMillis(now)))
+                .detach(|| {
+                    core_v::token_text(&token).and_then(|token| self.inner.verify(token, now))
+                })
                 .map_err(Error::Verify)?;
-            let d = PyDict::new(py);
-            d.set_item("alg", v.alg.as_str())?;
-            d.set_item("kid", v.kid.as_deref())?;
-            d.set_item("claims", json_map_to_py(py, &v.claims)?)?;
-            d.set_item("iat", opt_seconds(v.times.iat_ms))?;
-            d.set_item("nbf", opt_seconds(v.times.nbf_ms))?;
-            d.set_item("exp", opt_seconds(v.times.exp_ms))?;
-            Ok(d)
+            crate::keyset::verified_dict(py, &v)
         })
     }
 

@@ -24,6 +24,8 @@ use crate::host::Clock;
 
 /// Key material as handed to core (owned here, borrowed by `KeySource`).
 enum Key {
+    /// A bare `Uint8Array`: core decides between a secret and a PEM by the pinned algorithms.
+    Bytes(Vec<u8>),
     Secret(Vec<u8>),
     Pem(String),
     Jwk(String),
@@ -33,6 +35,7 @@ enum Key {
 impl Key {
     fn source(&self) -> KeySource<'_> {
         match self {
+            Key::Bytes(b) => KeySource::Bytes(b),
             Key::Secret(b) => KeySource::Secret(b),
             Key::Pem(p) => KeySource::Pem(p.as_bytes()),
             Key::Jwk(j) => KeySource::Jwk(j),
@@ -41,15 +44,16 @@ impl Key {
     }
 }
 
-/// `key`: a PEM string; a `Uint8Array` HMAC secret; a JWK object (`{ kty, ... }`); or, spelled
-/// out, `{ pem }`, `{ secret: Uint8Array | string }`, `{ jwk: object | string }`. A plain string
-/// is always PEM, never an HMAC secret (no guessing between the two).
+/// `key`: a PEM string; a `Uint8Array` (core: an HMAC secret when an HS algorithm is pinned,
+/// else PEM bytes, as PyJWT and jsonwebtoken take a Buffer); a JWK object (`{ kty, ... }`); or,
+/// spelled out, `{ pem }`, `{ secret: Uint8Array | string }`, `{ jwk: object | string }`. A
+/// plain string is always PEM, never an HMAC secret.
 fn key_arg(v: &JsValue) -> Result<Key, JsValue> {
     if v.is_string() {
         return Ok(Key::Pem(edge::string("key", v)?));
     }
     if edge::is_bytes(v) {
-        return Ok(Key::Secret(edge::bytes("key", v)?));
+        return Ok(Key::Bytes(edge::bytes("key", v)?));
     }
     if !v.is_object() {
         return Err(type_error(
@@ -208,9 +212,33 @@ fn push_ms(out: &mut String, ms: Option<i64>) {
 }
 
 /// A token the JS side encoded as UTF-8 (`Buffer.from(token)`, `TextEncoder`): taken over
-/// without a copy.
+/// without a copy. Bytes that are not UTF-8 are core's token error.
 fn utf8_token(bytes: Vec<u8>) -> Result<String, JsValue> {
-    String::from_utf8(bytes).map_err(|_| type_error("token must be UTF-8 bytes"))
+    String::from_utf8(bytes).map_err(|e| {
+        let err = verify::token_text(e.as_bytes())
+            .err()
+            .unwrap_or(verify::TOKEN_NOT_A_STRING);
+        verify_error(&err)
+    })
+}
+
+/// The `token` argument: a string (lone surrogates become U+FFFD, which core refuses like any
+/// non-base64url character); anything else is core's `malformed_token` (`not_a_string`), a
+/// token error with a stable code, never a `TypeError`: a handler answers it with 401.
+fn token_arg(v: &JsValue) -> Result<String, JsValue> {
+    if !v.is_string() {
+        return Err(verify_error(&verify::TOKEN_NOT_A_STRING));
+    }
+    edge::string("token", v)
+}
+
+/// A JWKS document: an object (serialised), its JSON text, or that text's UTF-8 bytes.
+fn jwks_text(v: &JsValue) -> Result<String, JsValue> {
+    if edge::is_bytes(v) {
+        return String::from_utf8(edge::bytes("jwks", v)?)
+            .map_err(|_| type_error("jwks bytes are not UTF-8"));
+    }
+    edge::json_text("jwks", v)
 }
 
 impl Verifier {
@@ -246,8 +274,24 @@ impl Verifier {
         Ok(result_json(p))
     }
 
+    /// `nowMs` if given (a fraction is floored by core: a sub-millisecond `now` never
+    /// reaches `nbf`/`iat` early), else the verifier's clock.
+    fn now(&self, now_ms: &JsValue) -> Result<UnixMillis, JsValue> {
+        if edge::is_absent(now_ms) {
+            return Ok(self.clock.read()?.wall);
+        }
+        let ms = edge::float("nowMs", now_ms)?;
+        let floored = UnixMillis::floor_from_millis_f64(ms).map_or(f64::NAN, |t| t.0 as f64);
+        // The usual checks (and messages) of a whole, non-negative, safe integer.
+        edge::uint(
+            "nowMs",
+            &JsValue::from_f64(if ms < 0.0 { ms } else { floored }),
+        )
+        .map(UnixMillis)
+    }
+
     fn prepare_owned(&self, token: String, now_ms: &JsValue) -> Result<u32, JsValue> {
-        let now = UnixMillis(self.clock.wall_or_now("nowMs", now_ms)?);
+        let now = self.now(now_ms)?;
         let prepared = self.inner.prepare(&token).map_err(|e| verify_error(&e))?;
         let handle = self.next_handle.get();
         self.next_handle.set(handle.wrapping_add(1));
@@ -301,7 +345,7 @@ impl Verifier {
         if !options.is_object() {
             return Err(type_error("options must be an object"));
         }
-        let text = edge::json_text("jwks", &jwks)?;
+        let text = jwks_text(&jwks)?;
         Verifier::build(Key::Jwks(text), &options)
     }
 
@@ -310,8 +354,8 @@ impl Verifier {
     /// `TokenClockError` (`expired` with `.byMs` and `.likelyClockSkew`, `invalid_signature`,
     /// ...).
     pub fn verify(&self, token: JsValue, now_ms: JsValue) -> Result<JsValue, JsValue> {
-        let token = edge::string("token", &token)?;
-        let now = UnixMillis(self.clock.wall_or_now("nowMs", &now_ms)?);
+        let token = token_arg(&token)?;
+        let now = self.now(&now_ms)?;
         js_sys::JSON::parse(&self.verify_text(&token, now)?)
     }
 
@@ -321,7 +365,7 @@ impl Verifier {
     #[wasm_bindgen(js_name = verifyUtf8)]
     pub fn verify_utf8(&self, token: Vec<u8>, now_ms: JsValue) -> Result<String, JsValue> {
         let token = utf8_token(token)?;
-        let now = UnixMillis(self.clock.wall_or_now("nowMs", &now_ms)?);
+        let now = self.now(&now_ms)?;
         self.verify_text(&token, now)
     }
 
@@ -330,7 +374,7 @@ impl Verifier {
     /// `preparedKeys`, `preparedSignature` and then `finish`, `finishWithCore` or `discard`;
     /// throws what `verify` throws for a token that fails before its signature.
     pub fn prepare(&self, token: JsValue, now_ms: JsValue) -> Result<u32, JsValue> {
-        let token = edge::string("token", &token)?;
+        let token = token_arg(&token)?;
         self.prepare_owned(token, &now_ms)
     }
 

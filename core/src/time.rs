@@ -47,6 +47,41 @@ impl UnixMillis {
     pub const fn since(self, earlier: UnixMillis) -> i64 {
         self.0.saturating_sub(earlier.0)
     }
+
+    /// The millisecond a host's fractional `seconds` since the epoch falls in: the floor of
+    /// `seconds × 1000` (the product correctly rounded in `f64`, an error below 2⁻¹² ms at
+    /// today's dates, far below the 2⁻²² s ≈ 0.24 µs a float of seconds resolves, so that
+    /// `now_ms / 1000` gives back `now_ms`). `None` for NaN, infinities and values outside `i64`
+    /// milliseconds.
+    ///
+    /// Why the floor: a check against a whole-millisecond bound `b` (`exp`, `nbf`, `iat`, all
+    /// integer milliseconds) is `now ≥ b` or `now < b`, and for any real `now` both equal
+    /// the same comparison of `⌊now⌋` — so a verifier that floors does not accept a token a
+    /// sub-millisecond early (rounding to the nearest millisecond accepted `nbf` up to 0.5 ms
+    /// early) nor reject one a sub-millisecond late.
+    pub fn floor_from_seconds_f64(seconds: f64) -> Option<UnixMillis> {
+        floor_millis(seconds * 1000.0)
+    }
+
+    /// [`UnixMillis::floor_from_seconds_f64`] for a fractional count of milliseconds (a JS
+    /// `performance.timeOrigin + performance.now()`): its floor.
+    pub fn floor_from_millis_f64(millis: f64) -> Option<UnixMillis> {
+        floor_millis(millis)
+    }
+}
+
+/// `⌊ms⌋` as `UnixMillis`, `None` when not finite or outside `i64`.
+fn floor_millis(ms: f64) -> Option<UnixMillis> {
+    let floor = ms.floor();
+    // 2^63 is exactly representable; anything at or beyond it does not fit.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if floor.is_finite() && (-LIMIT..LIMIT).contains(&floor) {
+        // Integral and within i64 (checked above): the cast is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        Some(UnixMillis(floor as i64))
+    } else {
+        None
+    }
 }
 
 impl MonoMillis {
@@ -177,6 +212,39 @@ pub struct Discontinuity {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn floor_from_fractional_times_is_exact() {
+        let f = UnixMillis::floor_from_seconds_f64;
+        assert_eq!(f(1_700_000_000.0), Some(UnixMillis(1_700_000_000_000)));
+        // 0.4 ms before a whole millisecond stays in the millisecond before (rounding to the
+        // nearest would have given the next one).
+        assert_eq!(f(1_700_000_000.000_6), Some(UnixMillis(1_700_000_000_000)));
+        assert_eq!(f(1_699_999_999.999_6), Some(UnixMillis(1_699_999_999_999)));
+        assert_eq!(f(-0.0004), Some(UnixMillis(-1)));
+        assert_eq!(f(-0.25), Some(UnixMillis(-250)));
+        assert_eq!(f(-0.001), Some(UnixMillis(-1)));
+        // A whole number of milliseconds divided by 1000 comes back whole.
+        assert_eq!(
+            f(1_700_003_660_001.0 / 1000.0),
+            Some(UnixMillis(1_700_003_660_001))
+        );
+        assert_eq!(f(0.0), Some(UnixMillis(0)));
+        assert_eq!(f(5e-324), Some(UnixMillis(0)));
+        assert_eq!(f(-5e-324), Some(UnixMillis(-1)));
+        assert_eq!(f(f64::NAN), None);
+        assert_eq!(f(f64::INFINITY), None);
+        assert_eq!(f(1e300), None);
+        // The largest float below 0.001 s stays below one millisecond.
+        let below = f64::from_bits(0.001f64.to_bits() - 1);
+        assert_eq!(f(below), Some(UnixMillis(0)));
+        assert_eq!(f(0.001), Some(UnixMillis(1)));
+        let g = UnixMillis::floor_from_millis_f64;
+        assert_eq!(g(1_700_000_000_000.6), Some(UnixMillis(1_700_000_000_000)));
+        assert_eq!(g(1_700_000_000_001.0), Some(UnixMillis(1_700_000_000_001)));
+        assert_eq!(g(-0.5), Some(UnixMillis(-1)));
+    }
+
     use super::*;
 
     #[test]

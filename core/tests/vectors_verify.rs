@@ -8,6 +8,8 @@
 //! * `token` — the compact JWS string passed to `verify`.
 //! * `key` — one of
 //!   * `{"kind": "secret", "hex": "…"}` — HMAC secret bytes, hex;
+//!   * `{"kind": "bytes", "hex": "…"}` — key bytes whose kind the pinned algorithms decide
+//!     (`KeySource::Bytes`: a secret when an HS* algorithm is pinned, else a PEM public key);
 //!   * `{"kind": "pem", "pem": "…"}` — PEM text;
 //!   * `{"kind": "jwk", "jwk": {…}}` — one JWK (serialise it to JSON text);
 //!   * `{"kind": "jwks", "jwks": {…}}` or `{"kind": "jwks", "text": "…"}` — a JWKS document as a
@@ -85,6 +87,10 @@ fn run_case(input: &Value) -> Result<Verified, VerifyError> {
         "secret" => {
             secret = hex(key["hex"].as_str().expect("hex"));
             KeySource::Secret(&secret)
+        }
+        "bytes" => {
+            secret = hex(key["hex"].as_str().expect("hex"));
+            KeySource::Bytes(&secret)
         }
         "pem" => KeySource::Pem(key["pem"].as_str().expect("pem").as_bytes()),
         "jwk" => {

@@ -572,7 +572,9 @@ function verifyCase(c, api) {
   const r = attempt(api, () => {
     let verifier;
     switch (key.kind) {
-      case "secret": verifier = new api.Verifier({ ...options, key: hexBytes(key.hex) }); break;
+      case "secret": verifier = new api.Verifier({ ...options, key: { secret: hexBytes(key.hex) } }); break;
+      // A bare Uint8Array: a secret when an HS algorithm is pinned, else PEM bytes (core decides).
+      case "bytes": verifier = new api.Verifier({ ...options, key: hexBytes(key.hex) }); break;
       case "pem": verifier = new api.Verifier({ ...options, key: key.pem }); break;
       case "jwk": verifier = new api.Verifier({ ...options, key: { jwk: key.jwk } }); break;
       case "jwks": verifier = api.Verifier.fromJwks("text" in key ? key.text : key.jwks, options); break;

@@ -108,6 +108,8 @@ function vectorMaker(input) {
   return (cls) => {
     switch (key.kind) {
       case "secret":
+        return new cls({ ...options, key: { secret: hexBytes(key.hex) } });
+      case "bytes":
         return new cls({ ...options, key: hexBytes(key.hex) });
       case "pem":
         return new cls({ ...options, key: key.pem });

@@ -644,7 +644,8 @@ def verifier_for(inp: Dict[str, Any]) -> tokenclock.Verifier:
     }
     key = inp["key"]
     kind = key["kind"]
-    if kind == "secret":
+    if kind in ("secret", "bytes"):
+        # key=bytes: core takes it as a secret when an HS algorithm is pinned, else as a PEM.
         return tokenclock.Verifier(bytes.fromhex(key["hex"]), inp["algorithms"], **kw)
     if kind == "pem":
         return tokenclock.Verifier(key["pem"], inp["algorithms"], **kw)

@@ -493,10 +493,10 @@ impl Verifier {
                 if self.keys.iter().any(named) {
                     return Err(mismatch);
                 }
-                match self.skipped.iter().find(|s| s.kid == kid) {
-                    Some(s) => Err(s.error.clone()),
-                    None => Err(VerifyError::UnknownKid { kid_in_token: true }),
-                }
+                // Also for a `kid` that names an entry skipped at construction (`use: enc`,
+                // `key_ops` without `verify`, an unsupported curve, bad material): the token
+                // chose it, so it is the token's error, not the configuration's.
+                Err(VerifyError::UnknownKid { kid_in_token: true })
             }
             None => {
                 let mut candidates = (0..self.keys.len())

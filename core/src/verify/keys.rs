@@ -95,13 +95,6 @@ impl KeyEntry {
     }
 }
 
-/// A JWKS entry that was skipped, kept so that a token naming it gets a precise error.
-#[derive(Clone, Debug)]
-pub(super) struct SkippedKey {
-    pub(super) kid: String,
-    pub(super) error: VerifyError,
-}
-
 /// Checks that `key` loads in the signature backend for `alg` (EC points on the curve, Ed25519
 /// points valid): a probe verification of a dummy signature must return `Ok(false)`, not an
 /// error.
@@ -135,19 +128,179 @@ pub(super) fn check_secret(secret: &[u8]) -> Result<(), VerifyError> {
             reason: "HMAC secret larger than 1 MiB",
         });
     }
-    // PyJWT's rule: an asymmetric public key must never be used as an HMAC secret, which is
-    // how the RS256 → HS256 confusion attack works.
-    let start = secret.trim_ascii_start();
-    let looks_public = start.starts_with(b"-----BEGIN ")
-        || [&b"ssh-rsa "[..], b"ssh-ed25519 ", b"ecdsa-sha2-"]
-            .iter()
-            .any(|p| start.starts_with(p));
-    if looks_public {
-        return Err(VerifyError::InvalidKey {
-            reason: "HMAC secret looks like a PEM or SSH key; pass public keys as PEM",
-        });
+    // PyJWT's rule (`HMACAlgorithm.prepare_key`): key material of another kind must never be
+    // used as an HMAC secret; that is how the RS256 → HS256 confusion attack works.
+    if let Some(what) = public_key_material(secret) {
+        return Err(VerifyError::InvalidKey { reason: what });
     }
     Ok(())
+}
+
+/// Why `bytes` is key material of another kind that must not serve as an HMAC secret, or
+/// `None`. Refused, after an optional UTF-8 BOM and leading whitespace where text is meant:
+///
+/// * a PEM block of any label (`----- BEGIN`/`-----BEGIN`, anywhere in the bytes; RFC 4716's
+///   `---- BEGIN SSH2 PUBLIC KEY ----` too);
+/// * an OpenSSH public key line: `ssh-*`, `ecdsa-sha2-*`, `sk-ssh-*`, `sk-ecdsa-sha2-*`, then
+///   whitespace and base64 (also PyJWT's bare `ssh-rsa`, `ssh-ed25519`, `ssh-dss`,
+///   `ecdsa-sha2-nistp*` prefixes);
+/// * DER: exactly one SEQUENCE shaped as a SubjectPublicKeyInfo, a PKCS#1 `RSAPublicKey`, an
+///   X.509 certificate, or a PKCS#8 / SEC1 private key (a structural check, no key parsing);
+/// * JSON text that is a JWK or JWKS: an object or array with a `kty` member at any depth, or
+///   any JSON object (a key document is never a secret's bytes).
+pub(super) fn public_key_material(bytes: &[u8]) -> Option<&'static str> {
+    if looks_like_pem(bytes) {
+        return Some("HMAC secret is a PEM document; pass public keys as PEM, not as a secret");
+    }
+    let text = trim_text_start(bytes);
+    if looks_like_ssh_key(text) {
+        return Some("HMAC secret is an OpenSSH public key");
+    }
+    if looks_like_der_key(bytes) {
+        return Some("HMAC secret is a DER public key, certificate or private key");
+    }
+    if looks_like_jwk_json(text) {
+        return Some("HMAC secret is a JWK or JWKS document; pass it as a JWK or JWKS");
+    }
+    None
+}
+
+/// `bytes` without a leading UTF-8 byte order mark and ASCII whitespace.
+fn trim_text_start(bytes: &[u8]) -> &[u8] {
+    let start = bytes.trim_ascii_start();
+    start
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .map_or(start, <[u8]>::trim_ascii_start)
+}
+
+/// A PEM (or RFC 4716) `BEGIN` line anywhere: four dashes, a dash or a space, `BEGIN `.
+fn looks_like_pem(bytes: &[u8]) -> bool {
+    bytes.windows(11).any(|w| {
+        w.starts_with(b"----") && matches!(w.get(4), Some(b'-' | b' ')) && w.ends_with(b"BEGIN ")
+    })
+}
+
+fn looks_like_ssh_key(text: &[u8]) -> bool {
+    // PyJWT refuses these prefixes outright.
+    const PYJWT: [&[u8]; 6] = [
+        b"ssh-ed25519",
+        b"ssh-rsa",
+        b"ssh-dss",
+        b"ecdsa-sha2-nistp256",
+        b"ecdsa-sha2-nistp384",
+        b"ecdsa-sha2-nistp521",
+    ];
+    if PYJWT.iter().any(|p| text.starts_with(p)) {
+        return true;
+    }
+    // Any OpenSSH key type (certificates, security keys, new curves): a type name, blanks,
+    // then base64 (every key blob starts with a length, `AAAA`).
+    const FAMILIES: [&[u8]; 4] = [b"ssh-", b"ecdsa-sha2-", b"sk-ssh-", b"sk-ecdsa-sha2-"];
+    if !FAMILIES.iter().any(|p| text.starts_with(p)) {
+        return false;
+    }
+    let name_len = text
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'@' | b'_')))
+        .unwrap_or(text.len());
+    let rest = text.get(name_len..).unwrap_or_default();
+    let blob = rest.trim_ascii_start();
+    blob.len() < rest.len() && blob.starts_with(b"AAAA")
+}
+
+/// One DER TLV at the start of `bytes`: (tag, content, rest). Definite lengths only.
+fn der_tlv(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = bytes.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let (len_bytes, rest) = rest.split_at_checked(n)?;
+        let len = len_bytes
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        (len, rest)
+    };
+    let (content, rest) = rest.split_at_checked(len)?;
+    Some((tag, content, rest))
+}
+
+/// The tags of the TLVs that make up `content` exactly, or `None` if they do not.
+fn der_children(mut content: &[u8]) -> Option<Vec<(u8, &[u8])>> {
+    let mut out = Vec::new();
+    while !content.is_empty() {
+        let (tag, inner, rest) = der_tlv(content)?;
+        out.push((tag, inner));
+        content = rest;
+    }
+    Some(out)
+}
+
+fn looks_like_der_key(bytes: &[u8]) -> bool {
+    const SEQUENCE: u8 = 0x30;
+    const INTEGER: u8 = 0x02;
+    const BIT_STRING: u8 = 0x03;
+    const OCTET_STRING: u8 = 0x04;
+    const OID: u8 = 0x06;
+    let Some((SEQUENCE, content, [])) = der_tlv(bytes) else {
+        return false;
+    };
+    let Some(children) = der_children(content) else {
+        return false;
+    };
+    let starts_with_oid = |inner: &[u8]| der_tlv(inner).is_some_and(|(tag, _, _)| tag == OID);
+    let tags: Vec<u8> = children.iter().map(|&(t, _)| t).collect();
+    match (tags.as_slice(), children.as_slice()) {
+        // SubjectPublicKeyInfo: { AlgorithmIdentifier { OID, … }, BIT STRING }.
+        ([SEQUENCE, BIT_STRING], [(_, alg), _]) => starts_with_oid(alg),
+        // PKCS#1 RSAPublicKey { n, e }.
+        ([INTEGER, INTEGER], _) => true,
+        // Certificate { tbsCertificate, signatureAlgorithm { OID, … }, signature }.
+        ([SEQUENCE, SEQUENCE, BIT_STRING], [_, (_, alg), _]) => starts_with_oid(alg),
+        // PKCS#8 PrivateKeyInfo { version, AlgorithmIdentifier, OCTET STRING, … }.
+        ([INTEGER, SEQUENCE, OCTET_STRING, ..], [_, (_, alg), ..]) => starts_with_oid(alg),
+        // SEC1 ECPrivateKey { version, OCTET STRING, … }; PKCS#1 RSAPrivateKey (9 INTEGERs).
+        ([INTEGER, OCTET_STRING, ..], _) => true,
+        (t, _) => t.len() >= 9 && t.iter().all(|&x| x == INTEGER),
+    }
+}
+
+/// JSON text (after a BOM and whitespace) that is a key document: an object, or an array
+/// holding a `kty` member at any depth. Text that starts like one but does not parse (e.g.
+/// nested deeper than the JSON reader goes) is refused when it names `kty` at all.
+fn looks_like_jwk_json(text: &[u8]) -> bool {
+    let Some(&first) = text.first() else {
+        return false;
+    };
+    if first != b'{' && first != b'[' {
+        return false;
+    }
+    match serde_json::from_slice::<Value>(text) {
+        Ok(Value::Object(_)) => true,
+        Ok(value) => has_kty(&value),
+        Err(_) => text.windows(3).any(|w| w == b"kty"),
+    }
+}
+
+fn has_kty(value: &Value) -> bool {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(map) => {
+                if map.contains_key("kty") {
+                    return true;
+                }
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The label of the first `-----BEGIN <label>-----` line.
@@ -479,7 +632,8 @@ pub(super) fn jwk_entry(value: &Value) -> Result<KeyEntry, VerifyError> {
     Ok(entry)
 }
 
-pub(super) fn jwks_entries(text: &str) -> Result<(Vec<KeyEntry>, Vec<SkippedKey>), VerifyError> {
+/// The usable keys of a JWKS document and the number of entries skipped.
+pub(super) fn jwks_entries(text: &str) -> Result<(Vec<KeyEntry>, usize), VerifyError> {
     let doc = parse_key_document(text, |reason| VerifyError::InvalidJwks { reason })?;
     let keys = doc
         .get("keys")
@@ -493,23 +647,18 @@ pub(super) fn jwks_entries(text: &str) -> Result<(Vec<KeyEntry>, Vec<SkippedKey>
         });
     }
     let mut usable = Vec::with_capacity(keys.len());
-    let mut skipped = Vec::new();
+    let mut skipped = 0usize;
     for value in keys {
         if !value.is_object() {
             return Err(VerifyError::InvalidJwks {
                 reason: "a key is not a JSON object",
             });
         }
+        // An entry that cannot verify signatures is left out: a token naming it gets
+        // `unknown_kid` like a token naming no entry (see `select_keys`).
         match jwk_entry(value) {
             Ok(entry) => usable.push(entry),
-            Err(error) => {
-                if let Some(kid) = value.get("kid").and_then(Value::as_str) {
-                    skipped.push(SkippedKey {
-                        kid: kid.to_owned(),
-                        error,
-                    });
-                }
-            }
+            Err(_) => skipped = skipped.saturating_add(1),
         }
     }
     if usable.is_empty() {

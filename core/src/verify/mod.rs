@@ -51,7 +51,6 @@ pub mod remote;
 pub use host::{Curve, HostKey, Prepared, SignatureCheck};
 use keys::{
     jwk_entry, jwks_entries, parse_key_document, pem_entry, secret_entry, KeyEntry, KeyKind,
-    SkippedKey,
 };
 
 /// Default leeway: 5 000 ms.
@@ -145,6 +144,11 @@ impl Algorithm {
     /// anything unsupported.
     pub fn from_name(name: &str) -> Option<Algorithm> {
         Algorithm::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
+    /// HS256, HS384 or HS512.
+    pub const fn is_hmac(self) -> bool {
+        matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
     }
 
     const fn key_kind(self) -> KeyKind {
@@ -242,8 +246,10 @@ pub enum VerifyError {
         /// The algorithm asked for (`None` at configuration time).
         alg: Option<Algorithm>,
     },
-    /// `unknown_kid`: the token's `kid` names no key; or the token has no `kid` and several
-    /// keys could verify it.
+    /// `unknown_kid`: the token's `kid` names no usable key (a JWKS entry skipped at
+    /// construction — `use: enc`, `key_ops` without `verify`, an unsupported curve, refused
+    /// material — counts as absent: the token chose it, so it is a token error); or the token
+    /// has no `kid` and several keys could verify it.
     UnknownKid {
         /// Whether the token had a `kid` at all.
         kid_in_token: bool,
@@ -381,7 +387,7 @@ impl fmt::Display for VerifyError {
                 f.write_str("no configured key can be used with any pinned algorithm")
             }
             VerifyError::UnknownKid { kid_in_token: true } => {
-                f.write_str("token kid matches no key in the key set")
+                f.write_str("token kid matches no usable key in the key set")
             }
             VerifyError::UnknownKid { kid_in_token: false } => {
                 f.write_str("token has no kid and several keys could verify it")
@@ -424,6 +430,29 @@ fn from_peek(e: PeekError) -> VerifyError {
     }
 }
 
+/// The token a host received as bytes (a Python `bytes`, a JS `Uint8Array` of UTF-8), as the
+/// text [`Verifier::verify`] takes: longer than [`MAX_TOKEN_BYTES`] is `token_too_large`,
+/// not UTF-8 (e.g. a Python `str` with a lone surrogate, encoded with `surrogatepass`) is
+/// `malformed_token` with `reason: "invalid_utf8"`. Either way a token error, never a host
+/// exception: anyone can send such bytes.
+pub fn token_text(bytes: &[u8]) -> Result<&str, VerifyError> {
+    if bytes.len() > MAX_TOKEN_BYTES {
+        return Err(VerifyError::TokenTooLarge { len: bytes.len() });
+    }
+    core::str::from_utf8(bytes).map_err(|_| VerifyError::MalformedToken {
+        reason: "invalid_utf8",
+        what: Some("token"),
+    })
+}
+
+/// What a host answers for a token that is not text at all (a JS number, `null`, an object;
+/// a Python `None`): `malformed_token` with `reason: "not_a_string"`, a token error like any
+/// other unparseable token, so a handler that catches token errors answers 401.
+pub const TOKEN_NOT_A_STRING: VerifyError = VerifyError::MalformedToken {
+    reason: "not_a_string",
+    what: Some("token"),
+};
+
 /// The `likely_clock_skew` threshold for a token: `clamp(lifetime / 10, 1 s, 60 s)` where
 /// `lifetime = exp − (nbf, else iat)`; 1 s when the lifetime is unknown (no `exp`, or neither
 /// `nbf` nor `iat`, or not positive). A time-claim miss (`by_ms` / `valid_in_ms`) at or below
@@ -442,9 +471,17 @@ pub fn skew_threshold_ms(times: &TimeClaims) -> i64 {
 /// Where the verification key(s) come from. `Debug` never prints key material.
 #[derive(Clone, Copy)]
 pub enum KeySource<'a> {
-    /// An HMAC secret (raw bytes, at least [`MIN_HMAC_SECRET_BYTES`]). A secret that looks like
-    /// a PEM or SSH public key is refused (the classic RS256 → HS256 confusion).
+    /// An HMAC secret (raw bytes, at least [`MIN_HMAC_SECRET_BYTES`]). Key material of another
+    /// kind is refused (`invalid_key`), at least what PyJWT's `HMACAlgorithm.prepare_key`
+    /// refuses: a PEM block (also after a UTF-8 BOM or whitespace), an OpenSSH public key, a
+    /// DER public key, certificate or private key, a JWK/JWKS JSON document. That stops the
+    /// classic RS256 → HS256 confusion.
     Secret(&'a [u8]),
+    /// Key bytes whose kind the pinned algorithms decide, as PyJWT's `key=` does: a
+    /// [`KeySource::Secret`] when any HMAC algorithm (HS256/384/512) is pinned, otherwise a
+    /// [`KeySource::Pem`] (a PEM public key or certificate given as bytes). With both kinds
+    /// pinned, a public key is therefore refused as a secret: pass it as `Pem`.
+    Bytes(&'a [u8]),
     /// One PEM public key: `PUBLIC KEY` (SubjectPublicKeyInfo: RSA, P-256, P-384 or Ed25519),
     /// `RSA PUBLIC KEY` (PKCS#1) or `CERTIFICATE` (only its public key is used; the
     /// certificate's validity and chain are not checked). Private keys are refused.
@@ -456,9 +493,11 @@ pub enum KeySource<'a> {
     /// A JWKS document (JSON text, `{"keys": [...]}`), at most [`MAX_KEY_DOCUMENT_BYTES`] and
     /// [`MAX_JWKS_KEYS`] keys. Keys that cannot verify signatures (`use` ≠ `sig`, `key_ops`
     /// without `verify`, an encryption or unknown `alg`, unsupported `kty`/curve, invalid
-    /// material) are skipped; at least one must remain. A token with a `kid` uses the keys
-    /// with that `kid` (`unknown_kid` if none); a token without one uses the only key that fits
-    /// its algorithm (`unknown_kid` if several do).
+    /// material) are skipped; at least one must remain. A token with a `kid` uses the usable
+    /// keys with that `kid` (`unknown_kid` if none — a `kid` naming a skipped entry included:
+    /// anyone can send such a token, so it is a token error, never a configuration error); a
+    /// token without one uses the only key that fits its algorithm (`unknown_kid` if several
+    /// do), so a set of one key needs no `kid`s.
     Jwks(&'a str),
 }
 
@@ -466,6 +505,7 @@ impl fmt::Debug for KeySource<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (kind, len) = match self {
             KeySource::Secret(s) => ("Secret", s.len()),
+            KeySource::Bytes(b) => ("Bytes", b.len()),
             KeySource::Pem(p) => ("Pem", p.len()),
             KeySource::Jwk(j) => ("Jwk", j.len()),
             KeySource::Jwks(j) => ("Jwks", j.len()),
@@ -577,7 +617,8 @@ impl fmt::Debug for Verified {
 pub struct Verifier {
     options: VerifyOptions,
     keys: Vec<KeyEntry>,
-    skipped: Vec<SkippedKey>,
+    /// JWKS entries left out because they cannot verify signatures (shown by `Debug`).
+    skipped: usize,
     /// Secret, PEM or a single JWK: the token's `kid` is only compared when both have one.
     single: bool,
 }
@@ -595,7 +636,7 @@ impl fmt::Debug for Verifier {
         f.debug_struct("Verifier")
             .field("algorithms", &self.options.algorithms)
             .field("keys", &keys)
-            .field("skipped_keys", &self.skipped.len())
+            .field("skipped_keys", &self.skipped)
             .field("leeway_ms", &self.options.leeway_ms)
             .field("issuer", &self.options.issuer)
             .field("audience", &self.options.audience)
@@ -620,12 +661,21 @@ impl Verifier {
             seen.push(*a);
             fresh
         });
+        let key = match key {
+            KeySource::Bytes(bytes) if options.algorithms.iter().any(|a| a.is_hmac()) => {
+                KeySource::Secret(bytes)
+            }
+            KeySource::Bytes(bytes) => KeySource::Pem(bytes),
+            other => other,
+        };
         let (keys, skipped, single) = match key {
-            KeySource::Secret(secret) => (vec![secret_entry(secret)?], Vec::new(), true),
-            KeySource::Pem(pem) => (vec![pem_entry(pem)?], Vec::new(), true),
+            KeySource::Secret(secret) | KeySource::Bytes(secret) => {
+                (vec![secret_entry(secret)?], 0, true)
+            }
+            KeySource::Pem(pem) => (vec![pem_entry(pem)?], 0, true),
             KeySource::Jwk(text) => {
                 let value = parse_key_document(text, |reason| VerifyError::InvalidKey { reason })?;
-                (vec![jwk_entry(&value)?], Vec::new(), true)
+                (vec![jwk_entry(&value)?], 0, true)
             }
             KeySource::Jwks(text) => {
                 let (keys, skipped) = jwks_entries(text)?;
@@ -797,6 +847,44 @@ mod tests {
         assert!(check_secret(&[7u8; 32]).is_ok());
         let pem = b"-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----\n";
         assert_eq!(check_secret(pem).unwrap_err().code(), "invalid_key");
+    }
+
+    #[test]
+    fn token_bytes_are_token_errors() {
+        assert_eq!(token_text(b"a.b.c"), Ok("a.b.c"));
+        let not_utf8 = token_text(b"a.\xed\xa0\x80.c").unwrap_err();
+        assert_eq!(not_utf8.code(), "malformed_token");
+        assert!(matches!(
+            not_utf8,
+            VerifyError::MalformedToken {
+                reason: "invalid_utf8",
+                ..
+            }
+        ));
+        let big = vec![b'a'; MAX_TOKEN_BYTES + 1];
+        assert_eq!(token_text(&big).unwrap_err().code(), "token_too_large");
+        assert_eq!(TOKEN_NOT_A_STRING.code(), "malformed_token");
+    }
+
+    #[test]
+    fn secrets_that_only_start_like_key_material_are_secrets() {
+        for s in [
+            &b"{not json: just a long secret, 0123456789}"[..],
+            b"[1, 2, 3] is a list but also a long enough secret",
+            b"ssh-agent-passphrase-0123456789abcdefghij",
+            b"sk-proj-0123456789abcdefghijklmnopqrstuvwxyz",
+            b"0\x20\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07",
+        ] {
+            assert_eq!(check_secret(s), Ok(()), "{s:?}");
+        }
+        for s in [
+            &b"\xef\xbb\xbf-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"[..],
+            b"ecdsa-sha2-nistp999@example.com AAAAE2VjZHNhLXNoYTItbmlzdHA",
+            b"  {\"keys\": [], \"padding\": \"0123456789\"}",
+            b"[{\"kty\": \"oct\", \"k\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}]",
+        ] {
+            assert_eq!(check_secret(s).unwrap_err().code(), "invalid_key", "{s:?}");
+        }
     }
 
     #[test]

@@ -608,9 +608,10 @@ def build(keys: Keys, previous) -> list[dict]:
     b.add("jwks-jwk-alg-mismatch", "PS256 token for kid rsa-1 whose JWK alg is RS256",
           mint(std_claims(), "rsa", "PS256", k, headers={"kid": "rsa-1"}), jwks_key,
           {**std_opts, "algorithms": all_asym}, expected={"error": "key_algorithm_mismatch"}, flags=["jwks"])
-    b.add("jwks-kid-on-encryption-key", "kid names the use=enc key: it cannot verify signatures",
+    b.add("jwks-kid-on-encryption-key",
+          "kid names the use=enc key: no usable key has that kid, a token error (unknown_kid), never a configuration error",
           mint(std_claims(), "rsa_other", "RS256", k, headers={"kid": "enc-1"}), jwks_key,
-          {**std_opts, "algorithms": all_asym}, expected={"error": "invalid_key"}, flags=["jwks"])
+          {**std_opts, "algorithms": all_asym}, expected={"error": "unknown_kid"}, flags=["jwks"])
     b.add("jwks-no-kid-ambiguous", "no kid, two RSA keys could verify RS256: unknown_kid",
           rs, jwks_key, {**std_opts, "algorithms": all_asym}, expected={"error": "unknown_kid"}, flags=["jwks"])
     b.add("jwks-no-kid-unique", "no kid, exactly one key (EC) usable for ES256: used",
@@ -639,6 +640,112 @@ def build(keys: Keys, previous) -> list[dict]:
     b.add("jwks-oct-by-kid", "an oct key selected by kid in a mixed JWKS",
           hs_kid, {"kind": "jwks", "jwks": mixed}, {**std_opts, "algorithms": ["HS256", "RS256"]},
           check_sig=("HS256", k.secret("hs")), flags=["jwks"])
+
+    # A kid naming an entry that was skipped at construction is the token's error.
+    fake_p521 = {"kty": "EC", "crv": "P-521", "kid": "p521-1", "x": b64u(b"\x01" * 66), "y": b64u(b"\x02" * 66)}
+    fake_ed448 = {"kty": "OKP", "crv": "Ed448", "kid": "ed448-1", "x": b64u(b"\x03" * 57)}
+    unusable = {
+        "keys": [
+            k.jwk("rsa", kid="rsa-1", alg="RS256"),
+            k.jwk("rsa_other", kid="ops-1", key_ops=["encrypt"]),
+            fake_p521,
+            fake_ed448,
+            k.jwk("rsa_small", kid="small-1"),
+            k.jwk("p256", kid="enc-ec", use="enc"),
+        ]
+    }
+    for kid, alg, signer, why in [
+        ("ops-1", "RS256", "rsa_other", "key_ops without verify"),
+        ("p521-1", "ES256", "p256", "an EC key on P-521 (unsupported curve)"),
+        ("ed448-1", "EdDSA", "ed25519", "an OKP key on Ed448 (unsupported curve)"),
+        ("small-1", "RS256", "rsa_small", "an RSA-1024 key (refused material)"),
+        ("enc-ec", "ES256", "p256", "a use=enc EC key"),
+    ]:
+        b.add(f"jwks-kid-on-unusable-{kid}",
+              f"kid names a JWKS entry skipped at construction ({why}): unknown_kid, a token error",
+              mint(std_claims(), signer, alg, k, headers={"kid": kid}), {"kind": "jwks", "jwks": unusable},
+              {**std_opts, "algorithms": ["RS256", "ES256", "EdDSA"]}, expected={"error": "unknown_kid"}, flags=["jwks"])
+
+    # A set of one key without a kid: a token without kid uses it; a token with a kid does not
+    # (the kid names no key, as in PyJWT's PyJWKClient and jose's createLocalJWKSet).
+    single_set = {"kind": "jwks", "jwks": {"keys": [k.jwk("rsa")]}}
+    b.add("jwks-single-key-no-kid", "a one-key set without kids, token without kid: the key is used",
+          rs, single_set, {**std_opts, "algorithms": ["RS256"]},
+          check_sig=("RS256", k.public_pem("rsa")), flags=["jwks"])
+    b.add("jwks-single-key-token-kid", "a one-key set without kids, token with a kid: unknown_kid",
+          mint(std_claims(), "rsa", "RS256", k, headers={"kid": "rsa-1"}), single_set,
+          {**std_opts, "algorithms": ["RS256"]}, expected={"error": "unknown_kid"}, flags=["jwks"])
+
+    # Key material of another kind is never an HMAC secret: at least what PyJWT's
+    # HMACAlgorithm.prepare_key refuses (checked below against the installed PyJWT).
+    rsa_pub = k.private("rsa").public_key()
+    cert = x509.load_pem_x509_certificate(k.stored["rsa_cert"].encode())
+    der = serialization.Encoding.DER
+    ssh = serialization.Encoding.OpenSSH
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    openssh = serialization.PublicFormat.OpenSSH
+    not_secrets = [
+        ("pem-bom", "a PEM public key after a UTF-8 BOM", ("\ufeff" + rsa_pem).encode(), True),
+        ("pem-leading-space", "a PEM public key after blank lines and spaces", ("\n\n  " + rsa_pem).encode(), True),
+        ("pem-certificate", "a PEM certificate", k.stored["rsa_cert"].encode(), True),
+        ("pem-pkcs1", "a PKCS#1 RSA PUBLIC KEY PEM", k.public_pem("rsa", "pkcs1").encode(), True),
+        ("pem-private", "a PEM private key", k.stored["p256"].encode(), True),
+        ("der-spki-rsa", "a DER SubjectPublicKeyInfo (RSA)", rsa_pub.public_bytes(der, spki), True),
+        ("der-spki-p256", "a DER SubjectPublicKeyInfo (P-256)", k.private("p256").public_key().public_bytes(der, spki), True),
+        ("der-spki-ed25519", "a DER SubjectPublicKeyInfo (Ed25519, 44 bytes)", k.private("ed25519").public_key().public_bytes(der, spki), True),
+        ("der-pkcs1", "a DER PKCS#1 RSAPublicKey", rsa_pub.public_bytes(der, serialization.PublicFormat.PKCS1), True),
+        ("der-certificate", "a DER X.509 certificate", cert.public_bytes(der), True),
+        ("der-pkcs8-private", "a DER PKCS#8 private key",
+         k.private("p256").private_bytes(der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), False),
+        ("ssh-rsa", "an OpenSSH ssh-rsa public key", rsa_pub.public_bytes(ssh, openssh), True),
+        ("ssh-ed25519", "an OpenSSH ssh-ed25519 public key", k.private("ed25519").public_key().public_bytes(ssh, openssh), True),
+        ("ssh-ecdsa", "an OpenSSH ecdsa-sha2-nistp256 public key", k.private("p256").public_key().public_bytes(ssh, openssh), True),
+        ("ssh-sk-ed25519", "an OpenSSH security-key (sk-ssh-ed25519@openssh.com) public key line",
+         b"sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIA user@host", False),
+        ("ssh-cert", "an OpenSSH certificate line after a BOM",
+         b"\xef\xbb\xbfssh-ed25519-cert-v01@openssh.com AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9wZW5zc2guY29t", False),
+        ("ssh2-rfc4716", "an RFC 4716 SSH2 public key block",
+         b"---- BEGIN SSH2 PUBLIC KEY ----\n" + rsa_pub.public_bytes(ssh, openssh).split()[1] + b"\n---- END SSH2 PUBLIC KEY ----\n", True),
+        ("jwk-rsa", "a JWK (RSA public key) as JSON text", json.dumps(k.jwk("rsa")).encode(), True),
+        ("jwk-oct", "an oct JWK as JSON text (the secret is its k, not its text)", json.dumps(k.jwk("hs")).encode(), True),
+        ("jwks", "a JWKS document as JSON text", json.dumps({"keys": [k.jwk("rsa")]}).encode(), True),
+        ("jwks-bom", "a JWKS document after a UTF-8 BOM", b"\xef\xbb\xbf" + json.dumps({"keys": [k.jwk("p256")]}).encode(), True),
+    ]
+    for cid, comment, material, pyjwt_refuses in not_secrets:
+        try:
+            jwt.algorithms.HMACAlgorithm(jwt.algorithms.HMACAlgorithm.SHA256).prepare_key(material)
+            refused = False
+        except jwt.InvalidKeyError:
+            refused = True
+        assert refused == pyjwt_refuses, (cid, refused)
+        mac = mint_raw(json.dumps({"alg": "HS256", "typ": "JWT"}), json.dumps(std_claims()), material)
+        b.add(f"not-a-secret-{cid}",
+              f"{comment} given as an HMAC secret is refused" + (" (as PyJWT does)" if pyjwt_refuses else " (PyJWT accepts it)"),
+              mac, {"kind": "secret", "hex": material.hex()}, std_opts,
+              expected={"error": "invalid_key"}, flags=["confusion", "key"])
+    # No false alarms: secrets that start like key material but are none.
+    for cid, comment, material in [
+        ("brace", "a secret that starts with { but is not JSON", b"{not json: just a long secret, 0123456789}"),
+        ("sequence-byte", "a secret that starts with the DER SEQUENCE byte", bytes([0x30, 0x20]) + b"\x07" * 40),
+        ("ssh-word", "a secret that starts with ssh- but is no key line", b"ssh-agent-passphrase-0123456789abcdefghij"),
+    ]:
+        ok = mint_raw(json.dumps({"alg": "HS256", "typ": "JWT"}), json.dumps(std_claims(**{"iss": ISS, "aud": AUD})), material)
+        b.add(f"secret-lookalike-{cid}", f"{comment}: an ordinary HMAC secret",
+              ok, {"kind": "secret", "hex": material.hex()}, std_opts, check_sig=("HS256", material), flags=["key"])
+
+    # Key bytes whose kind the pinned algorithms decide (PyJWT's key=bytes).
+    b.add("bytes-pem-asymmetric-only", "PEM public key bytes with only RS256 pinned: a public key",
+          rs, {"kind": "bytes", "hex": rsa_pem.encode().hex()}, {**std_opts, "algorithms": ["RS256"]},
+          check_sig=("RS256", rsa_pem), flags=["key"])
+    b.add("bytes-pem-hmac-pinned", "PEM public key bytes with HS256 pinned too: refused as an HMAC secret",
+          rs, {"kind": "bytes", "hex": rsa_pem.encode().hex()}, {**std_opts, "algorithms": ["RS256", "HS256"]},
+          expected={"error": "invalid_key"}, flags=["key", "confusion"])
+    b.add("bytes-secret-hmac", "secret bytes with HS256 pinned: an HMAC secret",
+          hs_token, {"kind": "bytes", "hex": k.stored["hs"]}, std_opts,
+          check_sig=("HS256", k.secret("hs")), flags=["key"])
+    b.add("bytes-secret-asymmetric-only", "secret bytes with only RS256 pinned: not a PEM public key",
+          rs, {"kind": "bytes", "hex": k.stored["hs"]}, {**std_opts, "algorithms": ["RS256"]},
+          expected={"error": "invalid_key"}, flags=["key"])
     return b.cases
 
 
