@@ -7,7 +7,8 @@
 //!
 //! * **Discovery first** when built from an issuer ([`KeySetSource::Issuer`]): the metadata
 //!   document's `issuer` must equal the configured issuer exactly; its `jwks_uri` is used
-//!   (see [`super::discovery`]).
+//!   (see [`super::discovery`]). A `404`/`410` from that `jwks_uri` (the set moved) makes the
+//!   next fetch a discovery again.
 //! * **Cache lifetime** from the key set response's `Cache-Control: max-age` (less its `Age`),
 //!   bounded to `min_cache_ms..=max_cache_ms`; [`KeySetConfig::default_cache_ms`] without one.
 //!   A stale set keeps being used while one background fetch replaces it
@@ -705,7 +706,17 @@ impl RemoteKeySet {
                 self.retry_at = None;
                 self.last_error = None;
             }
-            Err(e) => self.failed(flight.kind, e.code(), received),
+            Err(e) => {
+                // The key set moved (404/410 from an issuer-discovered URL): discover again.
+                let moved = matches!(e, KeySetError::HttpStatus { status: 404 | 410 });
+                if moved
+                    && flight.kind == FetchKind::Jwks
+                    && matches!(self.source, KeySetSource::Issuer(_))
+                {
+                    self.jwks_uri = None;
+                }
+                self.failed(flight.kind, e.code(), received);
+            }
         }
         if flight.kind == FetchKind::Jwks {
             self.last_fetch_end = Some(received.mono);

@@ -317,6 +317,35 @@ case("keyset-discovery",
              {"event": "keys_updated", "keys": 1, "added": ["k1"], "removed": [], "fresh_for_ms": 600_000}]},
      ])
 
+case("keyset-discovery-again-when-the-set-moved",
+     "a 404 from a discovered jwks_uri (the set moved) makes the next fetch a discovery again; "
+     "the keys in use stay meanwhile",
+     ISSUER_SRC, [
+         {"call": "step", "at": 0, "expect": fetch("discovery", DISCOVERY_URL)},
+         {"call": "response", "at": 10, "status": 200, "body_ref": "metadata",
+          "expect": {"outcome": "discovered"}},
+         {"call": "step", "at": 10, "expect": fetch()},
+         ok_jwks(20, "k1", 1, 60_000, cache_control="max-age=60"),
+         {"call": "step", "at": 60_020, "expect": bg_fetch()},
+         {"call": "response", "at": 60_030, "status": 404, "body_text": "gone",
+          "expect": {"error": "http_error"}},
+         {"call": "verify", "at": 60_030, "token": "k1", "expect": {"ok": True}},
+         {"call": "step", "at": 61_030, "expect": bg_fetch("discovery", DISCOVERY_URL)},
+         {"call": "response", "at": 61_040, "status": 200,
+          "body": {"issuer": ISS, "jwks_uri": ISS + "/keys/v2"}, "expect": {"outcome": "discovered"}},
+         {"call": "step", "at": 61_040, "expect": bg_fetch("jwks", ISS + "/keys/v2")},
+         ok_jwks(61_050, "k1k2", 2, 60_000, cache_control="max-age=60"),
+         {"call": "verify", "at": 61_050, "token": "k2", "expect": {"ok": True}},
+     ])
+
+case("keyset-a-404-from-a-configured-uri-is-just-a-failure",
+     "with a configured jwks_uri (no issuer to ask) a 404 is a failed fetch like any other",
+     JWKS_SRC, [
+         {"call": "step", "at": 0, "expect": fetch()},
+         {"call": "response", "at": 10, "status": 404, "body_text": "", "expect": {"error": "http_error"}},
+         {"call": "step", "at": 1_010, "expect": fetch()},
+     ])
+
 case("keyset-discovery-issuer-must-match-exactly",
      "a metadata document whose issuer differs (a trailing slash, another host) is refused; "
      "so is an http jwks_uri to a remote host and a document without jwks_uri",
