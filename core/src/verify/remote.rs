@@ -504,6 +504,8 @@ pub struct RemoteKeySet {
     skew: SkewEstimator,
     clock_warned: bool,
     events: VecDeque<KeySetEvent>,
+    /// Counts changes of the keys in use.
+    generation: u64,
 }
 
 impl fmt::Debug for RemoteKeySet {
@@ -567,6 +569,7 @@ impl RemoteKeySet {
             skew: SkewEstimator::new(),
             clock_warned: false,
             events: VecDeque::new(),
+            generation: 0,
         })
     }
 
@@ -589,6 +592,13 @@ impl RemoteKeySet {
     /// has been fetched. Ask [`RemoteKeySet::step`] first: it drops keys whose grace ended.
     pub fn verifier(&self) -> Option<&Verifier> {
         self.verifier.as_ref()
+    }
+
+    /// A number that changes whenever the keys in use change (a fetched set, a grace period's
+    /// end): a host that shares [`RemoteKeySet::verifier`] with its verifications copies it
+    /// again when this moved.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The estimate of the issuer's clock (`issuer − local`), from the responses' `Date`s.
@@ -892,6 +902,7 @@ impl RemoteKeySet {
         let mut keys: Vec<KeyEntry> = self.document.iter().map(|(_, e)| e.clone()).collect();
         keys.extend(self.retired.iter().map(|r| r.entry.clone()));
         v.keys = keys;
+        self.generation = self.generation.wrapping_add(1);
     }
 
     /// The cache lifetime of a key set response: `max-age` less `Age`, bounded.
