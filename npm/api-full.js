@@ -41,6 +41,7 @@ export {
   storeKeys,
   fleetScripts,
   SkewMonitor,
+  KeySet,
   runCell,
   gauntletCells,
   gauntletRows,

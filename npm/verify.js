@@ -150,6 +150,24 @@ export class Verifier {
   }
 
   /**
+   * A Verifier around a verifier of the module (e.g. `KeySet.verifier()`), its keys taken as
+   * they are (not parsed again).
+   */
+  static fromCore(core) {
+    if (!(core instanceof CoreVerifier)) {
+      const e = new TypeError("core must be a Verifier of the tokenclock/full module");
+      e.code = "invalid_argument";
+      throw e;
+    }
+    adopting = core;
+    try {
+      return new Verifier();
+    } finally {
+      adopting = null;
+    }
+  }
+
+  /**
    * Verifies `token` (the bare compact JWS) at `nowMs` (default: the verifier's clock).
    * Returns `{ alg, kid, claims, iatMs, nbfMs, expMs }`; throws `TokenClockError`.
    * Synchronous: node:crypto in Node, core's own crypto elsewhere.
