@@ -262,8 +262,16 @@ export class RemoteVerifier {
       }
     } catch (error) {
       // A refused response (core keeps the keys in use and backs off; the event says so) or a
-      // ticket that already ended at its deadline.
-      if (!(error instanceof TokenClockError)) throw error;
+      // ticket that already ended at its deadline. Anything else is a response the module
+      // cannot take (an injected fetch's odd object: a status that is no number, a body that
+      // is no bytes): a failed fetch, so the ticket does not hang until its deadline.
+      if (!(error instanceof TokenClockError)) {
+        try {
+          this.#keys.onFailure(ticket.id, "transport_error", received);
+        } catch {
+          // already ended
+        }
+      }
     } finally {
       this.#drainEvents();
     }

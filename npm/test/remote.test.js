@@ -237,6 +237,19 @@ test("an injected fetch: redirect manual, a timeout signal, and a redirect is an
   assert.ok(calls[0].init.signal instanceof AbortSignal);
 });
 
+test("an injected fetch answering nonsense is a failed fetch, not a hang or a crash", async () => {
+  let calls = 0;
+  const fetch = async () => {
+    calls += 1;
+    return { status: "200", headers: null, body: null };
+  };
+  const events = [];
+  const v = Verifier.fromJwksUri("https://issuer.example/jwks", { algorithms: ["ES256"], fetch, onEvent: (e) => events.push(e), fetchTimeoutMs: 60_000 });
+  await assert.rejects(v.verify("a.b.c"), (e) => e.code === "keys_unavailable" && e.cause === "transport_error");
+  assert.equal(calls, 1);
+  assert.deepEqual(events.map((e) => e.event), ["fetch_failed"]);
+});
+
 test("KeySet: bad input is a typed error, never a crash", () => {
   const bad = [
     () => new KeySet({ jwksUri: "http://keys.example/jwks", algorithms: ["ES256"] }),
