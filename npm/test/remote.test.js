@@ -78,6 +78,28 @@ test("rotation: a new kid costs exactly one JWKS refetch for 1,000 concurrent ve
   }
 });
 
+test("rotation grace: a key that left the set verifies until its grace ends, then not", async () => {
+  const iss = await startIssuer();
+  try {
+    const k1 = newKey("k1");
+    const k2 = newKey("k2");
+    iss.keys = [k1];
+    const clock = manualClock();
+    const { v, events } = remote(iss, { clock, cooldownMs: 0, graceMs: 120_000 });
+    const old = sign(k1, iss.issuer);
+    await v.verify(old);
+    iss.keys = [k2];
+    assert.equal((await v.verify(sign(k2, iss.issuer))).kid, "k2");
+    assert.equal((await v.verify(old)).kid, "k1", "in its grace");
+    clock.advance(120_001);
+    await assert.rejects(v.verify(old), (e) => e instanceof TokenClockError && e.code === "unknown_kid");
+    assert.deepEqual(v.keys.kids, ["k2"]);
+    assert.ok(events.some((e) => e.event === "grace_ended" && e.kids.includes("k1")), JSON.stringify(events));
+  } finally {
+    await iss.close();
+  }
+});
+
 test("a cold start with 1,000 concurrent verifications fetches discovery and keys once", async () => {
   const iss = await startIssuer();
   try {
