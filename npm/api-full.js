@@ -41,6 +41,7 @@ export {
   storeKeys,
   fleetScripts,
   SkewMonitor,
+  KeySet,
   runCell,
   gauntletCells,
   gauntletRows,
@@ -50,3 +51,5 @@ export {
 export { TokenClockError } from "./errors.js";
 // The Verifier wraps the module's: signatures by the host's native crypto (verify.js).
 export { Verifier } from "./verify.js";
+// The remote key set's driver (fetch) and the bearer-token middleware (remote.js).
+export { RemoteVerifier, bearerAuth } from "./remote.js";

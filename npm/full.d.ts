@@ -1,6 +1,6 @@
 // Types of "tokenclock/full": the client API from the full build, plus the resource-server side
 // (Verifier, SkewMonitor), signed assertions and the simulation. Checked like index.d.ts.
-import type { AuthMethod, Clock, Grant } from "./index.js";
+import type { AuthMethod, Clock, Estimate, Grant, Reading, TokenClockError } from "./index.js";
 
 export {
   Reading,
@@ -153,6 +153,15 @@ export interface Verified {
  */
 export declare class Verifier {
   constructor(options: VerifierOptions & { key: VerifierKey });
+  /** A Verifier around a verifier of the module (`KeySet.verifier()`), keys not parsed again. */
+  static fromCore(core: CoreVerifier): Verifier;
+  /**
+   * Keys from `issuer`'s discovery document and its `jwks_uri`, fetched and cached by core's
+   * rules; tokens must carry `iss == issuer` (unless `issuerClaim` names another).
+   */
+  static fromIssuer(issuer: string, options: RemoteVerifierOptions): RemoteVerifier;
+  /** Keys from the key set at `jwksUri` (pass `issuerClaim` to require an `iss`). */
+  static fromJwksUri(jwksUri: string, options: RemoteVerifierOptions): RemoteVerifier;
   /**
    * Keys from a JWKS document (object, JSON text or its UTF-8 bytes). A token whose `kid` names
    * an entry that cannot verify signatures is `unknown_kid`.
@@ -179,6 +188,165 @@ export declare class Verifier {
   toJSON(): { algorithms: Algorithm[]; kids: string[]; keyCount: number };
   free(): void;
 }
+
+/** A verifier object of the wasm module (what `KeySet.verifier()` returns); wrap it with `Verifier.fromCore`. */
+export interface CoreVerifier {
+  verify(token: string, nowMs?: number): Verified;
+  readonly algorithms: Algorithm[];
+  readonly kids: string[];
+  readonly keyCount: number;
+  free(): void;
+}
+
+/** A remote key set's options: the verifier's, and how keys are fetched and cached (ms). */
+export interface KeySetOptions extends Omit<VerifierOptions, "issuer"> {
+  /** The required `iss` (default: the `issuer` a key set is discovered from; none for a `jwksUri`). */
+  issuerClaim?: string;
+  /** Time a fetch may take (5000). */
+  fetchTimeoutMs?: number;
+  /** Time after a fetch before an unknown `kid` may trigger another (30000). */
+  cooldownMs?: number;
+  /** Cache lifetime without `max-age` (600000). */
+  cacheMs?: number;
+  /** Bounds of the cache lifetime (60000 .. 3600000). */
+  minCacheMs?: number;
+  maxCacheMs?: number;
+  /** How long a key that left the set still verifies (300000; 0: not at all). */
+  graceMs?: number;
+  /** First and largest retry delay after a failed fetch (1000, doubling to 300000). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** Accept plain http to hosts that are not loopback (in-cluster issuers). */
+  allowPlainHttp?: boolean;
+  /** Which metadata document an issuer is discovered with: OpenID Connect (default) or RFC 8414. */
+  discovery?: "openid" | "oauth";
+}
+
+/** One fetch core asks for: `GET url`, at most `timeoutMs`, reading at most `maxBodyBytes + 1`. */
+export interface KeySetTicket {
+  id: number;
+  kind: "discovery" | "jwks";
+  url: string;
+  timeoutMs: number;
+  maxBodyBytes: number;
+}
+
+export type KeyStep =
+  | { step: "ready" }
+  | { step: "ready_and_fetch"; ticket: KeySetTicket }
+  | { step: "fetch"; ticket: KeySetTicket }
+  | { step: "wait"; waitMs: number }
+  | { step: "unavailable"; error: TokenClockError };
+
+export type Refetch =
+  | { refetch: "fetch"; ticket: KeySetTicket }
+  | { refetch: "wait"; waitMs: number }
+  | { refetch: "no"; retryInMs: number };
+
+/** Something to log or count (`KeySet.pollEvent`, `onEvent`). */
+export type KeySetEvent =
+  | { event: "discovered"; jwksUri: string }
+  | { event: "keys_updated"; keys: number; added: string[]; removed: string[]; freshForMs: number }
+  | { event: "fetch_failed"; kind: "discovery" | "jwks"; code: string; retryInMs: number; servingLastGood: boolean }
+  | { event: "recovered"; failures: number }
+  | { event: "grace_ended"; kids: string[] }
+  | { event: "clock_offset"; lowMs: number | null; highMs: number | null; leewayMs: number }
+  | { event: "clock_agrees"; offsetMs: number };
+
+/**
+ * The issuer's key set (core `RemoteKeySet`), fetched by the host: the sans-I/O machine behind
+ * `RemoteVerifier`. Throws `TokenClockError` (`invalid_config`, `invalid_url`, `insecure_url`,
+ * `issuer_mismatch`, `invalid_metadata`, `invalid_jwks`, `http_error`, `too_large`,
+ * `stale_ticket`, `keys_unavailable` with `.cause` and `.retryInMs`).
+ */
+export declare class KeySet {
+  constructor(options: KeySetOptions & ({ jwksUri: string; issuer?: undefined } | { issuer: string; jwksUri?: undefined }));
+  step(now?: Reading): KeyStep;
+  onUnknownKid(now?: Reading): Refetch;
+  onResponse(
+    ticketId: number,
+    status: number,
+    body: Uint8Array | string,
+    date: string | null,
+    cacheControl: string | null,
+    age: string | null,
+    sent?: Reading,
+    received?: Reading,
+  ): { outcome: "discovered" } | { outcome: "keys_updated"; keys: number; freshForMs: number };
+  onFailure(ticketId: number, code: "transport_error" | "timeout", now?: Reading): void;
+  /** Changes whenever the keys in use change: take a new `verifier()` then. */
+  generation(): number;
+  verifier(): CoreVerifier | null;
+  estimate(now?: Reading): Estimate;
+  clockOff(now?: Reading): boolean | null;
+  pollEvent(): KeySetEvent | null;
+  readonly jwksUri: string | null;
+  readonly kids: string[];
+  readonly leewayMs: number;
+  toJSON(): { jwksUri: string | null; kids: string[]; keyCount: number; leewayMs: number };
+  toString(): string;
+  free(): void;
+}
+
+/** `Verifier.fromIssuer` / `fromJwksUri` options. */
+export interface RemoteVerifierOptions extends KeySetOptions {
+  /** The fetch to use (default: `globalThis.fetch`). */
+  fetch?: (url: string, init: { method: "GET"; headers: Record<string, string>; redirect: "manual"; signal: AbortSignal }) => Promise<Response>;
+  /** Called with every key set event (default: `console.warn` for `fetch_failed` and `clock_offset`). */
+  onEvent?: (event: KeySetEvent) => void;
+}
+
+/**
+ * Verifies JWTs with the issuer's keys fetched over `fetch`: one fetch in flight however many
+ * verifications wait, a background refresh when the cache is stale, an unknown `kid` refetches
+ * at most once per cooldown, a failed fetch never drops the keys in use.
+ */
+export declare class RemoteVerifier {
+  constructor(keySet: KeySet, options?: Pick<RemoteVerifierOptions, "fetch" | "onEvent" | "clock">);
+  static fromIssuer(issuer: string, options: RemoteVerifierOptions): RemoteVerifier;
+  static fromJwksUri(jwksUri: string, options: RemoteVerifierOptions): RemoteVerifier;
+  /** Rejects with `TokenClockError` (`expired`, `unknown_kid`, ..., `keys_unavailable`). */
+  verify(token: string): Promise<Verified>;
+  readonly keys: KeySet;
+  /** GETs sent (discovery and key sets). */
+  readonly fetches: number;
+  estimate(): Estimate;
+  clockOff(): boolean | null;
+  toJSON(): { jwksUri: string | null; kids: string[]; keyCount: number; leewayMs: number; fetches: number };
+  toString(): string;
+}
+
+/** What `bearerAuth` sets as `req.auth`. */
+export interface BearerAuth {
+  claims: Record<string, unknown>;
+  alg: Algorithm;
+  kid: string | null;
+  iatMs: number | null;
+  nbfMs: number | null;
+  expMs: number | null;
+}
+
+/** The parts of a node:http request and response `bearerAuth` uses. */
+export interface BearerRequest {
+  headers: Record<string, string | string[] | undefined>;
+  auth?: BearerAuth;
+}
+export interface BearerResponse {
+  statusCode: number;
+  headersSent?: boolean;
+  setHeader(name: string, value: string): unknown;
+  end(body?: string): unknown;
+}
+
+/**
+ * Middleware for node:http and Express-style handlers: 401 with `WWW-Authenticate: Bearer`
+ * (RFC 6750) for a missing or invalid token, 503 while keys are unavailable; on success
+ * `req.auth`, then `next()`.
+ */
+export declare function bearerAuth<Req extends BearerRequest, Res extends BearerResponse>(
+  verifier: { verify(token: string): Promise<Verified> | Verified },
+  options?: { onSuccess?: (req: Req, auth: BearerAuth) => void | Promise<void> },
+): (req: Req, res: Res, next?: (error?: unknown) => void) => void;
 
 /** The verdict of a `SkewMonitor`. */
 export interface Assessment {

@@ -58,6 +58,12 @@ export declare class TokenClockError extends Error {
   failure?: string;
   /** SNTP kiss-o'-death: the 4-letter code, or `null`. */
   kissCode?: string | null;
+  /** `keys_unavailable` (tokenclock/full key sets): the last fetch's failure code. */
+  cause?: unknown;
+  /** `keys_unavailable`: time until the next key fetch may be tried, ms. */
+  retryInMs?: number;
+  /** `unknown_kid`: whether the token named a `kid` at all. */
+  kidInToken?: boolean;
   [detail: string]: unknown;
 }
 

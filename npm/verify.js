@@ -20,6 +20,7 @@
 // key the host cannot import (rare: an EC key given as a compressed point; Ed25519 where
 // WebCrypto lacks it) is checked by core instead, so every path gives core's answer.
 import { Verifier as CoreVerifier } from "./pkg/full/tokenclock_wasm.js";
+import { RemoteVerifier } from "./remote.js";
 
 /** node:crypto, when the entry module provides it (Node, Bun, Deno's Node compatibility). */
 let node = null;
@@ -147,6 +148,37 @@ export class Verifier {
     } finally {
       adopting = null;
     }
+  }
+
+  /**
+   * A Verifier around a verifier of the module (e.g. `KeySet.verifier()`), its keys taken as
+   * they are (not parsed again).
+   */
+  static fromCore(core) {
+    if (!(core instanceof CoreVerifier)) {
+      const e = new TypeError("core must be a Verifier of the tokenclock/full module");
+      e.code = "invalid_argument";
+      throw e;
+    }
+    adopting = core;
+    try {
+      return new Verifier();
+    } finally {
+      adopting = null;
+    }
+  }
+
+  /**
+   * A RemoteVerifier with keys from `issuer`'s discovery document (OpenID Connect, or RFC 8414
+   * with `discovery: "oauth"`) and its `jwks_uri`; tokens must carry `iss == issuer`.
+   */
+  static fromIssuer(issuer, options) {
+    return RemoteVerifier.fromIssuer(issuer, options);
+  }
+
+  /** A RemoteVerifier with keys from the key set at `jwksUri`. */
+  static fromJwksUri(jwksUri, options) {
+    return RemoteVerifier.fromJwksUri(jwksUri, options);
   }
 
   /**

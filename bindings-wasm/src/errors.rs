@@ -247,8 +247,8 @@ pub fn session_error(e: &tokenclock::session::SessionError) -> JsValue {
     tc_error(e.code(), &e.to_string(), d)
 }
 
-/// A verifier error: `.byMs`, `.validInMs`, `.likelyClockSkew`, `.reason`, `.what`, `.claim`
-/// as the core variant carries them.
+/// A verifier error: `.byMs`, `.validInMs`, `.likelyClockSkew`, `.reason`, `.what`, `.claim`,
+/// `.kidInToken` as the core variant carries them.
 #[cfg(feature = "full")]
 pub fn verify_error(e: &tokenclock::verify::VerifyError) -> JsValue {
     use tokenclock::verify::VerifyError as V;
@@ -265,6 +265,30 @@ pub fn verify_error(e: &tokenclock::verify::VerifyError) -> JsValue {
         }
         V::InvalidKey { reason } | V::InvalidJwks { reason } => d.str("reason", reason),
         V::InvalidConfig { what } => d.str("what", what),
+        V::UnknownKid { kid_in_token } => d.bool("kidInToken", *kid_in_token),
+        _ => d,
+    };
+    tc_error(e.code(), &e.to_string(), d)
+}
+
+/// A key set error (`KeySet`): `.what` (the option or URL at fault), `.reason` (why a
+/// metadata document or key set was refused), `.status` (`http_error`), `.limit`
+/// (`too_large`), `.cause` and `.retryInMs` (`keys_unavailable`).
+#[cfg(feature = "full")]
+pub fn keyset_error(e: &tokenclock::verify::remote::KeySetError) -> JsValue {
+    use tokenclock::verify::remote::KeySetError as K;
+    let d = Details::new();
+    let d = match e {
+        K::InvalidConfig { what } | K::InvalidUrl { what } | K::InsecureUrl { what } => {
+            d.str("what", what)
+        }
+        K::InvalidMetadata { reason } => d.str("reason", reason),
+        K::InvalidJwks { code } => d.str("reason", code),
+        K::HttpStatus { status } => d.num("status", i64::from(*status)),
+        K::TooLarge { limit } => d.num("limit", i64::try_from(*limit).unwrap_or(i64::MAX)),
+        K::KeysUnavailable { cause, retry_in_ms } => {
+            d.str("cause", cause).num("retryInMs", *retry_in_ms)
+        }
         _ => d,
     };
     tc_error(e.code(), &e.to_string(), d)

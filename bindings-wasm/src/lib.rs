@@ -15,8 +15,8 @@
 //!
 //! Three builds (cargo features, docs/bindings.md): `client` (default; the browser's module),
 //! `node` (adds the fleet protocol with record sealing, and SNTP: what needs Node's sockets) and
-//! `full` (adds `Verifier`, `SkewMonitor`, signed assertions, the simulation and the command
-//! line; links jsonwebtoken's crypto).
+//! `full` (adds `Verifier`, `KeySet`, `SkewMonitor`, signed assertions, the simulation and the
+//! command line; links jsonwebtoken's crypto).
 #![forbid(unsafe_code)]
 
 use wasm_bindgen::prelude::*;
@@ -27,6 +27,8 @@ pub mod errors;
 pub mod fleet;
 pub mod host;
 pub mod httpdate;
+#[cfg(feature = "full")]
+pub mod keyset;
 pub mod lifetime;
 #[cfg(feature = "full")]
 pub mod monitor;

@@ -91,7 +91,7 @@ fn key_arg(v: &JsValue) -> Result<Key, JsValue> {
 
 /// The options: `algorithms` (required), `leewayMs` (5000), `allowLargeLeeway`, `issuer`,
 /// `audience` (string or list), `maxAgeMs`, `requireExp` (true).
-fn options_arg(options: &JsValue) -> Result<VerifyOptions, JsValue> {
+pub(crate) fn options_arg(options: &JsValue) -> Result<VerifyOptions, JsValue> {
     let names = edge::opt_string_list("algorithms", &edge::get(options, "algorithms")?)?;
     let mut algs = Vec::with_capacity(names.len());
     for name in &names {
@@ -242,6 +242,17 @@ fn jwks_text(v: &JsValue) -> Result<String, JsValue> {
 }
 
 impl Verifier {
+    /// A verifier around core keys parsed elsewhere (a `KeySet`'s keys in use), reading
+    /// `clock` when a call gives no time.
+    pub(crate) fn from_core(inner: verify::Verifier, clock: Clock) -> Verifier {
+        Verifier {
+            inner,
+            clock,
+            pending: RefCell::new(Vec::new()),
+            next_handle: Cell::new(0),
+        }
+    }
+
     fn build(key: Key, options: &JsValue) -> Result<Verifier, JsValue> {
         let opts = options_arg(options)?;
         let clock = Clock::from_option(&edge::get(options, "clock")?)?;

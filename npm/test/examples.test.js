@@ -3,16 +3,20 @@
 // does its job: three API calls, one token request. The README shows the same code.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { request as httpRequest } from "node:http";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer } from "./fixtures/tcserver.js";
+import { newKey, sign, startIssuer } from "./fixtures/issuer.js";
 
 const NPM = fileURLToPath(new URL("..", import.meta.url));
 const EXAMPLE = fileURLToPath(new URL("../../examples/fetch_client_credentials.mjs", import.meta.url));
 const README = fileURLToPath(new URL("../../README.md", import.meta.url));
+const RS_EXAMPLE = fileURLToPath(new URL("../../examples/resource_server.mjs", import.meta.url));
+const NPM_README = fileURLToPath(new URL("../README.md", import.meta.url));
 
 let server;
 let dir;
@@ -22,6 +26,7 @@ before(async () => {
   mkdirSync(join(dir, "node_modules"));
   symlinkSync(NPM, join(dir, "node_modules", "tokenclock"), "dir");
   copyFileSync(EXAMPLE, join(dir, "example.mjs"));
+  copyFileSync(RS_EXAMPLE, join(dir, "resource_server.mjs"));
 });
 after(async () => {
   await server?.stop();
@@ -53,4 +58,58 @@ test("the README shows the example's code as it runs", () => {
   const code = readFileSync(EXAMPLE, "utf8");
   const body = code.slice(code.indexOf("import { createFetch }"));
   assert.ok(readme.includes(body.trim()), "README's fetch example differs from examples/fetch_client_credentials.mjs");
+});
+
+// ----- the resource server example (npm/README.md, "Resource server") ------------------------------
+
+function get(port, headers) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: "127.0.0.1", port, path: "/", headers }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+test("the resource server example verifies a token with the issuer's keys (401 without one)", async () => {
+  const issuer = await startIssuer();
+  const key = newKey("k1");
+  issuer.keys = [key];
+  const child = spawn(process.execPath, [join(dir, "resource_server.mjs")], {
+    env: { ...process.env, ISSUER: issuer.issuer, PORT: "0" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  try {
+    const port = await new Promise((resolve, reject) => {
+      let out = "";
+      child.stdout.setEncoding("utf8");
+      child.stdout.on("data", (c) => {
+        out += c;
+        const m = /listening on (\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      child.on("exit", (code) => reject(new Error(`example exited with ${code}: ${out}`)));
+    });
+    const ok = await get(port, { authorization: `Bearer ${sign(key, issuer.issuer)}` });
+    assert.equal(ok.status, 200, ok.body);
+    assert.deepEqual(JSON.parse(ok.body), { hello: "user-1" });
+    const none = await get(port, {});
+    assert.equal(none.status, 401);
+    assert.equal(none.headers["www-authenticate"], "Bearer");
+    assert.deepEqual(issuer.counts, { discovery: 1, jwks: 1 });
+  } finally {
+    child.kill();
+    await issuer.close();
+  }
+});
+
+test("npm/README.md shows the resource server example's code as it runs", () => {
+  const readme = readFileSync(NPM_README, "utf8");
+  const code = readFileSync(RS_EXAMPLE, "utf8");
+  const body = code.slice(code.indexOf("import { createServer }"));
+  assert.ok(readme.includes(body.trim()), "npm/README.md's resource server example differs from examples/resource_server.mjs");
 });

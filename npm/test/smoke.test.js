@@ -20,8 +20,8 @@ const CLIENT_API = [
   "s256Challenge", "version", "FleetRefresh", "storeKeys", "fleetScripts", "RedisStore", "StoreError",
 ];
 const FULL_ONLY = [
-  "SkewMonitor", "Verifier", "gauntletCells", "gauntletRows", "jwtBearerGrant", "renderBreakdown",
-  "renderSummary", "runCell",
+  "KeySet", "RemoteVerifier", "SkewMonitor", "Verifier", "bearerAuth", "gauntletCells",
+  "gauntletRows", "jwtBearerGrant", "renderBreakdown", "renderSummary", "runCell",
 ];
 
 test("tokenclock exports exactly the client API", () => {

@@ -28,7 +28,7 @@ import {
   type TokenState,
   type Verdict,
 } from "tokenclock";
-import { SkewMonitor, Verifier, jwtBearerGrant, runCell, type Verified } from "tokenclock/full";
+import { KeySet, RemoteVerifier, SkewMonitor, Verifier, bearerAuth, jwtBearerGrant, runCell, type KeySetEvent, type Verified } from "tokenclock/full";
 
 const v: string = version();
 const expired: boolean = rulesIsExpired(1000, 1000, 0);
@@ -113,3 +113,26 @@ export {
   v, expired, exp, aud, text, raMs, next, st, retryAt, server, probe, state, ts, url, refresh, response, r,
   verified, later, q, jb, outcomes,
 };
+
+// Remote key sets and the bearer middleware (tokenclock/full).
+const remote: RemoteVerifier = Verifier.fromIssuer("https://issuer.example", {
+  algorithms: ["ES256"],
+  audience: "api",
+  cooldownMs: 30_000,
+  onEvent: (e: KeySetEvent) => void e.event,
+});
+const remoteClaims: Promise<Verified> = remote.verify("a.b.c");
+void remoteClaims;
+// @ts-expect-error: durations are ms numbers.
+Verifier.fromJwksUri("https://issuer.example/jwks", { algorithms: ["ES256"], cooldownMs: "30s" });
+const keySet = new KeySet({ jwksUri: "https://issuer.example/jwks", algorithms: ["RS256"] });
+// @ts-expect-error: a key set has one source, not two.
+new KeySet({ jwksUri: "https://issuer.example/jwks", issuer: "https://issuer.example", algorithms: ["RS256"] });
+const ks = keySet.step();
+if (ks.step === "fetch") keySet.onFailure(ks.ticket.id, "timeout");
+const core = keySet.verifier();
+if (core !== null) Verifier.fromCore(core).verify("a.b.c");
+const ksOff: boolean | null = keySet.clockOff();
+void ksOff;
+const middleware = bearerAuth(remote, { onSuccess: (req) => void req.auth?.claims });
+void middleware;
