@@ -65,9 +65,21 @@ const INFO_MORE_KEYS = 1 << 12;
 const INFO_CORE_CHECKS = 1 << 13;
 const INFO_LEN_SHIFT = 14;
 
+/**
+ * An RSA signature must be exactly as long as the modulus (RFC 8017 §8.2.2 step 1; core's
+ * backends check it). OpenSSL also accepts one with its leading zero bytes left out, which
+ * would let the host pass a token core refuses: refuse it here first.
+ */
+function rsaLengthOk(signature, modulusBits) {
+  return typeof modulusBits === "number" && signature.length === (modulusBits + 7) >> 3;
+}
+
 /** node:crypto check of one signature; any exception is a failed check. */
 function nodeVerify(alg, key, data, signature) {
   try {
+    if ((alg.kind === "pkcs1" || alg.kind === "pss") && !rsaLengthOk(signature, key.asymmetricKeyDetails?.modulusLength)) {
+      return false;
+    }
     switch (alg.kind) {
       case "pkcs1":
         return node.verify(alg.nodeHash, data, { key, padding: node.constants.RSA_PKCS1_PADDING }, signature);
@@ -243,6 +255,8 @@ export class Verifier {
           const signature = core.preparedSignature(handle);
           const data = bytes.subarray(0, info >>> INFO_LEN_SHIFT);
           for (const key of webKeys) {
+            const rsa = alg.kind === "pkcs1" || alg.kind === "pss";
+            if (rsa && !rsaLengthOk(signature, key.algorithm?.modulusLength)) continue;
             if (await globalThis.crypto.subtle.verify(alg.webVerify, key, signature, data)) {
               valid = true;
               break;

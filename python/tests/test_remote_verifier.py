@@ -221,3 +221,20 @@ def test_reprs_and_messages_carry_no_token(issuer: Issuer) -> None:
         v.verify(token)
     text = str(e.value) + repr(e.value) + repr(v) + repr(v.keys)
     assert not any(seg in text for seg in token.split(".") if len(seg) > 8)
+
+
+def test_without_a_cooldown_each_call_fetches_at_most_once(issuer: Issuer) -> None:
+    v = remote(issuer, cooldown=0)
+    v.verify(issuer.token(issuer.keys[0]))
+    forged = issuer.token(Key("kx"))
+    for n in range(1, 4):
+        with pytest.raises(tokenclock.UnknownKid):
+            v.verify(forged)
+        assert issuer.jwks_requests == 1 + n  # one refetch per call, never a loop
+
+    async def main() -> None:
+        with pytest.raises(tokenclock.UnknownKid):
+            await v.averify(forged)
+
+    asyncio.run(main())
+    assert issuer.jwks_requests == 5

@@ -151,7 +151,10 @@ class RemoteVerifier:
         except UnknownKid as e:
             if not e.kid_in_token:
                 raise
-        while True:
+        fetched = False  # at most one fetch per call: with no cooldown, a kid that never
+        while True:      # exists would otherwise fetch forever
+            if fetched:
+                return self._keys.verify(token)
             with self._cond:
                 step = self._keys.on_unknown_kid()
                 if step.kind == "wait":
@@ -161,6 +164,7 @@ class RemoteVerifier:
             if step.kind == "fetch":
                 assert step.ticket is not None
                 self._fetch(step.ticket)
+                fetched = True
             try:
                 return self._keys.verify(token)
             except UnknownKid:
@@ -245,7 +249,10 @@ class RemoteVerifier:
         except UnknownKid as e:
             if not e.kid_in_token:
                 raise
+        fetched = False  # at most one fetch per call (see verify)
         while True:
+            if fetched:
+                return self._keys.verify(token)
             fut = None
             with self._cond:
                 step = self._keys.on_unknown_kid()
@@ -258,6 +265,7 @@ class RemoteVerifier:
             if step.kind == "fetch":
                 assert step.ticket is not None
                 await self._afetch(step.ticket)
+                fetched = True
             try:
                 return self._keys.verify(token)
             except UnknownKid:

@@ -45,6 +45,7 @@ pub use error::{
     MAX_URL_LEN, RESERVED_PARAMETERS,
 };
 pub use form::form_urlencode;
+#[cfg(feature = "verify")]
 pub(crate) use form::validate_endpoint;
 pub use pkce::{
     authorization_url, parse_redirect, s256_challenge, Pkce, RedirectError, State,
