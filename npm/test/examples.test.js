@@ -107,9 +107,12 @@ test("the resource server example verifies a token with the issuer's keys (401 w
   }
 });
 
-test("npm/README.md shows the resource server example's code as it runs", () => {
-  const readme = readFileSync(NPM_README, "utf8");
+test("both READMEs show the resource server example's code as it runs", () => {
   const code = readFileSync(RS_EXAMPLE, "utf8");
   const body = code.slice(code.indexOf("import { createServer }"));
-  assert.ok(readme.includes(body.trim()), "npm/README.md's resource server example differs from examples/resource_server.mjs");
+  assert.ok(body.trim().split("\n").length <= 12, "the example is meant to be short");
+  for (const path of [NPM_README, README]) {
+    const readme = readFileSync(path, "utf8");
+    assert.ok(readme.includes(body.trim()), `${path}'s resource server example differs from examples/resource_server.mjs`);
+  }
 });
