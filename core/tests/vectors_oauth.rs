@@ -11,7 +11,10 @@
 //!   `{"method": "client_secret_basic" | "client_secret_post", "client_id", "client_secret"}`,
 //!   `{"method": "none", "client_id"}`, `{"method": "anonymous"}`,
 //!   `{"method": "private_key_jwt", "client_id", "alg", "kid" (or null), "private_key_pem",
-//!   "public_key_pem", "audience" (or null)}`; `grant`, one of
+//!   "public_key_pem", "audience" (or null)}`,
+//!   `{"method": "client_secret_jwt", "client_id", "client_secret", "audience" (or null)}`
+//!   (`ClientAuth::client_secret_jwt`; its error, e.g. `weak_secret`, is the case's error);
+//!   optional `allow_insecure_http` (default false: `RequestOptions`); `grant`, one of
 //!   `{"type": "client_credentials", "scope" (or null), "extra": [[name, value], ...]}`,
 //!   `{"type": "refresh_token", "refresh_token", "scope"}`,
 //!   `{"type": "authorization_code", "code", "redirect_uri", "code_verifier"}`,
@@ -20,7 +23,7 @@
 //!   Expected: `{"method", "url", "headers": [[name, value], ...], "form": [[name, value], ...],
 //!   "body"}` — exact, in order. A form value that is a signed assertion is
 //!   `{"jwt": {"header": {...}, "claims": {...}, "jti_b64url_len": 22}}`: the runner checks
-//!   the signature with `public_key_pem`, the header and the claims (all but `jti`) exactly,
+//!   the signature with `public_key_pem` (HS256: the HMAC with `client_secret`), the header and the claims (all but `jti`) exactly,
 //!   and `jti` as base64url of that length; `body` is then absent (it contains the random
 //!   signature). Cases flagged `sign` need the cargo feature `sign` (skipped without it).
 //! * `"assertion_times"` — `AssertionTimes::compute(issuer_now, lifetime_s)`; expected
@@ -54,9 +57,9 @@ mod common;
 use common::Case;
 use serde_json::{json, Value};
 use tokenclock::oauth::{
-    authorization_url, build_token_request, parse_redirect, parse_token_response,
+    authorization_url, build_token_request_with, parse_redirect, parse_token_response,
     refresh_token_to_keep, s256_challenge, AssertionTimes, ClientAuth, Grant, IssuerNow, Pkce,
-    RedirectError, Secret, State, TokenEndpointErrorKind,
+    RedirectError, RequestOptions, Secret, State, TokenEndpointErrorKind,
 };
 use tokenclock::rng::SplitMix64;
 use tokenclock::ErrorCode;
@@ -130,8 +133,18 @@ fn is_b64url(s: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // oauth-request.json
 
-fn auth_from(v: &Value) -> Result<ClientAuth, String> {
-    Ok(match s(v, "method")?.as_str() {
+/// `Ok(Err(code))` when building the client authentication itself fails (a weak secret).
+fn auth_from(v: &Value) -> Result<Result<ClientAuth, String>, String> {
+    #[cfg(feature = "sign")]
+    if v["method"] == "client_secret_jwt" {
+        return Ok(ClientAuth::client_secret_jwt(
+            s(v, "client_id")?,
+            Secret::new(s(v, "client_secret")?),
+            opt_s(v, "audience"),
+        )
+        .map_err(|e| e.code().to_owned()));
+    }
+    Ok(Ok(match s(v, "method")?.as_str() {
         "client_secret_basic" => ClientAuth::SecretBasic {
             client_id: s(v, "client_id")?,
             client_secret: Secret::new(s(v, "client_secret")?),
@@ -151,7 +164,7 @@ fn auth_from(v: &Value) -> Result<ClientAuth, String> {
             audience: opt_s(v, "audience"),
         },
         other => return Err(format!("unknown auth method {other}")),
-    })
+    }))
 }
 
 /// `Err(Ok(code))` when building the grant itself fails with a `GrantError` (key loading).
@@ -181,18 +194,25 @@ fn grant_from(v: &Value) -> Result<Result<Grant, String>, String> {
 
 fn run_token_request(case: &Case) -> Result<(), String> {
     let input = &case.input;
-    let auth = auth_from(&input["auth"])?;
+    let auth = match auth_from(&input["auth"])? {
+        Ok(a) => a,
+        Err(code) => return check_error(case, &code),
+    };
     let grant = match grant_from(&input["grant"])? {
         Ok(g) => g,
         Err(code) => return check_error(case, &code),
     };
     let seed = input["rng_seed"].as_u64().ok_or("rng_seed")?;
-    let result = build_token_request(
+    let options = RequestOptions {
+        allow_insecure_http: input["allow_insecure_http"].as_bool().unwrap_or(false),
+    };
+    let result = build_token_request_with(
         &s(input, "token_url")?,
         &auth,
         &grant,
         issuer_now(&input["issuer_now"]),
         &mut SplitMix64::new(seed),
+        options,
     );
     let req = match result {
         Ok(r) => r,
@@ -308,17 +328,26 @@ mod signing {
     }
 
     pub fn check_jwt(token: &str, want: &Value, key_holder: &Value) -> Result<(), String> {
-        let public = s(key_holder, "public_key_pem")?;
-        let (alg, dkey) = match s(key_holder, "alg")?.as_str() {
-            "RS256" => (
-                Algorithm::RS256,
-                DecodingKey::from_rsa_pem(public.as_bytes()),
-            ),
-            "ES256" => (
-                Algorithm::ES256,
-                DecodingKey::from_ec_pem(public.as_bytes()),
-            ),
-            other => return Err(format!("runner knows no {other}")),
+        let (alg, dkey) = if key_holder["method"] == "client_secret_jwt" {
+            // The HMAC, keyed by the client secret.
+            let secret = s(key_holder, "client_secret")?;
+            (
+                Algorithm::HS256,
+                Ok(DecodingKey::from_secret(secret.as_bytes())),
+            )
+        } else {
+            let public = s(key_holder, "public_key_pem")?;
+            match s(key_holder, "alg")?.as_str() {
+                "RS256" => (
+                    Algorithm::RS256,
+                    DecodingKey::from_rsa_pem(public.as_bytes()),
+                ),
+                "ES256" => (
+                    Algorithm::ES256,
+                    DecodingKey::from_ec_pem(public.as_bytes()),
+                ),
+                other => return Err(format!("runner knows no {other}")),
+            }
         };
         let dkey = dkey.map_err(|e| e.to_string())?;
         // Signature only: our own claim checks below are exact.

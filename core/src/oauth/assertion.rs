@@ -143,7 +143,7 @@ impl AssertionTimes {
 pub use signing::{SigningAlg, SigningKey, MAX_KEY_PEM_LEN};
 
 #[cfg(feature = "sign")]
-pub(crate) use signing::sign;
+pub(crate) use signing::{sign, sign_hs256};
 
 #[cfg(feature = "sign")]
 mod signing {
@@ -160,8 +160,9 @@ mod signing {
     /// Largest `kid` accepted, bytes.
     const MAX_KID_LEN: usize = 256;
 
-    /// An asymmetric JWS algorithm for assertions (RFC 7518 §3). Shared-secret `HS*` is not
-    /// offered: `client_secret_jwt` is out of scope, and a grant assertion needs a key pair.
+    /// An asymmetric JWS algorithm for assertions (RFC 7518 §3). Shared-secret HS256 is only
+    /// for `client_secret_jwt` (`ClientAuth::SecretJwt`, keyed by the client secret); a grant
+    /// assertion needs a key pair.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     #[non_exhaustive]
     pub enum SigningAlg {
@@ -307,6 +308,19 @@ mod signing {
                 .field("key", &"<redacted>")
                 .finish()
         }
+    }
+
+    /// Signs `claims` HS256 with `secret` (`client_secret_jwt`), header
+    /// `{"typ":"JWT","alg":"HS256"}`. The caller has checked the secret's length.
+    pub(crate) fn sign_hs256(
+        secret: &Secret,
+        claims: &Map<String, Value>,
+    ) -> Result<Secret, GrantError> {
+        crate::ensure_crypto_provider();
+        let key = EncodingKey::from_secret(secret.expose().as_bytes());
+        encode(&Header::new(Algorithm::HS256), claims, &key)
+            .map(Secret::from)
+            .map_err(|_| GrantError::SigningFailed)
     }
 
     /// Signs `claims` as a compact JWS with header `{"typ":"JWT","alg":..,"kid":..}`.

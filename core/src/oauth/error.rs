@@ -88,6 +88,12 @@ pub enum GrantError {
     InvalidKey,
     /// Signing failed (`signing_failed`).
     SigningFailed,
+    /// A `client_secret_jwt` secret shorter than HS256 allows (RFC 7518 §3.2: at least as
+    /// long as the hash, 32 bytes) (`weak_secret`).
+    WeakSecret {
+        /// The least length accepted, bytes.
+        min_bytes: usize,
+    },
 }
 
 impl ErrorCode for GrantError {
@@ -105,6 +111,7 @@ impl ErrorCode for GrantError {
             GrantError::IssuerTimeTooUncertain { .. } => "issuer_time_too_uncertain",
             GrantError::InvalidKey => "invalid_key",
             GrantError::SigningFailed => "signing_failed",
+            GrantError::WeakSecret { .. } => "weak_secret",
         }
     }
 }
@@ -137,6 +144,10 @@ impl fmt::Display for GrantError {
             ),
             GrantError::InvalidKey => f.write_str("private key cannot be read or does not fit the algorithm"),
             GrantError::SigningFailed => f.write_str("signing the assertion failed"),
+            GrantError::WeakSecret { min_bytes } => write!(
+                f,
+                "client_secret is shorter than {min_bytes} bytes, too short for an HS256 client assertion (RFC 7518 section 3.2)"
+            ),
         }
     }
 }

@@ -75,6 +75,16 @@ fn hex_value(b: u8) -> Option<u8> {
 ///   (`user:pass@` would put a credential in logs) and no fragment (RFC 6749 §3.1, §3.2)
 ///   → `invalid_url`.
 pub(crate) fn validate_endpoint(url: &str, what: &'static str) -> Result<(), GrantError> {
+    validate_endpoint_with(url, what, false)
+}
+
+/// [`validate_endpoint`], with `allow_insecure_http` lifting the loopback-only rule for plain
+/// `http` (the explicit opt-in for in-cluster identity providers; every other check stays).
+pub(crate) fn validate_endpoint_with(
+    url: &str,
+    what: &'static str,
+    allow_insecure_http: bool,
+) -> Result<(), GrantError> {
     if url.len() > super::MAX_URL_LEN {
         return Err(GrantError::TooLarge {
             what,
@@ -108,7 +118,7 @@ pub(crate) fn validate_endpoint(url: &str, what: &'static str) -> Result<(), Gra
             return Err(GrantError::InvalidUrl { what });
         }
     }
-    if !secure && !is_loopback(host) {
+    if !secure && !allow_insecure_http && !is_loopback(host) {
         return Err(GrantError::InsecureUrl { what });
     }
     Ok(())
@@ -224,6 +234,8 @@ mod tests {
                 Err(GrantError::InsecureUrl { what: "token_url" }),
                 "{u}"
             );
+            // The opt-in accepts plain http to any host, and nothing else.
+            assert_eq!(validate_endpoint_with(u, "token_url", true), Ok(()), "{u}");
         }
         let invalid = [
             "ftp://as.example.com/token",
@@ -243,6 +255,11 @@ mod tests {
             "as.example.com/token",
         ];
         for u in invalid {
+            assert_eq!(
+                validate_endpoint_with(u, "token_url", true),
+                Err(GrantError::InvalidUrl { what: "token_url" }),
+                "{u}"
+            );
             assert_eq!(
                 validate_endpoint(u, "token_url"),
                 Err(GrantError::InvalidUrl { what: "token_url" }),

@@ -52,8 +52,9 @@ pub use pkce::{
     PKCE_VERIFIER_BYTES, STATE_BYTES,
 };
 pub use request::{
-    build_token_request, ClientAuth, FormValue, Grant, TokenRequest,
-    CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_TYPE_JWT_BEARER,
+    build_token_request, build_token_request_with, ClientAuth, FormValue, Grant, RequestOptions,
+    TokenRequest, CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_TYPE_JWT_BEARER,
+    MIN_CLIENT_SECRET_JWT_BYTES,
 };
 #[cfg(feature = "sign")]
 pub use request::{JwtBearerGrant, ScopePlacement};

@@ -17,6 +17,13 @@
 //!   (16 bytes from the RNG, base64url), `iat = nbf` and `exp` from
 //!   [`AssertionTimes`](super::AssertionTimes) with a 300 s lifetime. `client_id` is also sent in
 //!   the form (optional in RFC 7521 §4.2, expected by Azure AD and Auth0).
+//! * **`client_secret_jwt`** (RFC 7523 §2.2, OIDC Core §9): the same claims, times and form
+//!   fields as `private_key_jwt`, signed HS256 with the client secret, which must be at least
+//!   [`MIN_CLIENT_SECRET_JWT_BYTES`] (32) bytes (RFC 7518 §3.2; the verifier refuses shorter
+//!   HMAC secrets too) → `weak_secret`.
+//! * **Plain `http`** to a host that is not loopback is refused (`insecure_url`) unless
+//!   [`RequestOptions::allow_insecure_http`] is set: the explicit opt-in for identity providers
+//!   inside a cluster (docker-compose, Kubernetes). The hosts warn once when it is used.
 //! * **Client credentials need client authentication** (RFC 6749 §4.4: confidential clients
 //!   only): with [`ClientAuth::None`] or [`ClientAuth::Anonymous`] → `client_auth_required`.
 //! * **Validation** (before anything is built): URL as in
@@ -41,7 +48,7 @@ use super::error::{
     check_code_verifier, check_extra, check_redirect_uri, check_scope, check_text, GrantError,
     MAX_CREDENTIAL_LEN, MAX_PARAM_LEN, MAX_REQUEST_BODY_LEN, RESERVED_PARAMETERS,
 };
-use super::form::{form_urlencode, validate_endpoint};
+use super::form::{form_urlencode, validate_endpoint_with};
 use super::Secret;
 
 #[cfg(feature = "sign")]
@@ -54,6 +61,19 @@ pub const GRANT_TYPE_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-be
 /// `client_assertion_type` of `private_key_jwt` (RFC 7523 §2.2).
 pub const CLIENT_ASSERTION_TYPE_JWT_BEARER: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Shortest client secret accepted for `client_secret_jwt`, bytes (RFC 7518 §3.2: an HS256 key
+/// at least as long as the hash output).
+pub const MIN_CLIENT_SECRET_JWT_BYTES: usize = 32;
+
+/// Options of [`build_token_request_with`] beyond the grant and its client authentication.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RequestOptions {
+    /// Accept a plain `http://` token URL to any host, not only loopback (default `false`).
+    /// Credentials and tokens then travel in clear: only for identity providers reached over
+    /// a private network (docker-compose, Kubernetes).
+    pub allow_insecure_http: bool,
+}
 
 /// A form field value: plain, or a credential that `Debug` redacts.
 #[derive(Clone, PartialEq, Eq)]
@@ -184,6 +204,18 @@ pub enum ClientAuth {
         /// The assertion's `aud`; `None` means the token URL.
         audience: Option<String>,
     },
+    /// `client_secret_jwt`: a client assertion signed HS256 with the client secret (RFC 7523
+    /// §2.2, OIDC Core §9). Feature `sign`. Build it with [`ClientAuth::client_secret_jwt`],
+    /// which checks the secret's length up front.
+    #[cfg(feature = "sign")]
+    SecretJwt {
+        /// The client identifier (`iss` and `sub` of the assertion).
+        client_id: String,
+        /// The client secret (the HMAC key): at least [`MIN_CLIENT_SECRET_JWT_BYTES`] bytes.
+        client_secret: Secret,
+        /// The assertion's `aud`; `None` means the token URL.
+        audience: Option<String>,
+    },
     /// A public client (`none`): sends only `client_id` (§4.1.3).
     None {
         /// The client identifier.
@@ -195,6 +227,23 @@ pub enum ClientAuth {
 }
 
 impl ClientAuth {
+    /// `client_secret_jwt` authentication; `weak_secret` when the secret is shorter than
+    /// [`MIN_CLIENT_SECRET_JWT_BYTES`], and the checks of `client_secret` (`empty_parameter`,
+    /// `too_large`, `invalid_parameter`). Feature `sign`.
+    #[cfg(feature = "sign")]
+    pub fn client_secret_jwt(
+        client_id: impl Into<String>,
+        client_secret: Secret,
+        audience: Option<String>,
+    ) -> Result<Self, GrantError> {
+        check_hs256_secret(&client_secret)?;
+        Ok(ClientAuth::SecretJwt {
+            client_id: client_id.into(),
+            client_secret,
+            audience,
+        })
+    }
+
     /// The client identifier, if this method sends one.
     pub fn client_id(&self) -> Option<&str> {
         match self {
@@ -202,7 +251,8 @@ impl ClientAuth {
             | ClientAuth::SecretPost { client_id, .. }
             | ClientAuth::None { client_id } => Some(client_id),
             #[cfg(feature = "sign")]
-            ClientAuth::PrivateKeyJwt { client_id, .. } => Some(client_id),
+            ClientAuth::PrivateKeyJwt { client_id, .. }
+            | ClientAuth::SecretJwt { client_id, .. } => Some(client_id),
             ClientAuth::Anonymous => None,
         }
     }
@@ -214,6 +264,8 @@ impl ClientAuth {
             ClientAuth::SecretPost { .. } => "client_secret_post",
             #[cfg(feature = "sign")]
             ClientAuth::PrivateKeyJwt { .. } => "private_key_jwt",
+            #[cfg(feature = "sign")]
+            ClientAuth::SecretJwt { .. } => "client_secret_jwt",
             ClientAuth::None { .. } => "none",
             ClientAuth::Anonymous => "anonymous",
         }
@@ -326,8 +378,9 @@ fn secret(name: &str, value: &Secret) -> (String, FormValue) {
 /// Builds the token request for `grant`, authenticated with `auth`, to `token_url`.
 ///
 /// `issuer_now` (the issuer's clock, from the skew estimate) and `rng` (for `jti`) are used
-/// only when an assertion is signed (`private_key_jwt`, the JWT bearer grant). See the module
-/// docs for every check; errors are [`GrantError`]s.
+/// only when an assertion is signed (`private_key_jwt`, `client_secret_jwt`, the JWT bearer
+/// grant). See the module docs for every check; errors are [`GrantError`]s. Default
+/// [`RequestOptions`]; see [`build_token_request_with`].
 pub fn build_token_request(
     token_url: &str,
     auth: &ClientAuth,
@@ -335,7 +388,26 @@ pub fn build_token_request(
     issuer_now: IssuerNow,
     rng: &mut dyn RngCore,
 ) -> Result<TokenRequest, GrantError> {
-    validate_endpoint(token_url, "token_url")?;
+    build_token_request_with(
+        token_url,
+        auth,
+        grant,
+        issuer_now,
+        rng,
+        RequestOptions::default(),
+    )
+}
+
+/// [`build_token_request`] with [`RequestOptions`] (plain `http` to any host).
+pub fn build_token_request_with(
+    token_url: &str,
+    auth: &ClientAuth,
+    grant: &Grant,
+    issuer_now: IssuerNow,
+    rng: &mut dyn RngCore,
+    options: RequestOptions,
+) -> Result<TokenRequest, GrantError> {
+    validate_endpoint_with(token_url, "token_url", options.allow_insecure_http)?;
     if let Some(client_id) = auth.client_id() {
         check_text(client_id, "client_id", MAX_PARAM_LEN)?;
     }
@@ -425,14 +497,36 @@ pub fn build_token_request(
             key,
             audience,
         } => {
-            let assertion = client_assertion(
+            let claims = client_assertion_claims(
                 client_id,
-                key,
                 audience.as_deref(),
                 token_url,
                 issuer_now,
                 rng,
             )?;
+            let assertion = super::assertion::sign(key, &claims)?;
+            form.push(plain("client_id", client_id));
+            form.push(plain(
+                "client_assertion_type",
+                CLIENT_ASSERTION_TYPE_JWT_BEARER,
+            ));
+            form.push(secret("client_assertion", &assertion));
+        }
+        #[cfg(feature = "sign")]
+        ClientAuth::SecretJwt {
+            client_id,
+            client_secret,
+            audience,
+        } => {
+            check_hs256_secret(client_secret)?;
+            let claims = client_assertion_claims(
+                client_id,
+                audience.as_deref(),
+                token_url,
+                issuer_now,
+                rng,
+            )?;
+            let assertion = super::assertion::sign_hs256(client_secret, &claims)?;
             form.push(plain("client_id", client_id));
             form.push(plain(
                 "client_assertion_type",
@@ -466,16 +560,28 @@ pub fn build_token_request(
     Ok(request)
 }
 
-/// RFC 7523 §2.2 / §3 client assertion for `private_key_jwt`.
+/// The `client_secret_jwt` key checks: a valid credential of at least 32 bytes.
 #[cfg(feature = "sign")]
-fn client_assertion(
+fn check_hs256_secret(secret: &Secret) -> Result<(), GrantError> {
+    check_text(secret.expose(), "client_secret", MAX_CREDENTIAL_LEN)?;
+    if secret.len() < MIN_CLIENT_SECRET_JWT_BYTES {
+        return Err(GrantError::WeakSecret {
+            min_bytes: MIN_CLIENT_SECRET_JWT_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// RFC 7523 §2.2 / §3 client assertion claims for `private_key_jwt` and `client_secret_jwt`:
+/// one path, so both get the same skew-corrected times.
+#[cfg(feature = "sign")]
+fn client_assertion_claims(
     client_id: &str,
-    key: &SigningKey,
     audience: Option<&str>,
     token_url: &str,
     issuer_now: IssuerNow,
     rng: &mut dyn RngCore,
-) -> Result<Secret, GrantError> {
+) -> Result<serde_json::Map<String, serde_json::Value>, GrantError> {
     use serde_json::{Map, Value};
     let audience = audience.unwrap_or(token_url);
     check_text(audience, "audience", MAX_PARAM_LEN)?;
@@ -491,7 +597,7 @@ fn client_assertion(
     claims.insert("iat".into(), Value::from(times.iat_s));
     claims.insert("nbf".into(), Value::from(times.nbf_s));
     claims.insert("exp".into(), Value::from(times.exp_s));
-    super::assertion::sign(key, &claims)
+    Ok(claims)
 }
 
 /// RFC 7523 §2.1 / §3 grant assertion.

@@ -80,9 +80,21 @@ pub struct SessionConfig {
     /// does not name. Part of the [`CredentialIdentity`]; required to share the tokens of
     /// user-delegated grants (authorization code, refresh token). Default none.
     pub partition: Option<String>,
+    /// Accept a plain `http://` token URL to a host that is not loopback (default `false`):
+    /// [`RequestOptions::allow_insecure_http`](crate::oauth::RequestOptions). Credentials travel
+    /// in clear; only for identity providers on a private network. Not part of the
+    /// [`CredentialIdentity`].
+    pub allow_insecure_http: bool,
 }
 
 impl SessionConfig {
+    /// The [`RequestOptions`](crate::oauth::RequestOptions) token requests are built with.
+    pub fn request_options(&self) -> crate::oauth::RequestOptions {
+        crate::oauth::RequestOptions {
+            allow_insecure_http: self.allow_insecure_http,
+        }
+    }
+
     /// A configuration with every default, for the given endpoint, client and grant.
     pub fn new(token_url: impl Into<String>, auth: ClientAuth, grant: Grant) -> Self {
         SessionConfig {
@@ -98,6 +110,7 @@ impl SessionConfig {
             max_token_response_len: MAX_RESPONSE_BODY_LEN,
             refreshes_per_call: 1,
             partition: None,
+            allow_insecure_http: false,
         }
     }
 }

@@ -45,7 +45,7 @@ pub use window::{ReadyWindow, MAX_READY_WINDOW_MS, WINDOW_SLACK_MS};
 
 use crate::identity::{is_user_delegated, CredentialIdentity};
 use crate::lifetime::{Lifetime, TokenState};
-use crate::oauth::{build_token_request, Grant, IssuerNow, Secret, MAX_RESPONSE_BODY_LEN};
+use crate::oauth::{build_token_request_with, Grant, IssuerNow, Secret, MAX_RESPONSE_BODY_LEN};
 use crate::skew::{Estimate, Sample, SkewEstimator};
 use crate::time::Reading;
 use core::fmt;
@@ -188,12 +188,13 @@ impl Session {
             low_ms: 1_700_000_000_000,
             high_ms: 1_700_000_000_000,
         };
-        build_token_request(
+        build_token_request_with(
             &config.token_url,
             &config.auth,
             &config.grant,
             probe_time,
             &mut crate::rng::SplitMix64::new(0),
+            config.request_options(),
         )
         .map_err(SessionError::Grant)?;
         let identity = CredentialIdentity::of(&config).map_err(SessionError::Identity)?;

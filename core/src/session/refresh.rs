@@ -8,7 +8,7 @@ use super::{
 use crate::httpdate::{parse_http_date, parse_retry_after, RetryAfter};
 use crate::lifetime::{Lifetime, TokenTimes};
 use crate::oauth::{
-    build_token_request, parse_token_response_capped, ErrorClass, Grant, IssuerNow, Secret,
+    build_token_request_with, parse_token_response_capped, ErrorClass, Grant, IssuerNow, Secret,
     TokenRequest,
 };
 use crate::peek::peek;
@@ -388,12 +388,13 @@ impl Session {
             low_ms: low.0,
             high_ms: high.0,
         };
-        let request = build_token_request(
+        let request = build_token_request_with(
             &self.config.token_url,
             &self.config.auth,
             &grant,
             issuer_now,
             self.rng.as_mut(),
+            self.config.request_options(),
         )
         .map_err(SessionError::Grant)?;
         Ok((request, uses_refresh_token))

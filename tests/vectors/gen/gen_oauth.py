@@ -65,7 +65,8 @@ def jwt(header, claims):
 request_cases = []
 
 
-def req(id_, comment, auth, grant, expected, now=NOW, seed=1, flags=None, token_url=TOKEN_URL):
+def req(id_, comment, auth, grant, expected, now=NOW, seed=1, flags=None, token_url=TOKEN_URL,
+        allow_insecure_http=None):
     case = {
         "id": "oauth-request-" + id_,
         "comment": comment,
@@ -73,6 +74,8 @@ def req(id_, comment, auth, grant, expected, now=NOW, seed=1, flags=None, token_
                   "issuer_now": now, "rng_seed": seed},
         "expected": expected,
     }
+    if allow_insecure_http is not None:
+        case["input"]["allow_insecure_http"] = allow_insecure_http
     if flags:
         case["flags"] = flags
     request_cases.append(case)
@@ -166,6 +169,17 @@ def err(code):
 
 req("err-insecure-url", "plain http to a real host: the secret would travel in clear",
     sb("c", "s"), cc(), err("insecure_url"), token_url="http://as.example.com/token")
+# The explicit opt-in (in-cluster identity providers): plain http to any host, and only that.
+req("insecure-http-opt-in", "allow_insecure_http: plain http to a non-loopback host is built as usual",
+    sb("c", "s"), cc(), ok([("grant_type", "client_credentials")], [CT, ACCEPT, ["Authorization", basic("c", "s")]],
+                           token_url="http://keycloak:8080/realms/r/protocol/openid-connect/token"),
+    token_url="http://keycloak:8080/realms/r/protocol/openid-connect/token", allow_insecure_http=True)
+req("err-insecure-url-opt-out", "allow_insecure_http false is the default: refused",
+    sb("c", "s"), cc(), err("insecure_url"), token_url="http://keycloak:8080/token", allow_insecure_http=False)
+req("err-insecure-opt-in-still-checks", "the opt-in lifts only the loopback rule: userinfo still refused",
+    sb("c", "s"), cc(), err("invalid_url"), token_url="http://u:p@keycloak:8080/token", allow_insecure_http=True)
+req("err-insecure-opt-in-scheme", "the opt-in does not admit other schemes",
+    sb("c", "s"), cc(), err("invalid_url"), token_url="ftp://keycloak/token", allow_insecure_http=True)
 req("err-loopback-lookalike", "localhost.example.com is not loopback", sb("c", "s"), cc(), err("insecure_url"),
     token_url="http://localhost.example.com/token")
 req("err-userinfo-url", "credentials in the URL", sb("c", "s"), cc(), err("invalid_url"),
@@ -233,6 +247,36 @@ req("pkjwt-es256-audience", "private_key_jwt with an explicit audience (issuer i
         ("client_assertion", jwt({"alg": "ES256", "typ": "JWT"},
                                  {"iss": "client-2", "sub": "client-2", "aud": "https://as.example.com", **t}))],
        [CT, ACCEPT], with_body=False), seed=8, flags=["sign"])
+
+def csjwt(cid, secret, audience=None):
+    return {"method": "client_secret_jwt", "client_id": cid, "client_secret": secret, "audience": audience}
+
+
+SECRET32 = "0123456789abcdef0123456789abcdef"
+t = assertion_times(now_u["low_ms"], now_u["high_ms"], 300)
+req("csjwt-hs256", "client_secret_jwt (RFC 7523 §2.2, OIDC Core §9): HS256 with the secret, same claims and "
+    "skew-corrected times as private_key_jwt",
+    csjwt("client-1", SECRET32), cc("read"),
+    ok([("grant_type", "client_credentials"), ("scope", "read"), ("client_id", "client-1"),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", jwt({"alg": "HS256", "typ": "JWT"},
+                                 {"iss": "client-1", "sub": "client-1", "aud": TOKEN_URL, **t}))],
+       [CT, ACCEPT], with_body=False), now=now_u, seed=7, flags=["sign"])
+now_ahead = {"low_ms": 1_700_000_060_000, "high_ms": 1_700_000_060_250}
+t = assertion_times(now_ahead["low_ms"], now_ahead["high_ms"], 300)
+req("csjwt-audience-refresh", "client_secret_jwt with an explicit audience, a non-ASCII secret, refresh grant",
+    csjwt("client-2", "s\u00e9cret with spaces & symbols: +/=%!", audience="https://as.example.com"),
+    {"type": "refresh_token", "refresh_token": "rt", "scope": None},
+    ok([("grant_type", "refresh_token"), ("refresh_token", "rt"), ("client_id", "client-2"),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", jwt({"alg": "HS256", "typ": "JWT"},
+                                 {"iss": "client-2", "sub": "client-2", "aud": "https://as.example.com", **t}))],
+       [CT, ACCEPT], with_body=False), now=now_ahead, seed=9, flags=["sign"])
+req("err-csjwt-short-secret", "client_secret_jwt with a 31-byte secret: too short for HS256 (RFC 7518 §3.2)",
+    csjwt("c", SECRET32[:31]), cc(), err("weak_secret"), flags=["sign"])
+req("err-csjwt-empty-secret", "client_secret_jwt with an empty secret", csjwt("c", ""), cc(), err("empty_parameter"),
+    flags=["sign"])
+
 
 now_w = {"low_ms": 1_700_000_000_999, "high_ms": 1_700_000_120_000}
 t = assertion_times(now_w["low_ms"], now_w["high_ms"], 3600)
