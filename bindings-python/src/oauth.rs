@@ -16,6 +16,18 @@ pub struct Grant {
     pub token_url: String,
     pub auth: ClientAuth,
     pub grant: core_oauth::Grant,
+    /// `allow_insecure_http=True`: plain http to a host that is not loopback (core
+    /// `RequestOptions`).
+    pub allow_insecure_http: bool,
+}
+
+impl Grant {
+    /// The core request options this grant was made with.
+    pub fn request_options(&self) -> core_oauth::RequestOptions {
+        core_oauth::RequestOptions {
+            allow_insecure_http: self.allow_insecure_http,
+        }
+    }
 }
 
 #[pymethods]
@@ -38,11 +50,18 @@ impl Grant {
         self.auth.client_id()
     }
 
-    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt`, `none` or
-    /// `anonymous`.
+    /// `client_secret_basic`, `client_secret_post`, `client_secret_jwt`, `private_key_jwt`,
+    /// `none` or `anonymous`.
     #[getter]
     fn auth_method(&self) -> &'static str {
         self.auth.method_name()
+    }
+
+    /// Whether plain `http://` to a host that is not loopback was allowed
+    /// (`allow_insecure_http=True`).
+    #[getter]
+    fn allow_insecure_http(&self) -> bool {
+        self.allow_insecure_http
     }
 
     fn __repr__(&self) -> String {
@@ -107,11 +126,17 @@ fn client_auth(
                 audience: assertion_audience,
             }
         }
+        "client_secret_jwt" => ClientAuth::client_secret_jwt(
+            need_id(client_id)?,
+            Secret::new(need_secret(client_secret)?),
+            assertion_audience,
+        )
+        .map_err(Error::Grant)?,
         "none" => ClientAuth::None { client_id: need_id(client_id)? },
         "anonymous" => ClientAuth::Anonymous,
         _ => {
             return Err(Error::Arg(
-                "auth_method must be one of client_secret_basic, client_secret_post, private_key_jwt, none, anonymous"
+                "auth_method must be one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, none, anonymous"
                     .into(),
             ))
         }
@@ -124,12 +149,16 @@ fn extra(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
 }
 
 /// The client credentials grant (RFC 6749 §4.4). `auth_method` is `client_secret_basic`
-/// (default), `client_secret_post` or `private_key_jwt` (with `private_key` PEM,
-/// `key_algorithm`, `key_id`, `assertion_audience`). `extra`: more form parameters (e.g.
+/// (default), `client_secret_post`, `client_secret_jwt` (an HS256 assertion keyed by
+/// `client_secret`, at least 32 bytes; `assertion_audience`) or `private_key_jwt` (with
+/// `private_key` PEM, `key_algorithm`, `key_id`, `assertion_audience`).
+/// `allow_insecure_http=True` (every grant builder): accept plain `http://` to a host that is
+/// not loopback (in-cluster identity providers; credentials travel in clear). `extra`: more form parameters (e.g.
 /// `audience`, `resource`).
 #[pyfunction]
 #[pyo3(signature = (token_url, client_id, client_secret=None, *, scope=None, auth_method="client_secret_basic",
-    extra=None, private_key=None, key_algorithm="RS256", key_id=None, assertion_audience=None))]
+    extra=None, private_key=None, key_algorithm="RS256", key_id=None, assertion_audience=None,
+    allow_insecure_http=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn client_credentials(
     token_url: String,
@@ -142,6 +171,7 @@ pub fn client_credentials(
     key_algorithm: &str,
     key_id: Option<String>,
     assertion_audience: Option<String>,
+    allow_insecure_http: bool,
 ) -> PyResult<Grant> {
     guard(|| {
         let auth = client_auth(
@@ -161,6 +191,7 @@ pub fn client_credentials(
             token_url,
             auth,
             grant,
+            allow_insecure_http,
         })
     })
 }
@@ -169,7 +200,7 @@ pub fn client_credentials(
 /// `auth_method=None`: `client_secret_basic` with a secret, else `none`.
 #[pyfunction]
 #[pyo3(signature = (token_url, client_id, refresh_token, *, client_secret=None, scope=None, auth_method=None,
-    private_key=None, key_algorithm="RS256", key_id=None, assertion_audience=None))]
+    private_key=None, key_algorithm="RS256", key_id=None, assertion_audience=None, allow_insecure_http=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn refresh_token_grant(
     token_url: String,
@@ -182,6 +213,7 @@ pub fn refresh_token_grant(
     key_algorithm: &str,
     key_id: Option<String>,
     assertion_audience: Option<String>,
+    allow_insecure_http: bool,
 ) -> PyResult<Grant> {
     guard(|| {
         let auth = client_auth(
@@ -201,6 +233,7 @@ pub fn refresh_token_grant(
             token_url,
             auth,
             grant,
+            allow_insecure_http,
         })
     })
 }
@@ -209,7 +242,8 @@ pub fn refresh_token_grant(
 /// redirect, the exact `redirect_uri`, and the PKCE `code_verifier`.
 #[pyfunction]
 #[pyo3(signature = (token_url, client_id, code, redirect_uri, code_verifier, *, client_secret=None,
-    auth_method=None, private_key=None, key_algorithm="RS256", key_id=None, assertion_audience=None))]
+    auth_method=None, private_key=None, key_algorithm="RS256", key_id=None, assertion_audience=None,
+    allow_insecure_http=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn authorization_code_grant(
     token_url: String,
@@ -223,6 +257,7 @@ pub fn authorization_code_grant(
     key_algorithm: &str,
     key_id: Option<String>,
     assertion_audience: Option<String>,
+    allow_insecure_http: bool,
 ) -> PyResult<Grant> {
     guard(|| {
         let auth = client_auth(
@@ -243,6 +278,7 @@ pub fn authorization_code_grant(
             token_url,
             auth,
             grant,
+            allow_insecure_http,
         })
     })
 }
@@ -255,8 +291,8 @@ pub fn authorization_code_grant(
 #[pyfunction]
 #[pyo3(signature = (token_url, issuer, private_key, *, algorithm="RS256", key_id=None, subject=None,
     audience=None, scope=None, scope_in_assertion=false, lifetime=Int(core_oauth::DEFAULT_ASSERTION_LIFETIME_S),
-    client_id=None, client_secret=None, auth_method=None),
-    text_signature = "(token_url, issuer, private_key, *, algorithm='RS256', key_id=None, subject=None, audience=None, scope=None, scope_in_assertion=False, lifetime=3600, client_id=None, client_secret=None, auth_method=None)")]
+    client_id=None, client_secret=None, auth_method=None, allow_insecure_http=false),
+    text_signature = "(token_url, issuer, private_key, *, algorithm='RS256', key_id=None, subject=None, audience=None, scope=None, scope_in_assertion=False, lifetime=3600, client_id=None, client_secret=None, auth_method=None, allow_insecure_http=False)")]
 #[allow(clippy::too_many_arguments)]
 pub fn jwt_bearer_grant(
     token_url: String,
@@ -272,11 +308,12 @@ pub fn jwt_bearer_grant(
     client_id: Option<String>,
     client_secret: Option<String>,
     auth_method: Option<&str>,
+    allow_insecure_http: bool,
 ) -> PyResult<Grant> {
     guard(|| {
         let key = signing_key(&private_key, algorithm, key_id)?;
         let auth = match auth_method {
-            Some("private_key_jwt") => {
+            Some("private_key_jwt" | "client_secret_jwt") => {
                 return Err(Error::Arg(
                     "jwt_bearer_grant supports client_secret_basic, client_secret_post, none or anonymous client authentication"
                         .into(),
@@ -299,6 +336,7 @@ pub fn jwt_bearer_grant(
             token_url,
             auth,
             grant: core_oauth::Grant::JwtBearer(g),
+            allow_insecure_http,
         })
     })
 }
@@ -403,8 +441,15 @@ pub fn build_token_request(
         let g = grant.get();
         let now = self::issuer_now(py, issuer_now)?;
         let mut rng = convert::rng(seed);
-        let r = core_oauth::build_token_request(&g.token_url, &g.auth, &g.grant, now, rng.as_mut())
-            .map_err(Error::Grant)?;
+        let r = core_oauth::build_token_request_with(
+            &g.token_url,
+            &g.auth,
+            &g.grant,
+            now,
+            rng.as_mut(),
+            g.request_options(),
+        )
+        .map_err(Error::Grant)?;
         Ok(TokenRequest(r))
     })
 }

@@ -681,6 +681,7 @@ impl Session {
                 config.refreshes_per_call = v;
             }
             config.partition = partition;
+            config.allow_insecure_http = g.allow_insecure_http;
             let policy = config.policy;
             let inner = core_s::Session::new(config, convert::rng(seed)).map_err(Error::Session)?;
             Ok(Session {

@@ -405,6 +405,12 @@ def auth_kwargs(a: Dict[str, Any], *, jwt_bearer: bool = False) -> Tuple[str, Di
         return a["client_id"], {"auth_method": "none"}
     if method == "anonymous":
         return "", {"auth_method": "anonymous"}
+    if method == "client_secret_jwt":
+        return a["client_id"], {
+            "auth_method": method,
+            "client_secret": a["client_secret"],
+            "assertion_audience": a.get("audience"),
+        }
     assert method == "private_key_jwt" and not jwt_bearer
     return a["client_id"], {
         "auth_method": "private_key_jwt",
@@ -415,7 +421,9 @@ def auth_kwargs(a: Dict[str, Any], *, jwt_bearer: bool = False) -> Tuple[str, Di
     }
 
 
-def grant_from(token_url: str, auth: Dict[str, Any], g: Dict[str, Any]) -> tokenclock.Grant:
+def grant_from(
+    token_url: str, auth: Dict[str, Any], g: Dict[str, Any], allow_insecure_http: bool = False
+) -> tokenclock.Grant:
     kind = g["type"]
     if kind == "jwt_bearer":
         client_id, kw = auth_kwargs(auth, jwt_bearer=True)
@@ -432,9 +440,11 @@ def grant_from(token_url: str, auth: Dict[str, Any], g: Dict[str, Any]) -> token
             scope=g.get("scope"),
             scope_in_assertion=g["scope_placement"] == "claim",
             lifetime=g["lifetime_s"],
+            allow_insecure_http=allow_insecure_http,
             **kw,
         )
     client_id, kw = auth_kwargs(auth)
+    kw["allow_insecure_http"] = allow_insecure_http
     if kind == "client_credentials":
         return tokenclock.client_credentials(
             token_url, client_id, scope=g.get("scope"), extra=pairs(g.get("extra")), **kw
@@ -460,8 +470,22 @@ def is_b64url(v: str) -> bool:
 
 
 def check_jwt(token: str, want: Dict[str, Any], key_holder: Dict[str, Any]) -> None:
-    """Signature with the public key through tokenclock.Verifier; header and claims exact."""
+    """Signature with the public key through tokenclock.Verifier (HS256: the HMAC with the client
+    secret, computed here with hmac); header and claims exact."""
     p = tokenclock.peek(token)
+    if key_holder.get("method") == "client_secret_jwt":
+        import base64
+        import hmac
+
+        head, _, sig = token.rpartition(".")
+        mac = hmac.new(key_holder["client_secret"].encode("utf-8"), head.encode("ascii"), hashlib.sha256)
+        assert base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode() == sig, "HMAC"
+        assert p["header"] == want["header"]
+        claims = dict(p["claims"])
+        jti = claims.pop("jti")
+        assert isinstance(jti, str) and len(jti) == want["jti_b64url_len"] and is_b64url(jti)
+        assert claims == want["claims"]
+        return
     v = tokenclock.Verifier(
         key_holder["public_key_pem"],
         [key_holder["alg"]],
@@ -479,7 +503,9 @@ def check_jwt(token: str, want: Dict[str, Any], key_holder: Dict[str, Any]) -> N
 def run_token_request(case: Case) -> None:
     inp, exp = case["input"], case["expected"]
     try:
-        grant = grant_from(inp["token_url"], inp["auth"], inp["grant"])
+        grant = grant_from(
+            inp["token_url"], inp["auth"], inp["grant"], inp.get("allow_insecure_http", False)
+        )
         issuer_now = (inp["issuer_now"]["low_ms"] / 1000, inp["issuer_now"]["high_ms"] / 1000)
         req = tokenclock.build_token_request(grant, issuer_now=issuer_now, seed=inp["rng_seed"])
     except tokenclock.GrantError as e:

@@ -49,7 +49,7 @@ import logging
 import threading
 import time
 import zlib
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol, Set, Tuple
 from urllib.parse import urlsplit
 
 from tokenclock import errors as _errors
@@ -114,6 +114,7 @@ def _ticket_parts(ticket: Any, rebuilt: Any = None) -> Tuple[Any, str, str, Head
     a fleet `fetch` action's replacement request ``(method, url, headers, body)``."""
     if rebuilt is not None:
         method, url, pairs, text = rebuilt
+        warn_insecure_http(url)
         return ticket.id, method, url, [(str(k), str(v)) for k, v in pairs], text.encode("utf-8")
     raw = ticket.headers
     items = raw.items() if hasattr(raw, "items") else raw
@@ -123,7 +124,9 @@ def _ticket_parts(ticket: Any, rebuilt: Any = None) -> Tuple[Any, str, str, Head
         body = b""
     elif isinstance(body, str):
         body = body.encode("utf-8")
-    return ticket.id, str(ticket.method), str(ticket.url), headers, bytes(body)
+    url = str(ticket.url)
+    warn_insecure_http(url)
+    return ticket.id, str(ticket.method), url, headers, bytes(body)
 
 
 def _is_stale_ticket(exc: BaseException) -> bool:
@@ -290,6 +293,33 @@ def _origin(url: str) -> Optional[Tuple[str, str, int]]:
     return scheme, parts.hostname.lower(), port
 
 
+_LOOPBACK_HOSTS = frozenset(("127.0.0.1", "localhost", "::1"))
+_insecure_warned: Set[Tuple[str, str, int]] = set()
+_insecure_lock = threading.Lock()
+
+
+def warn_insecure_http(url: str) -> None:
+    """Logs once per process and origin, at WARNING on the ``tokenclock`` logger, that a token
+    request goes over plain http to a host that is not loopback. Core builds such a request only
+    with ``allow_insecure_http=True``. The message names the origin only (no path, query,
+    credential or token)."""
+    if url[:7].lower() != "http://":
+        return
+    origin = _origin(url)
+    if origin is None or origin[1] in _LOOPBACK_HOSTS:
+        return
+    with _insecure_lock:
+        if origin in _insecure_warned:
+            return
+        _insecure_warned.add(origin)
+    _logger.warning(
+        "allow_insecure_http: token requests to http://%s:%d are sent unencrypted "
+        "(client credentials and tokens travel in clear); use https outside a private network",
+        origin[1],
+        origin[2],
+    )
+
+
 def reportable(credential: "Credential", sent_url: str, final_url: str, header: Optional[str]) -> bool:
     """Is a response ours to report? The request that produced it (``final_url``, its
     ``Authorization`` ``header``) must have carried our credential, and gone to the origin we
@@ -319,11 +349,18 @@ def make_session(
     session: Any,
     clock: Optional[Clock],
     policy: Dict[str, Any],
+    allow_insecure_http: bool = False,
 ) -> Any:
     """The adapters' constructor rule: either a ready ``Session`` (``session=``) or the client
     credentials to build one (policy keywords go to ``Session``), never both."""
     if session is not None:
-        if token_url is not None or client_id is not None or client_secret is not None or policy:
+        if (
+            token_url is not None
+            or client_id is not None
+            or client_secret is not None
+            or policy
+            or allow_insecure_http
+        ):
             raise _errors.InvalidArgument(
                 "give either session= or token_url/client_id/client_secret (and policy), not both"
             )
@@ -333,7 +370,12 @@ def make_session(
     import tokenclock
 
     grant = tokenclock.client_credentials(
-        token_url, client_id, client_secret, scope=scope, auth_method=auth_method
+        token_url,
+        client_id,
+        client_secret,
+        scope=scope,
+        auth_method=auth_method,
+        allow_insecure_http=allow_insecure_http,
     )
     return tokenclock.Session(grant, clock=clock, **policy)
 

@@ -237,6 +237,7 @@ def client_credentials(
     key_algorithm: str = "RS256",
     key_id: str | None = None,
     assertion_audience: str | None = None,
+    allow_insecure_http: bool = False,
 ) -> Grant: ...
 def refresh_token_grant(
     token_url: str,
@@ -250,6 +251,7 @@ def refresh_token_grant(
     key_algorithm: str = "RS256",
     key_id: str | None = None,
     assertion_audience: str | None = None,
+    allow_insecure_http: bool = False,
 ) -> Grant: ...
 def authorization_code_grant(
     token_url: str,
@@ -264,6 +266,7 @@ def authorization_code_grant(
     key_algorithm: str = "RS256",
     key_id: str | None = None,
     assertion_audience: str | None = None,
+    allow_insecure_http: bool = False,
 ) -> Grant: ...
 def jwt_bearer_grant(
     token_url: str,
@@ -280,6 +283,7 @@ def jwt_bearer_grant(
     client_id: str | None = None,
     client_secret: str | None = None,
     auth_method: str | None = None,
+    allow_insecure_http: bool = False,
 ) -> Grant: ...
 def build_token_request(
     grant: Grant,
@@ -504,6 +508,8 @@ class Grant:
     def client_id(self) -> str | None: ...
     @property
     def auth_method(self) -> str: ...
+    @property
+    def allow_insecure_http(self) -> bool: ...
 
 @final
 class TokenRequest:

@@ -167,7 +167,9 @@ class OAuth2Auth(httpx.Auth):
     """Client-credentials OAuth 2 for httpx (``Client`` and ``AsyncClient``).
 
     ``token_url``, ``client_id``, ``client_secret``, ``scope`` and ``auth_method``
-    (``"client_secret_basic"`` or ``"client_secret_post"``) build the grant; ``**policy`` goes
+    (``"client_secret_basic"``, ``"client_secret_post"`` or ``"client_secret_jwt"``) build
+    the grant (``allow_insecure_http=True``: plain ``http://`` to a host that is not loopback,
+    for in-cluster identity providers; logged once per origin at WARNING); ``**policy`` goes
     to :class:`tokenclock.Session`. Or pass a ready ``session=`` (any grant) instead. ``clock``
     is the injected clock (a callable returning a :class:`tokenclock.Reading`), also given to
     the session; with ``session=``, pass the clock that session was built with.
@@ -188,6 +190,7 @@ class OAuth2Auth(httpx.Auth):
         *,
         scope: Optional[str] = None,
         auth_method: str = "client_secret_basic",
+        allow_insecure_http: bool = False,
         session: Any = None,
         clock: Optional[Callable[[], Any]] = None,
         token_client: Optional[httpx.Client] = None,
@@ -202,6 +205,7 @@ class OAuth2Auth(httpx.Auth):
             client_secret,
             scope=scope,
             auth_method=auth_method,
+            allow_insecure_http=allow_insecure_http,
             session=session,
             clock=clock,
             policy=policy,

@@ -136,7 +136,11 @@ CACHE_SHAPING_KEYS = frozenset({
     "client_id", "signing_key", "issuer", "audience", "token_ttl_s", "include_nbf",
     "nbf_delta_s", "cached_token_age_s", "opaque_tokens",
 })
-CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt")
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+# client_secret_jwt: an assertion may be issued at most this far in the future on the token
+# server's clock (a client that does not correct for skew writes its own clock's time).
+ASSERTION_IAT_LEEWAY_S = 5
 SNTP_MODES = ("normal", "kiss_rate", "garbage", "wrong_origin", "unsynchronized", "silent")
 
 # failure kind -> allowed fields besides "kind"
@@ -937,9 +941,14 @@ class Handler(BaseHTTPRequestHandler):
             scheme, _, rest = auth.strip().partition(" ")
             if scheme.lower() == "basic":
                 basic = rest.strip()
-        if basic is not None and "client_secret" in form:
+        if sum((basic is not None, "client_secret" in form, "client_assertion" in form)) > 1:
             raise OAuthError(400, "invalid_request",
                              "more than one client authentication method")
+        if "client_assertion" in form:
+            state.bump("token", "by_client_auth", "client_secret_jwt")
+            if "client_secret_jwt" not in cfg["client_auth_methods"]:
+                raise OAuthError(401, "invalid_client", "client authentication method not allowed")
+            return self.check_client_secret_jwt(form, cfg)
         if basic is not None:
             method = "client_secret_basic"
             try:
@@ -980,6 +989,55 @@ class Handler(BaseHTTPRequestHandler):
                                         cfg["client_secret"].encode("utf-8"))
         if not (ok_id and ok_secret):
             raise OAuthError(401, "invalid_client", "client authentication failed")
+        return cid
+
+    def check_client_secret_jwt(self, form: Dict[str, str], cfg: Dict[str, Any]) -> str:
+        """RFC 7523 §2.2 / §3 with HS256 keyed by the client secret (OIDC Core §9): signature,
+        ``iss = sub = client_id``, ``aud`` = this token endpoint's URL, and the times on THIS
+        server's token clock (which may be offset): ``exp`` in the future, ``iat`` not more than
+        ``ASSERTION_IAT_LEEWAY_S`` ahead of it, at most 10 minutes between them."""
+        if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
+            raise OAuthError(400, "invalid_request", "client_assertion_type is missing or wrong")
+        parts = form["client_assertion"].split(".")
+        if len(parts) != 3:
+            raise OAuthError(401, "invalid_client", "client_assertion is not a compact JWS")
+
+        def seg(x: str) -> bytes:
+            return base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+
+        try:
+            header = json.loads(seg(parts[0]))
+            claims = json.loads(seg(parts[1]))
+            signature = seg(parts[2])
+        except (ValueError, binascii.Error):
+            raise OAuthError(401, "invalid_client", "client_assertion cannot be decoded")
+        if not isinstance(header, dict) or header.get("alg") != "HS256" or not isinstance(claims, dict):
+            raise OAuthError(401, "invalid_client", "client_assertion must be HS256")
+        want = hmac.new(cfg["client_secret"].encode("utf-8"),
+                        (parts[0] + "." + parts[1]).encode("ascii"), hashlib.sha256).digest()
+        if not hmac.compare_digest(want, signature):
+            raise OAuthError(401, "invalid_client", "client_assertion signature is wrong")
+        cid = cfg["client_id"]
+        if claims.get("iss") != cid or claims.get("sub") != cid:
+            raise OAuthError(401, "invalid_client", "client_assertion iss/sub is not the client")
+        if "client_id" in form and form["client_id"] != cid:
+            raise OAuthError(400, "invalid_request", "client_id does not match the assertion")
+        endpoint = "http://%s%s" % (self.headers.get("Host", ""), self.path.split("?", 1)[0])
+        aud = claims.get("aud")
+        if not (aud == endpoint or (isinstance(aud, list) and endpoint in aud)):
+            raise OAuthError(401, "invalid_client", "client_assertion aud is not this endpoint")
+        if not isinstance(claims.get("jti"), str) or not claims["jti"]:
+            raise OAuthError(401, "invalid_client", "client_assertion has no jti")
+        now = self.server.state.clock("token")
+        iat, exp = claims.get("iat"), claims.get("exp")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (iat, exp)):
+            raise OAuthError(401, "invalid_client", "client_assertion iat/exp missing")
+        if exp <= now:
+            raise OAuthError(401, "invalid_client", "client_assertion expired")
+        if iat > now + ASSERTION_IAT_LEEWAY_S:
+            raise OAuthError(401, "invalid_client", "client_assertion issued in the future")
+        if exp - iat > 600:
+            raise OAuthError(401, "invalid_client", "client_assertion lives too long")
         return cid
 
     def token_grant(self, form: Dict[str, str], cfg: Dict[str, Any],
