@@ -36,7 +36,33 @@ const FOREIGN_TICKET_POLL_MS = 250;
 /** `readyNow` answers: no token cached yet (ask in full), or an answer the session holds back. */
 const ASK = Symbol("ask");
 const HELD = Symbol("held");
-const CREDENTIAL_KEYS = ["tokenUrl", "clientId", "clientSecret", "scope", "authMethod"];
+const CREDENTIAL_KEYS = ["tokenUrl", "clientId", "clientSecret", "scope", "authMethod", "allowInsecureRequests"];
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+const insecureWarned = new Set();
+
+/**
+ * `console.warn` once per process and origin when a token request goes over plain http to a
+ * host that is not loopback (core builds one only with `allowInsecureRequests: true`). The
+ * message names the origin only (no path, query, credential or token).
+ */
+export function warnInsecureRequest(url) {
+  if (typeof url !== "string" || url.slice(0, 7).toLowerCase() !== "http://") return;
+  let origin;
+  try {
+    const u = new URL(url);
+    if (LOOPBACK_HOSTS.has(u.hostname)) return;
+    origin = u.origin;
+  } catch {
+    return;
+  }
+  if (insecureWarned.has(origin)) return;
+  insecureWarned.add(origin);
+  console.warn(
+    `tokenclock: allowInsecureRequests: token requests to ${origin} are sent unencrypted ` +
+      "(client credentials and tokens travel in clear); use https outside a private network",
+  );
+}
 const FETCH_KEYS = ["session", "fetch", "clock", "tokenTimeoutMs", "onRefreshError", "store"];
 
 /** The default clock: wall time and a monotonic time, integer milliseconds. */
@@ -182,6 +208,7 @@ function allHeaders(response) {
 
 /** A ticket's token request as `fetch` arguments. */
 function tokenRequestInit(ticket, signal) {
+  warnInsecureRequest(ticket.url);
   const headers = new Headers();
   const given = ticket.headers ?? [];
   for (const [name, value] of Array.isArray(given) ? given : Object.entries(given)) {
@@ -354,6 +381,7 @@ function buildSession(lib, options) {
     clientSecret: options.clientSecret,
     scope: options.scope,
     authMethod: options.authMethod,
+    allowInsecureRequests: options.allowInsecureRequests,
   });
   const sessionOptions = {};
   for (const [key, value] of Object.entries(options)) {

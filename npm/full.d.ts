@@ -64,12 +64,26 @@ export {
 /** JWS algorithms an assertion can be signed with. */
 export type SigningAlg = "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "EdDSA";
 
-/** Client authentication, including `private_key_jwt` (a signed client assertion). */
+/**
+ * Client authentication, including `private_key_jwt` (a signed client assertion) and
+ * `client_secret_jwt` (an HS256 assertion keyed by `clientSecret`, at least 32 bytes:
+ * `weak_secret` otherwise). `allowInsecureRequests`: see `clientCredentials` in index.d.ts.
+ */
 export type FullClientOptions =
-  | { tokenUrl: string; clientId?: string; clientSecret?: string; authMethod?: AuthMethod }
+  | { tokenUrl: string; clientId?: string; clientSecret?: string; authMethod?: AuthMethod; allowInsecureRequests?: boolean }
   | {
       tokenUrl: string;
       clientId: string;
+      clientSecret: string;
+      authMethod: "client_secret_jwt";
+      /** The assertion's `aud` (default: the token URL). */
+      audience?: string;
+      allowInsecureRequests?: boolean;
+    }
+  | {
+      tokenUrl: string;
+      clientId: string;
+      allowInsecureRequests?: boolean;
       authMethod: "private_key_jwt";
       privateKeyPem: string;
       alg: SigningAlg;
@@ -104,6 +118,7 @@ export declare function jwtBearerGrant(options: {
   authMethod?: AuthMethod;
   clientId?: string;
   clientSecret?: string;
+  allowInsecureRequests?: boolean;
 }): Grant;
 
 /** JWS algorithms a verifier can be pinned to (`none` never is). */

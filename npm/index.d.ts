@@ -330,6 +330,12 @@ interface ClientOptions {
   clientId?: string;
   clientSecret?: string;
   authMethod?: AuthMethod;
+  /**
+   * Accept a plain `http://` token URL to a host that is not loopback (default `false`:
+   * `insecure_url`). Credentials and tokens travel in clear: only for identity providers on a
+   * private network (docker-compose, Kubernetes). `createFetch` warns once per origin.
+   */
+  allowInsecureRequests?: boolean;
 }
 
 /** A configured grant (endpoint + client authentication + grant), checked when built. */
@@ -339,6 +345,8 @@ export declare class Grant {
   readonly tokenUrl: string;
   readonly authMethod: string;
   readonly clientId: string | null;
+  /** Whether plain `http://` to a host that is not loopback was allowed. */
+  readonly allowInsecureRequests: boolean;
   /** The token request, with the issuer's clock in `issuerNow` (only assertions use it). */
   tokenRequest(issuerNow: { lowMs: number; highMs: number }, options?: { seed?: number | bigint }): TokenRequest;
   toString(): string;
@@ -767,6 +775,8 @@ export interface CreateFetchCredentialsOptions extends CreateFetchCommonOptions,
   scope?: string;
   /** Default `"client_secret_basic"`. */
   authMethod?: AuthMethod;
+  /** Plain `http://` to a host that is not loopback (see `ClientOptions`); warned once per origin. */
+  allowInsecureRequests?: boolean;
   session?: undefined;
 }
 

@@ -7,7 +7,8 @@
 //! not at the first refresh.
 
 use tokenclock::oauth::{
-    self as core_oauth, build_token_request, ClientAuth, Grant as CoreGrant, IssuerNow, Secret,
+    self as core_oauth, build_token_request_with, ClientAuth, Grant as CoreGrant, IssuerNow,
+    RequestOptions, Secret,
 };
 use tokenclock::rng::SplitMix64;
 use wasm_bindgen::prelude::*;
@@ -24,6 +25,18 @@ pub struct GrantSpec {
     pub token_url: String,
     pub auth: ClientAuth,
     pub grant: CoreGrant,
+    /// `allowInsecureRequests: true`: plain `http://` to a host that is not loopback (core
+    /// `RequestOptions::allow_insecure_http`).
+    pub allow_insecure_http: bool,
+}
+
+/// The `allowInsecureRequests` option (default `false`).
+fn insecure_arg(options: &JsValue) -> Result<bool, JsValue> {
+    Ok(edge::opt_bool(
+        "allowInsecureRequests",
+        &edge::get(options, "allowInsecureRequests")?,
+    )?
+    .unwrap_or(false))
 }
 
 fn opt(options: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
@@ -35,7 +48,8 @@ fn req(options: &JsValue, key: &str) -> Result<String, JsValue> {
 }
 
 /// The client authentication options: `authMethod` (`client_secret_basic`,
-/// `client_secret_post`, `none`, `anonymous`, and in the full build `private_key_jwt`),
+/// `client_secret_post`, `none`, `anonymous`, and in the full build `private_key_jwt` and
+/// `client_secret_jwt` (HS256 keyed by `clientSecret`, at least 32 bytes; `audience?`)),
 /// `clientId`, `clientSecret`, and for `private_key_jwt` `privateKeyPem`, `alg`, `kid?`,
 /// `audience?`. `default_method` applies when `authMethod` is absent.
 fn auth_arg(options: &JsValue, default_method: &str) -> Result<ClientAuth, JsValue> {
@@ -59,15 +73,28 @@ fn auth_arg(options: &JsValue, default_method: &str) -> Result<ClientAuth, JsVal
             key: signing::key_arg(options)?,
             audience: opt(options, "audience")?,
         },
+        #[cfg(feature = "full")]
+        "client_secret_jwt" => ClientAuth::client_secret_jwt(
+            req(options, "clientId")?,
+            Secret::new(req(options, "clientSecret")?),
+            opt(options, "audience")?,
+        )
+        .map_err(|e| grant_error(&e))?,
         #[cfg(not(feature = "full"))]
         "private_key_jwt" => {
             return Err(type_error(
                 "authMethod \"private_key_jwt\" signs assertions: import it from \"tokenclock/full\"",
             ))
         }
+        #[cfg(not(feature = "full"))]
+        "client_secret_jwt" => {
+            return Err(type_error(
+                "authMethod \"client_secret_jwt\" signs assertions: import it from \"tokenclock/full\"",
+            ))
+        }
         _ => {
             return Err(type_error(
-                "authMethod must be \"client_secret_basic\", \"client_secret_post\", \"none\", \"anonymous\" or \"private_key_jwt\"",
+                "authMethod must be \"client_secret_basic\", \"client_secret_post\", \"client_secret_jwt\", \"none\", \"anonymous\" or \"private_key_jwt\"",
             ))
         }
     })
@@ -91,16 +118,24 @@ fn options_object(v: &JsValue) -> Result<(), JsValue> {
 }
 
 impl GrantSpec {
+    /// The core request options this grant was made with.
+    pub fn request_options(&self) -> RequestOptions {
+        RequestOptions {
+            allow_insecure_http: self.allow_insecure_http,
+        }
+    }
+
     /// Checks the whole configuration once with core's request builder (the request itself is
     /// discarded; signing grants sign one throwaway assertion).
     fn checked(self) -> Result<Grant, JsValue> {
         let now = Clock::Host.read()?.wall.as_millis();
-        build_token_request(
+        build_token_request_with(
             &self.token_url,
             &self.auth,
             &self.grant,
             IssuerNow::exact(now),
             &mut SplitMix64::new(0),
+            self.request_options(),
         )
         .map_err(|e| grant_error(&e))?;
         Ok(Grant { spec: self })
@@ -135,6 +170,13 @@ impl Grant {
         self.spec.auth.method_name().to_owned()
     }
 
+    /// Whether plain `http://` to a host that is not loopback was allowed
+    /// (`allowInsecureRequests: true`).
+    #[wasm_bindgen(getter = allowInsecureRequests)]
+    pub fn allow_insecure_requests(&self) -> bool {
+        self.spec.allow_insecure_http
+    }
+
     /// The client id, or `null` for anonymous clients.
     #[wasm_bindgen(getter = clientId)]
     pub fn client_id(&self) -> JsValue {
@@ -154,12 +196,13 @@ impl Grant {
         edge::options("options", &options)?;
         let mut rng = host::rng(edge::opt_seed(&edge::get(&options, "seed")?)?)?;
         let s = &self.spec;
-        let inner = build_token_request(
+        let inner = build_token_request_with(
             &s.token_url,
             &s.auth,
             &s.grant,
             issuer_now,
             rng.rng.as_mut(),
+            s.request_options(),
         )
         .map_err(|e| grant_error(&e))?;
         rng.check()?;
@@ -206,6 +249,7 @@ pub fn client_credentials(options: JsValue) -> Result<Grant, JsValue> {
     options_object(&options)?;
     GrantSpec {
         token_url: req(&options, "tokenUrl")?,
+        allow_insecure_http: insecure_arg(&options)?,
         auth: auth_arg(&options, "client_secret_basic")?,
         grant: CoreGrant::ClientCredentials {
             scope: opt(&options, "scope")?,
@@ -223,6 +267,7 @@ pub fn refresh_token_grant(options: JsValue) -> Result<Grant, JsValue> {
     options_object(&options)?;
     GrantSpec {
         token_url: req(&options, "tokenUrl")?,
+        allow_insecure_http: insecure_arg(&options)?,
         auth: auth_arg(&options, default_method(&options)?)?,
         grant: CoreGrant::RefreshToken {
             refresh_token: Secret::new(req(&options, "refreshToken")?),
@@ -240,6 +285,7 @@ pub fn authorization_code_grant(options: JsValue) -> Result<Grant, JsValue> {
     options_object(&options)?;
     GrantSpec {
         token_url: req(&options, "tokenUrl")?,
+        allow_insecure_http: insecure_arg(&options)?,
         auth: auth_arg(&options, default_method(&options)?)?,
         grant: CoreGrant::AuthorizationCode {
             code: Secret::new(req(&options, "code")?),
@@ -294,6 +340,7 @@ mod signing {
             token_url,
             auth,
             grant: CoreGrant::JwtBearer(g),
+            allow_insecure_http: insecure_arg(&options)?,
         }
         .checked()
     }

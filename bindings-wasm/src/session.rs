@@ -517,7 +517,9 @@ impl Session {
     pub fn new(grant: &Grant, options: JsValue) -> Result<Session, JsValue> {
         edge::options("options", &options)?;
         let spec = grant.spec.clone();
+        let allow_insecure_http = spec.allow_insecure_http;
         let mut config = SessionConfig::new(spec.token_url, spec.auth, spec.grant);
+        config.allow_insecure_http = allow_insecure_http;
         config.policy = policy_arg(&edge::get(&options, "policy")?)?;
         config.backoff = backoff_arg(&edge::get(&options, "backoff")?)?;
         config.skew = skew_config("skew", &edge::get(&options, "skew")?)?;

@@ -28,7 +28,7 @@ import {
   type TokenState,
   type Verdict,
 } from "tokenclock";
-import { KeySet, RemoteVerifier, SkewMonitor, Verifier, bearerAuth, jwtBearerGrant, runCell, type KeySetEvent, type Verified } from "tokenclock/full";
+import { KeySet, RemoteVerifier, SkewMonitor, Verifier, bearerAuth, clientCredentials as fullClientCredentials, jwtBearerGrant, runCell, type KeySetEvent, type Verified } from "tokenclock/full";
 
 const v: string = version();
 const expired: boolean = rulesIsExpired(1000, 1000, 0);
@@ -49,6 +49,11 @@ const clock = (): Reading => ({ wallMs: 1_700_000_000_000, monoMs: 5_000 });
 const grant = clientCredentials({ tokenUrl: "https://issuer.example/token", clientId: "id", clientSecret: "s", scope: "a b" });
 // @ts-expect-error: a client credentials grant needs a clientId.
 clientCredentials({ tokenUrl: "https://issuer.example/token" });
+const insecure: boolean = clientCredentials({ tokenUrl: "http://idp:8080/token", clientId: "id", clientSecret: "s", allowInsecureRequests: true }).allowInsecureRequests;
+createFetch({ tokenUrl: "http://idp:8080/token", clientId: "id", clientSecret: "s", allowInsecureRequests: true });
+fullClientCredentials({ tokenUrl: "https://issuer.example/token", clientId: "id", clientSecret: "0123456789abcdef0123456789abcdef", authMethod: "client_secret_jwt", audience: "https://issuer.example" });
+// @ts-expect-error: client_secret_jwt needs the secret.
+fullClientCredentials({ tokenUrl: "https://issuer.example/token", clientId: "id", authMethod: "client_secret_jwt" });
 const session = new Session(grant, { clock, seed: 1, policy: { refreshAt: { fraction: [0.8, 0.8] }, notBefore: "nbf" } });
 const a: Authorization = session.authorize();
 if (a.kind === "refresh" && a.ticket) {

@@ -13,7 +13,7 @@
 // may panic (a panicked wasm instance is dead for the process).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createDecipheriv, createHash, createPublicKey, verify as cryptoVerify } from "node:crypto";
+import { createDecipheriv, createHash, createHmac, createPublicKey, verify as cryptoVerify } from "node:crypto";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -338,12 +338,13 @@ function authOf(a) {
   if (a.method === "private_key_jwt") {
     Object.assign(out, { privateKeyPem: a.private_key_pem, alg: a.alg, kid: a.kid, audience: a.audience });
   }
+  if (a.method === "client_secret_jwt") out.audience = a.audience;
   return out;
 }
 
 /** A `Grant` built through the public grant constructors. */
-function grantOf(api, tokenUrl, auth, g) {
-  const base = { tokenUrl, ...authOf(auth) };
+function grantOf(api, tokenUrl, auth, g, allowInsecureRequests = undefined) {
+  const base = { tokenUrl, ...authOf(auth), allowInsecureRequests };
   switch (g.type) {
     case "client_credentials":
       return api.clientCredentials({ ...base, scope: g.scope, extra: g.extra ?? [] });
@@ -365,14 +366,12 @@ function grantOf(api, tokenUrl, auth, g) {
 /** Checks a signed assertion: signature with the public key, header and claims exactly. */
 function checkJwt(token, want, keyHolder) {
   const [h, p, s] = token.split(".");
-  const key = createPublicKey(keyHolder.public_key_pem);
   const data = Buffer.from(`${h}.${p}`);
   const sig = Buffer.from(s, "base64url");
-  const ok = keyHolder.alg === "RS256"
-    ? cryptoVerify("sha256", data, key, sig)
-    : keyHolder.alg === "ES256"
-      ? cryptoVerify("sha256", data, { key, dsaEncoding: "ieee-p1363" }, sig)
-      : assert.fail(`runner knows no ${keyHolder.alg}`);
+  const ok = keyHolder.method === "client_secret_jwt"
+    // HS256: the HMAC keyed by the client secret.
+    ? createHmac("sha256", Buffer.from(keyHolder.client_secret, "utf8")).update(data).digest().equals(sig)
+    : checkPublic(keyHolder, data, sig);
   assert.ok(ok, "assertion signature does not verify");
   assert.deepEqual(JSON.parse(Buffer.from(h, "base64url")), want.header);
   const claims = JSON.parse(Buffer.from(p, "base64url"));
@@ -382,13 +381,22 @@ function checkJwt(token, want, keyHolder) {
   assert.deepEqual(rest, want.claims);
 }
 
+function checkPublic(keyHolder, data, sig) {
+  const key = createPublicKey(keyHolder.public_key_pem);
+  return keyHolder.alg === "RS256"
+    ? cryptoVerify("sha256", data, key, sig)
+    : keyHolder.alg === "ES256"
+      ? cryptoVerify("sha256", data, { key, dsaEncoding: "ieee-p1363" }, sig)
+      : assert.fail(`runner knows no ${keyHolder.alg}`);
+}
+
 function formDecode(s) {
   return decodeURIComponent(s.replace(/\+/g, " "));
 }
 
 function runTokenRequest(c, api) {
   const { input } = c;
-  const g = attempt(api, () => grantOf(api, input.token_url, input.auth, input.grant));
+  const g = attempt(api, () => grantOf(api, input.token_url, input.auth, input.grant, input.allow_insecure_http));
   if (g.err) {
     expectError(c.expected, g.err);
     return;
