@@ -208,19 +208,14 @@ impl KeySet {
                     return Err(Error::Arg("give exactly one of jwks_uri and issuer".into()).into())
                 }
             };
-            let mut algs = Vec::with_capacity(algorithms.len());
-            for name in &algorithms {
-                algs.push(
-                    name.parse::<core_v::Algorithm>()
-                        .map_err(Error::VerifierSetup)?,
-                );
-            }
-            let mut o = core_v::VerifyOptions::new(&algs);
-            o.leeway_ms = leeway.ms("leeway")?;
-            o.issuer = issuer_claim;
-            o.audience = crate::verify::audiences(audience)?;
-            o.max_age_ms = max_age.map(|m| m.ms("max_age")).transpose()?;
-            o.require_exp = require_exp;
+            let o = crate::verify::verify_options(
+                &algorithms,
+                leeway,
+                issuer_claim,
+                audience,
+                max_age,
+                require_exp,
+            )?;
             let mut c = core_r::KeySetConfig::default();
             c.fetch_timeout_ms = fetch_timeout.ms("fetch_timeout")?;
             c.cooldown_ms = cooldown.ms("cooldown")?;

@@ -122,6 +122,31 @@ pub(crate) fn audiences(v: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
     }
 }
 
+/// Core `VerifyOptions` from the Python arguments every verifier takes (`Verifier`, `KeySet`).
+pub(crate) fn verify_options(
+    algorithms: &[String],
+    leeway: Secs,
+    issuer: Option<String>,
+    audience: Option<&Bound<'_, PyAny>>,
+    max_age: Option<Secs>,
+    require_exp: bool,
+) -> PyResult<core_v::VerifyOptions> {
+    let mut algs = Vec::with_capacity(algorithms.len());
+    for name in algorithms {
+        algs.push(
+            name.parse::<core_v::Algorithm>()
+                .map_err(Error::VerifierSetup)?,
+        );
+    }
+    let mut o = core_v::VerifyOptions::new(&algs);
+    o.leeway_ms = leeway.ms("leeway")?;
+    o.issuer = issuer;
+    o.audience = audiences(audience)?;
+    o.max_age_ms = max_age.map(|m| m.ms("max_age")).transpose()?;
+    o.require_exp = require_exp;
+    Ok(o)
+}
+
 /// Verifies JWTs (core `Verifier`): signature with pinned algorithms and a key, then `iss`,
 /// `aud` and the time claims with a leeway on an injected clock. Immutable and thread-safe.
 #[pyclass(frozen, module = "tokenclock._native", name = "Verifier")]
@@ -144,20 +169,8 @@ impl Verifier {
         require_exp: bool,
         clock: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let mut algs = Vec::with_capacity(algorithms.len());
-        for name in &algorithms {
-            algs.push(
-                name.parse::<core_v::Algorithm>()
-                    .map_err(Error::VerifierSetup)?,
-            );
-        }
-        let mut o = core_v::VerifyOptions::new(&algs);
-        o.leeway_ms = leeway.ms("leeway")?;
+        let mut o = verify_options(&algorithms, leeway, issuer, audience, max_age, require_exp)?;
         o.allow_large_leeway = allow_large_leeway;
-        o.issuer = issuer;
-        o.audience = audiences(audience)?;
-        o.max_age_ms = max_age.map(|m| m.ms("max_age")).transpose()?;
-        o.require_exp = require_exp;
         let clock = Clock::from_arg(clock)?;
         let inner = py
             .detach(|| {
